@@ -1,0 +1,1 @@
+"""ibpub subscribers: a client library for the ibpub bus and sample CLIs."""
