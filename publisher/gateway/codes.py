@@ -1,0 +1,78 @@
+"""IB's error and status codes, classified by a pure function.
+
+The table says what each code means (from IB's TWS API documentation, see
+docs/operations.md) and what the publisher does about it. Unknown codes are warnings: counted
+and logged once, never fatal.
+"""
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Final
+
+
+class Action(Enum):
+    """What the publisher does when a code arrives."""
+
+    INFO = "info"  # informational (farm OK and the like): count and log at debug
+    WARN = "warn"  # worth a log line and a counter, nothing else changes
+    CONNECTIVITY_LOST = "connectivity_lost"  # gateway lost IB: state degraded
+    RESTORED_DATA_LOST = "restored_data_lost"  # re-subscribe everything
+    RESTORED_DATA_KEPT = "restored_data_kept"  # back to connected, nothing to redo
+    CLIENT_ID_IN_USE = "client_id_in_use"  # try the next client id
+    PACING = "pacing"  # slow down requests
+    REQUEST_FAILED = "request_failed"  # the instrument behind the request fails
+    NO_LIVE_PERMISSION = "no_live_permission"  # fall back to delayed data where allowed
+    DELAYED_INSTEAD = "delayed_instead"  # gateway switched the stream to delayed data
+    NOT_CONNECTED = "not_connected"  # client-side: the socket is gone
+
+
+@dataclass(frozen=True, slots=True)
+class CodeInfo:
+    code: int
+    meaning: str
+    action: Action
+
+
+def _table(*rows: tuple[int, str, Action]) -> dict[int, CodeInfo]:
+    return {code: CodeInfo(code, meaning, action) for code, meaning, action in rows}
+
+
+CODES: Final = _table(
+    (100, "Max rate of messages per second exceeded (pacing violation)", Action.PACING),
+    (101, "Max number of tickers reached (market data lines exhausted)", Action.REQUEST_FAILED),
+    (200, "No security definition found for the request", Action.REQUEST_FAILED),
+    (300, "Can't find EId with ticker id (cancel of an unknown request)", Action.INFO),
+    (322, "Error processing request (for example a duplicate ticker id)", Action.REQUEST_FAILED),
+    (326, "Unable to connect: client id already in use", Action.CLIENT_ID_IN_USE),
+    (354, "Requested market data is not subscribed", Action.NO_LIVE_PERMISSION),
+    (502, "Couldn't connect to TWS (client-side)", Action.NOT_CONNECTED),
+    (504, "Not connected (client-side)", Action.NOT_CONNECTED),
+    (1100, "Connectivity between IB and the gateway lost", Action.CONNECTIVITY_LOST),
+    (1101, "Connectivity restored, data lost: resubscribe", Action.RESTORED_DATA_LOST),
+    (1102, "Connectivity restored, data maintained", Action.RESTORED_DATA_KEPT),
+    (1300, "Socket port reset", Action.WARN),
+    (2103, "Market data farm connection is broken", Action.WARN),
+    (2104, "Market data farm connection is OK", Action.INFO),
+    (2105, "HMDS data farm connection is broken", Action.WARN),
+    (2106, "HMDS data farm connection is OK", Action.INFO),
+    (2107, "HMDS data farm connection is inactive but available on demand", Action.INFO),
+    (2108, "Market data farm connection is inactive but available on demand", Action.INFO),
+    (2110, "Connectivity between TWS and server is broken; will be restored", Action.WARN),
+    (2119, "Market data farm is connecting", Action.INFO),
+    (2157, "Sec-def data farm connection is broken", Action.WARN),
+    (2158, "Sec-def data farm connection is OK", Action.INFO),
+    (10089, "Market data requires an additional API subscription", Action.NO_LIVE_PERMISSION),
+    (10090, "Part of the requested market data is not subscribed", Action.WARN),
+    (10167, "Not subscribed: displaying delayed market data", Action.DELAYED_INSTEAD),
+    (10168, "Not subscribed; delayed market data not enabled", Action.NO_LIVE_PERMISSION),
+    (10182, "Failed to request live updates (disconnected)", Action.WARN),
+    (10197, "No market data during competing live session", Action.WARN),
+)
+
+
+def classify(code: int) -> CodeInfo:
+    """The meaning and action for an IB code; unknown codes are warnings."""
+    info = CODES.get(code)
+    if info is not None:
+        return info
+    return CodeInfo(code, "unknown code", Action.WARN)

@@ -1,0 +1,151 @@
+"""``ibpub sim``: run the simulated IB Gateway until SIGINT or SIGTERM.
+
+The ``ibpub`` command owns argv and wires this in with :func:`add_arguments` and :func:`run`;
+this module only defines the flags and what running means.
+"""
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from typing import Final
+
+from publisher.sim.catalogue import Catalogue, CatalogueError, load_catalogue
+from publisher.sim.protocol import MAX_SERVER_VERSION, MIN_SERVER_VERSION, V_PROTOBUF_MARKET_DATA
+from publisher.sim.server import AsyncGateway
+
+DEFAULT_HOST: Final = "127.0.0.1"
+DEFAULT_PORT: Final = 4010
+DEFAULT_RATE: Final = 50.0
+DEFAULT_SEED: Final = 1
+LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+
+EXIT_OK: Final = 0
+EXIT_FATAL: Final = 1
+EXIT_USAGE: Final = 2
+
+
+def _server_version(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not MIN_SERVER_VERSION <= value <= MAX_SERVER_VERSION:
+        raise argparse.ArgumentTypeError(
+            f"{value} is outside the supported {MIN_SERVER_VERSION}..{MAX_SERVER_VERSION}"
+        )
+    return value
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:  # also rejects NaN
+        raise argparse.ArgumentTypeError(f"must be >= 0, not {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a TCP port (0 picks a free one)")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``ibpub sim`` flags to ``parser``."""
+    parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (%(default)s)")
+    parser.add_argument(
+        "--port", type=_port, default=DEFAULT_PORT, help="TCP port, 0 for any free (%(default)s)"
+    )
+    parser.add_argument(
+        "--rate",
+        type=_rate,
+        default=DEFAULT_RATE,
+        metavar="TICKS_PER_S",
+        help="streamed ticks per second over all subscriptions, 0 for none (%(default)s)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="random-walk seed (%(default)s)"
+    )
+    parser.add_argument(
+        "--max-server-version",
+        type=_server_version,
+        default=MAX_SERVER_VERSION,
+        metavar="V",
+        help=(
+            f"highest TWS server version to negotiate, {MIN_SERVER_VERSION}..{MAX_SERVER_VERSION}"
+            f" ({MAX_SERVER_VERSION}, the installed ibapi's; 200 for the classic text encoding)"
+        ),
+    )
+    parser.add_argument(
+        "--catalogue",
+        metavar="FILE",
+        default=None,
+        help="TOML or JSON file of extra contracts (added to the built-in ones)",
+    )
+    parser.add_argument(
+        "--log-level", choices=LOG_LEVELS, default="info", help="log verbosity (%(default)s)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT or SIGTERM; 0 on a clean stop, 2 for a bad catalogue, 1 otherwise."""
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        catalogue = (
+            load_catalogue(args.catalogue) if args.catalogue is not None else Catalogue.builtin()
+        )
+    except CatalogueError as exc:
+        print(f"ibpub sim: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    gateway = AsyncGateway(
+        rate=args.rate,
+        seed=args.seed,
+        max_server_version=args.max_server_version,
+        catalogue=catalogue,
+    )
+    try:
+        asyncio.run(_serve(gateway, args.host, args.port))
+    except OSError as exc:
+        print(f"ibpub sim: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+    return EXIT_OK
+
+
+async def _serve(gateway: AsyncGateway, host: str, port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await gateway.start(host, port)
+        print(_banner(gateway), flush=True)
+        await stop.wait()
+    finally:
+        await gateway.aclose()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+def _banner(gateway: AsyncGateway) -> str:
+    top = gateway.max_server_version
+    if top >= V_PROTOBUF_MARKET_DATA:
+        encoding = f"protobuf ticks from v{V_PROTOBUF_MARKET_DATA}"
+    else:
+        encoding = "text ticks"
+    return (
+        f"ibpub sim: listening on {gateway.host}:{gateway.port}, "
+        f"negotiating server versions {MIN_SERVER_VERSION}..{top} ({encoding}); "
+        f"{len(gateway.catalogue)} contracts, {gateway.rate:g} ticks/s, seed {gateway.seed}"
+    )

@@ -1,0 +1,59 @@
+"""A top-of-book view per instrument, built from tick messages (pure: no sockets)."""
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(slots=True)
+class Quote:
+    """The latest top of book of one instrument."""
+
+    key: str
+    bid: float | None = None
+    bid_size: float | None = None
+    ask: float | None = None
+    ask_size: float | None = None
+    last: float | None = None
+    last_size: float | None = None
+    volume: float | None = None
+    mdt: int = 1
+    updated_ns: int = 0
+    ticks: int = 0
+
+
+_PRICE_FIELDS = frozenset({"bid", "ask", "last"})
+_SIZE_FIELDS = frozenset({"bid_size", "ask_size", "last_size", "volume"})
+
+
+class Book:
+    """Top of book for every instrument seen; feed it tick payloads (dicts or ``Tick``)."""
+
+    def __init__(self) -> None:
+        self.quotes: dict[str, Quote] = {}
+
+    def apply(
+        self, key: str, field: str, price: float | None, size: float | None, mdt: int, ts: int
+    ) -> Quote:
+        """Apply one tick's values; returns the instrument's updated quote."""
+        quote = self.quotes.get(key)
+        if quote is None:
+            quote = self.quotes[key] = Quote(key)
+        if field in _PRICE_FIELDS:
+            setattr(quote, field, price)
+        elif field in _SIZE_FIELDS:
+            setattr(quote, field, size)
+        quote.mdt = mdt
+        quote.updated_ns = ts
+        quote.ticks += 1
+        return quote
+
+    def apply_payload(self, payload: dict[str, Any]) -> Quote:
+        """Apply a decoded tick payload map (as on the wire)."""
+        return self.apply(
+            payload["key"],
+            payload["field"],
+            payload.get("price"),
+            payload.get("size"),
+            payload.get("mdt", 1),
+            payload.get("ts", 0),
+        )

@@ -1,0 +1,325 @@
+"""The ``ibsub`` command: sample subscribers for the ibpub bus (``ibsub tail``).
+
+This is the only module of ``subscribers`` that reads argv. ``main`` returns the exit status:
+0 clean stop (also after SIGINT/SIGTERM, or when the reader of stdout goes away), 1 anything
+else fatal (no message within ``--timeout``, a bad endpoint), 2 usage error.
+"""
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from importlib import metadata
+from typing import Final, NoReturn, TextIO
+
+import zmq
+
+from subscribers.client import DEFAULT_ENDPOINT, DEFAULT_SNAPSHOT_ENDPOINT, Subscriber
+from subscribers.wire import HEARTBEAT_PREFIX, STATUS_PREFIX, TICK_PREFIX, format_line, to_jsonable
+
+EXIT_OK: Final = 0
+EXIT_ERROR: Final = 1
+EXIT_USAGE: Final = 2
+
+MESSAGE_TYPES: Final = ("tick", "status", "hb")
+_TYPE_PREFIXES: Final = {"tick": TICK_PREFIX, "status": STATUS_PREFIX, "hb": HEARTBEAT_PREFIX}
+
+EXIT_CODES_HELP: Final = """\
+exit status:
+  0  clean stop: --count reached, Ctrl-C or SIGTERM, or the reader of stdout went away
+  1  error: nothing arrived within --timeout, a bad endpoint
+  2  usage error"""
+
+MAIN_DESCRIPTION: Final = """\
+Sample subscribers for the ibpub bus: Interactive Brokers market data published on ZeroMQ as
+msgpack messages on the topics tick.<key>, status.<publisher> and hb.<publisher>."""
+
+MAIN_EPILOG: Final = f"""\
+Run 'ibsub tail --help' for the options and examples.
+
+{EXIT_CODES_HELP}"""
+
+TAIL_DESCRIPTION: Final = """\
+Print bus messages as they arrive, one per line.
+
+Each PREFIX is a ZeroMQ subscription, which matches topics by byte prefix: 'tick.AAPL' receives
+tick.AAPL (and tick.AAPLX too), 'tick.' every instrument, 'status.' every status change. With no
+PREFIX every topic is printed. With --exact the arguments are instrument keys instead, matched
+exactly: '--exact ES' prints tick.ES but not tick.ESZ6."""
+
+TAIL_EPILOG: Final = f"""\
+examples:
+  ibsub tail                                 everything on the default bus
+  ibsub tail tick.AAPL tick.MSFT             two instruments (prefix match)
+  ibsub tail --exact ES NQ                   tick.ES and tick.NQ only, not tick.ESZ6
+  ibsub tail --type status --type hb         status changes and heartbeats only
+  ibsub tail --json --count 100 > ticks.jsonl
+  ibsub tail --json tick. | jq -c 'select(.field == "bid")'
+  ibsub tail --endpoint tcp://md-host:7700 --timeout 5
+
+output:
+  Line mode: the publish time (local clock unless --utc), the topic, #seq, then for a tick
+  its field, value and market data type (mdt 1 live, 2 frozen, 3 delayed, 4 delayed-frozen);
+  '-' is IB's "no price". For status: scope [key] state: message (code N). For hb: the
+  publisher's gateway state and how many tick topics it reports.
+  --json: one JSON object per line, the message's payload keys plus "topic".
+  The wire format is described in docs/wire-protocol.md.
+
+{EXIT_CODES_HELP}"""
+
+
+@dataclass(frozen=True, slots=True)
+class TailOptions:
+    """What ``ibsub tail`` was asked to do, parsed once from argv."""
+
+    endpoint: str = DEFAULT_ENDPOINT
+    snapshot_endpoint: str = DEFAULT_SNAPSHOT_ENDPOINT
+    prefixes: tuple[str, ...] = ("",)
+    exact_keys: tuple[str, ...] = ()
+    types: frozenset[str] = frozenset()
+    """Message types to print; empty means all."""
+    json: bool = False
+    count: int | None = None
+    timeout: float | None = None
+    utc: bool = False
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
+
+
+def _version() -> str:
+    try:
+        return metadata.version("ibpub")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``ibsub`` argument parser with its subcommands."""
+    return _parsers()[0]
+
+
+def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The ``ibsub`` parser and its subcommands' parsers by name."""
+    common = argparse.ArgumentParser(add_help=False)
+    bus = common.add_argument_group("bus")
+    bus.add_argument(
+        "--endpoint",
+        default=DEFAULT_ENDPOINT,
+        metavar="ENDPOINT",
+        help=f"the publisher's PUB endpoint to connect to (default {DEFAULT_ENDPOINT})",
+    )
+    bus.add_argument(
+        "--snapshot-endpoint",
+        default=DEFAULT_SNAPSHOT_ENDPOINT,
+        metavar="ENDPOINT",
+        help="the publisher's last-value snapshot endpoint "
+        f"(default {DEFAULT_SNAPSHOT_ENDPOINT}; not used by tail yet)",
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="ibsub",
+        description=MAIN_DESCRIPTION,
+        epilog=MAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    tail = commands.add_parser(
+        "tail",
+        parents=[common],
+        help="print bus messages as they arrive",
+        description=TAIL_DESCRIPTION,
+        epilog=TAIL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    tail.add_argument(
+        "topics",
+        nargs="*",
+        metavar="PREFIX",
+        help="topic prefixes to subscribe to (default: every topic); instrument keys with --exact",
+    )
+    tail.add_argument(
+        "--exact",
+        action="store_true",
+        help="treat the arguments as instrument keys, matched exactly (tick.<key> only)",
+    )
+    tail.add_argument(
+        "--type",
+        dest="types",
+        action="append",
+        choices=MESSAGE_TYPES,
+        default=[],
+        help="print only messages of this type; repeat for several (default: all)",
+    )
+    tail.add_argument(
+        "--json",
+        action="store_true",
+        help='print one JSON object per line: the payload\'s keys plus "topic"',
+    )
+    tail.add_argument(
+        "--count",
+        type=_positive_int,
+        metavar="N",
+        help="exit (status 0) after printing N messages",
+    )
+    tail.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="exit with status 1 if SECONDS pass without a message to print (default: wait)",
+    )
+    tail.add_argument("--utc", action="store_true", help="print times in UTC, not local time")
+    return parser, {"tail": tail}
+
+
+def tail_options(args: argparse.Namespace, error: Callable[[str], NoReturn]) -> TailOptions:
+    """Turn parsed ``tail`` arguments into :class:`TailOptions`; usage errors go to ``error``."""
+    topics: list[str] = args.topics
+    types = frozenset[str](args.types)
+    if args.exact:
+        if not topics:
+            error("--exact needs at least one instrument KEY")
+        if any(not key for key in topics):
+            error("an instrument key cannot be empty")
+        # Ticks come through the exact keys; other wanted types need their own prefix.
+        prefixes = tuple(_TYPE_PREFIXES[t] for t in MESSAGE_TYPES if t in types and t != "tick")
+        exact_keys = tuple(topics)
+    else:
+        exact_keys = ()
+        if topics:
+            prefixes = tuple(topics)
+        elif types:
+            prefixes = tuple(_TYPE_PREFIXES[t] for t in MESSAGE_TYPES if t in types)
+        else:
+            prefixes = ("",)
+    return TailOptions(
+        endpoint=args.endpoint,
+        snapshot_endpoint=args.snapshot_endpoint,
+        prefixes=prefixes,
+        exact_keys=exact_keys,
+        types=types,
+        json=args.json,
+        count=args.count,
+        timeout=args.timeout,
+        utc=args.utc,
+    )
+
+
+def run_tail(options: TailOptions, out: TextIO, err: TextIO) -> int:
+    """Print messages to ``out`` until the count, the timeout or a signal; returns the status."""
+    try:
+        subscriber = Subscriber(
+            options.endpoint, prefixes=options.prefixes, exact_keys=options.exact_keys
+        )
+    except zmq.ZMQError as exc:
+        print(f"ibsub: error: cannot connect to {options.endpoint!r}: {exc.strerror}", file=err)
+        return EXIT_ERROR
+    with subscriber:
+        return _tail_loop(subscriber, options, out, err)
+
+
+def _tail_loop(subscriber: Subscriber, options: TailOptions, out: TextIO, err: TextIO) -> int:
+    tz = UTC if options.utc else None
+    printed = 0
+    reported_error = None
+    deadline = None if options.timeout is None else time.monotonic() + options.timeout
+    while options.count is None or printed < options.count:
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        msg = subscriber.recv(remaining)
+        if subscriber.last_error is not reported_error:
+            reported_error = subscriber.last_error
+            print(f"ibsub: skipped a malformed message: {reported_error}", file=err, flush=True)
+        if msg is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                print(
+                    f"ibsub: error: no message within {options.timeout:g} s "
+                    f"from {options.endpoint}",
+                    file=err,
+                )
+                return EXIT_ERROR
+            continue
+        if options.types and msg.type not in options.types:
+            continue
+        if options.json:
+            line = json.dumps(to_jsonable(msg), ensure_ascii=False, separators=(",", ":"))
+        else:
+            line = format_line(msg.topic, msg, tz=tz)
+        out.write(line + "\n")
+        out.flush()
+        printed += 1
+        if options.timeout is not None:
+            deadline = time.monotonic() + options.timeout
+    return EXIT_OK
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def _exit_status(exc: SystemExit) -> int:
+    if exc.code is None:
+        return EXIT_OK
+    return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``ibsub`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    parser, commands = _parsers()
+    try:
+        args = parser.parse_args(argv)
+        options = tail_options(args, commands[args.command].error)
+    except SystemExit as exc:  # argparse exits for --help, --version and usage errors
+        return _exit_status(exc)
+    # Ctrl-C and SIGTERM unwind to a clean exit (status 0, sockets closed, no traceback). SIGINT
+    # is set explicitly because a shell starts background jobs with it ignored.
+    handled = (signal.SIGINT, signal.SIGTERM)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = (
+        [signal.signal(s, signal.default_int_handler) for s in handled] if in_main_thread else []
+    )
+    try:
+        return run_tail(options, sys.stdout, sys.stderr)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_OK
+    finally:
+        for signum, handler in zip(handled, previous, strict=False):
+            if handler is not None:  # None: a handler not installed from Python; leave it
+                signal.signal(signum, handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Tests of the subscriber side: wire decoding, the client library and the ibsub CLI."""
