@@ -5,10 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint format bench clean
+.PHONY: help setup run test lint format bench prometheus clean
 
 help: ## show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 setup: $(STAMP) ## create .venv and install ibpub with its dev tools (quick when nothing changed)
 
@@ -22,8 +22,22 @@ $(STAMP): pyproject.toml
 run: setup ## run the demo: simulated IB Gateway + publisher + live quote view (Ctrl-C stops)
 	$(BIN)/ibpub demo --config deploy/examples/demo.toml
 
-test: setup lint ## lint, type-check and run the whole test suite
+test: setup lint prometheus ## lint, type-check and run the whole test suite
 	$(BIN)/python -m pytest
+
+# The observability tests run a real Prometheus and promtool (Debian's `prometheus` package).
+# As root (CI) this installs it when missing; otherwise it says what to install.
+prometheus: ## make sure prometheus and promtool are installed (installs Debian's package as root)
+	@if command -v prometheus >/dev/null && command -v promtool >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's prometheus package (server + promtool) for the tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	else \
+		echo "error: the tests need prometheus and promtool: run 'sudo apt-get install prometheus' (Debian/Ubuntu)"; exit 1; \
+	fi
+
+bench: setup ## run the benchmarks (a few minutes) and print the results table
+	$(BIN)/python -m bench
 
 lint: setup ## ruff (lint + format check) and mypy --strict
 	$(BIN)/ruff check publisher subscribers tests bench
