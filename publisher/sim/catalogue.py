@@ -362,7 +362,13 @@ def _fields_agree(instrument: Instrument, query: ContractQuery) -> bool:
     if query.strike and query.strike != spec.strike:
         return False
     expiry = query.last_trade_date_or_contract_month
-    return not expiry or spec.last_trade_date.startswith(expiry)
+    if not expiry:
+        return True
+    # As IB reads it: six digits name the contract month (CL "202701" is CLF7, which stops
+    # trading in December 2026); eight digits name the last trading day.
+    if len(expiry) == 6:
+        return spec.contract_month == expiry
+    return spec.last_trade_date.startswith(expiry)
 
 
 def _same_number(given: str, actual: str) -> bool:

@@ -1034,11 +1034,11 @@ class Encoder:
     def text(self, msg_id: int, *fields: object) -> bytes:
         """A text message (classic or raw-int id by version) from already-ordered fields."""
         body = "".join([_field(f) + "\0" for f in fields]).encode("ascii", "backslashreplace")
-        if self._raw_ids:
-            payload = msg_id.to_bytes(4, "big") + body
-        else:
-            payload = f"{msg_id}\0".encode("ascii") + body
-        return _LEN.pack(len(payload)) + payload
+        return self._text_frame(msg_id, body)
+
+    def _text_frame(self, msg_id: int, body: bytes) -> bytes:
+        head = msg_id.to_bytes(4, "big") if self._raw_ids else b"%d\0" % msg_id
+        return _LEN.pack(len(head) + len(body)) + head + body
 
     @staticmethod
     def protobuf(msg_id: int, message: Any) -> bytes:
@@ -1241,14 +1241,16 @@ class Encoder:
                 reqId=req_id, tickType=tick_type, price=price, size=str(size), attrMask=attr_mask
             )
             return self.protobuf(ServerMsg.TICK_PRICE, message)
-        return self.text(ServerMsg.TICK_PRICE, 6, req_id, tick_type, float(price), size, attr_mask)
+        body = f"6\0{req_id:d}\0{tick_type:d}\0{float(price)!r}\0{size:d}\0{attr_mask:d}\0"
+        return self._text_frame(ServerMsg.TICK_PRICE, body.encode("ascii"))
 
     def tick_size(self, req_id: int, tick_type: int, size: int) -> bytes:
         """tickSize (2)."""
         if ServerMsg.TICK_SIZE in self._proto:
             message = TickSizeProto(reqId=req_id, tickType=tick_type, size=str(size))
             return self.protobuf(ServerMsg.TICK_SIZE, message)
-        return self.text(ServerMsg.TICK_SIZE, 6, req_id, tick_type, size)
+        body = f"6\0{req_id:d}\0{tick_type:d}\0{size:d}\0"
+        return self._text_frame(ServerMsg.TICK_SIZE, body.encode("ascii"))
 
     def tick_string(self, req_id: int, tick_type: int, value: str) -> bytes:
         """tickString (46)."""

@@ -91,6 +91,8 @@ _CLIENT_ID_IN_USE_TEXT: Final = (
     "Unable to connect as the client id is already in use. Retry with a unique client id."
 )
 _DELAYED_TYPES: Final = frozenset({3, 4})
+_SETTLE_TURNS: Final = 10
+_CLOSE_TURNS: Final = 200
 
 
 class _State(enum.Enum):
@@ -144,8 +146,10 @@ class Session(asyncio.Protocol):
 
     @property
     def writable(self) -> bool:
-        """False while the transport's buffer is over its high-water mark (the client lags)."""
-        return not self._paused and self._transport is not None and not self.silent
+        """False while the client lags (transport over its high-water mark), or when closing."""
+        return not (self._paused or self.silent or self._transport is None) and (
+            self._state is not _State.CLOSED
+        )
 
     # -- fault injection and control ---------------------------------------------------------
 
@@ -176,6 +180,11 @@ class Session(asyncio.Protocol):
         return self._encoder
 
     @property
+    def connected(self) -> bool:
+        """Whether the socket is open."""
+        return self._transport is not None
+
+    @property
     def stream_count(self) -> int:
         """Active streaming market data subscriptions."""
         return len(self._streams)
@@ -187,7 +196,6 @@ class Session(asyncio.Protocol):
         self._transport = transport
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        self.gateway._session_opened(self)
         log.debug("connection opened conn=%d peer=%s", self.conn_id, self.peer)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -471,8 +479,8 @@ class AsyncGateway:
 
     @property
     def sessions(self) -> tuple[Session, ...]:
-        """Open connections, oldest first."""
-        return tuple(sorted(self._sessions, key=lambda s: s.conn_id))
+        """Connected sessions, oldest first."""
+        return tuple(sorted((s for s in self._sessions if s.connected), key=lambda s: s.conn_id))
 
     @property
     def client_ids(self) -> frozenset[int]:
@@ -484,9 +492,7 @@ class AsyncGateway:
         if self._server is not None or self._closed:
             raise RuntimeError("AsyncGateway can be started once")
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: Session(self, next(self._conn_ids)), host, port, reuse_address=True
-        )
+        self._server = await loop.create_server(self._new_session, host, port, reuse_address=True)
         sockname = self._server.sockets[0].getsockname()
         self._host, self._port = str(sockname[0]), int(sockname[1])
         if self.rate > 0:
@@ -511,13 +517,24 @@ class AsyncGateway:
             self._pacer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pacer
-        if self._server is not None:
-            self._server.close()
-        for session in list(self._sessions):
-            session.abort()
-        if self._server is not None:
-            await self._server.wait_closed()
-        await asyncio.sleep(0)  # let transports deliver connection_lost
+        # Stop accepting first but keep the Server open for a few loop turns: a connection
+        # accepted a moment ago still has its transport to build, and on Python 3.11 building
+        # it after Server.close() fails inside asyncio and leaks the socket. Meanwhile abort
+        # every session as it appears, until all have seen connection_lost.
+        server = self._server
+        if server is not None:
+            loop = asyncio.get_running_loop()
+            for sock in server.sockets:
+                loop.remove_reader(sock.fileno())
+        for turn in range(_CLOSE_TURNS):
+            for session in list(self._sessions):
+                session.abort()
+            await asyncio.sleep(0)
+            if not self._sessions and turn >= _SETTLE_TURNS:
+                break
+        if server is not None:
+            server.close()
+            await server.wait_closed()
         log.info("simulated gateway stopped port=%d", self._port)
 
     async def __aenter__(self) -> "AsyncGateway":
@@ -530,8 +547,10 @@ class AsyncGateway:
 
     # -- used by sessions ----------------------------------------------------------------------
 
-    def _session_opened(self, session: Session) -> None:
+    def _new_session(self) -> Session:
+        session = Session(self, next(self._conn_ids))
         self._sessions.add(session)
+        return session
 
     def _session_closed(self, session: Session) -> None:
         self._sessions.discard(session)

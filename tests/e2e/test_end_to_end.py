@@ -15,7 +15,7 @@ import pytest
 
 from tests.helpers import BIN, LineReader, Processes, free_port, port_open, processes, wait_for
 
-GOOD_KEYS = ("AAPL", "MSFT", "SPY", "QQQ", "ESZ6", "CLZ6", "EUR.USD")
+GOOD_KEYS = ("AAPL", "MSFT", "SPY", "QQQ", "ESZ6", "CLF7", "EUR.USD")
 
 CONFIG = """\
 [publisher]
@@ -61,11 +61,11 @@ exchange = "CME"
 last_trade_date = "202612"
 
 [[instruments]]
-key = "CLZ6"
+key = "CLF7"
 symbol = "CL"
 sec_type = "FUT"
 exchange = "NYMEX"
-last_trade_date = "202612"
+last_trade_date = "202701"
 
 [[instruments]]
 symbol = "EUR"

@@ -40,6 +40,8 @@ _RECORDED = (
     "contractDetailsEnd",
     "tickPrice",
     "tickSize",
+    "tickPriceProtoBuf",
+    "tickSizeProtoBuf",
     "tickString",
     "tickGeneric",
     "tickReqParams",

@@ -324,14 +324,14 @@ def test_fault_hooks_send_errors_and_drop_connections(
     gateway.call(lambda core: core.sessions[0].send_error(-1, 1100, "Connectivity lost"))
     assert [(r, code) for r, code, _ in _decoded(client, 1).errors()] == [(-1, 1100)]
     gateway.call(lambda core: core.sessions[0].abort())
-    with pytest.raises(ConnectionError):
-        client.read_until_closed()  # an abort resets the connection
+    client.read_until_closed()
+    wait_until(lambda: gateway.call(lambda core: not core.sessions), "session gone")
 
 
 def test_stop_closes_clients_and_the_listener_and_is_idempotent(
     start_gateway: GatewayFactory, raw_client: RawClientFactory
 ) -> None:
-    """After stop() clients see the connection end, the port refuses, and stop() again is a no-op."""
+    """After stop() clients see the end, the port refuses, and a second stop() is a no-op."""
     gateway = start_gateway(rate=100)
     client = _ready(raw_client, gateway, "v100..200")
     gateway.stop()
