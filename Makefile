@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint format bench prometheus clean
+.PHONY: help setup run test lint format bench system-deps clean
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -22,18 +22,24 @@ $(STAMP): pyproject.toml
 run: setup ## run the demo: simulated IB Gateway + publisher + live quote view (Ctrl-C stops)
 	$(BIN)/ibpub demo --config deploy/examples/demo.toml
 
-test: setup lint prometheus ## lint, type-check and run the whole test suite
+test: setup lint system-deps ## lint, type-check and run the whole test suite
 	$(BIN)/python -m pytest
 
-# The observability tests run a real Prometheus and promtool (Debian's `prometheus` package).
-# As root (CI) this installs it when missing; otherwise it says what to install.
-prometheus: ## make sure prometheus and promtool are installed (installs Debian's package as root)
-	@if command -v prometheus >/dev/null && command -v promtool >/dev/null; then exit 0; fi; \
+# Real servers and checkers the tests use, from Debian's packages: prometheus + promtool
+# (observability tests) and systemd-analyze (deploy unit checks). As root (CI) this installs
+# whichever is missing; otherwise it says what to install.
+SYSTEM_TOOLS := prometheus:prometheus promtool:prometheus systemd-analyze:systemd
+system-deps: ## make sure prometheus, promtool and systemd-analyze are installed (apt, as root)
+	@missing=""; for pair in $(SYSTEM_TOOLS); do \
+		command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; \
+	done; \
+	[ -z "$$missing" ] && exit 0; \
+	missing=$$(echo $$missing | tr ' ' '\n' | sort -u | tr '\n' ' '); \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "installing Debian's prometheus package (server + promtool) for the tests"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+		echo "installing Debian packages for the tests: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	else \
-		echo "error: the tests need prometheus and promtool: run 'sudo apt-get install prometheus' (Debian/Ubuntu)"; exit 1; \
+		echo "error: the tests need these Debian packages: sudo apt-get install $$missing"; exit 1; \
 	fi
 
 bench: setup ## run the benchmarks (a few minutes) and print the results table
