@@ -2,28 +2,70 @@
 
 A small WSGI app on a threading server in a daemon thread. ``/readyz`` answers from a
 readiness callable the service provides, so the rule lives next to the state it reads.
+
+| path | answer |
+| --- | --- |
+| ``/metrics`` (and ``/``) | the registry in Prometheus text format (gzip when asked for) |
+| ``/healthz`` | 200 ``{"status": "ok"}`` while the process serves HTTP at all |
+| ``/readyz`` | 200 or 503 with ``{"ready": bool, "reason": str}`` |
+| anything else | 404 with ``{"error": ...}`` |
 """
 
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from socketserver import ThreadingMixIn
-from typing import Any
+from typing import Any, Final
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client.core import Metric
+from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
 
 StartResponse = Callable[..., Any]
+JOIN_TIMEOUT: Final = 5.0
+SHUTDOWN_POLL: Final = 0.1
+"""How often the server thread checks for :meth:`MetricsServer.close` (socketserver polls):
+bounds how long a stop waits for it, at ten cheap wake-ups a second."""
 
 
 @dataclass(frozen=True, slots=True)
 class Readiness:
+    """Whether the service is ready to be sent traffic, and a short reason either way."""
+
     ready: bool
     reason: str
+
+
+class WithoutCreatedSeries(Collector):
+    """The source's metrics minus prometheus-client's ``*_created`` samples.
+
+    Every counter and histogram would otherwise export a second series (``ibpub_ticks_created``
+    per instrument, ...) holding its creation time: nothing in the contract, and twice the
+    series for a large universe. Filtering here keeps the library's global switch untouched.
+    """
+
+    def __init__(self, source: Any) -> None:
+        self._source = source  # a CollectorRegistry, or the RestrictedRegistry it hands out
+
+    def collect(self) -> Iterable[Metric]:
+        for metric in self._source.collect():
+            samples = [s for s in metric.samples if not s.name.endswith("_created")]
+            if len(samples) == len(metric.samples):
+                yield metric
+                continue
+            trimmed = Metric(metric.name, metric.documentation, metric.type, metric.unit)
+            trimmed.samples = samples
+            yield trimmed
+
+    def restricted_registry(self, names: Iterable[str]) -> "WithoutCreatedSeries":
+        """What ``/metrics?name[]=...`` asks for, still without ``*_created``."""
+        return WithoutCreatedSeries(self._source.restricted_registry(names))
 
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
@@ -31,9 +73,13 @@ class _ThreadingServer(ThreadingMixIn, WSGIServer):
     allow_reuse_address = True
 
 
+class _ThreadingServer6(_ThreadingServer):
+    address_family = socket.AF_INET6
+
+
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
-        pass
+        pass  # one line per scrape would drown the structured logs
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -48,16 +94,21 @@ class MetricsServer:
     def __init__(
         self, listen: str, registry: CollectorRegistry, readiness: Callable[[], Readiness]
     ) -> None:
-        self._metrics_app = make_wsgi_app(registry)
+        self._metrics_app = make_wsgi_app(WithoutCreatedSeries(registry))
         self._readiness = readiness
         host, port = parse_listen(listen)
+        # WSGIServer binds IPv4 unless told otherwise; "[::1]:9700" needs an IPv6 socket.
+        server_class = _ThreadingServer6 if ":" in host else _ThreadingServer
         self._server = make_server(
-            host, port, self._app, server_class=_ThreadingServer, handler_class=_QuietHandler
+            host, port, self._app, server_class=server_class, handler_class=_QuietHandler
         )
-        self.port = self._server.server_port
-        self.address = f"{host}:{self.port}"
+        self.port: int = self._server.server_port
+        self.address = f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="ibpub-metrics", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": SHUTDOWN_POLL},
+            name="ibpub-metrics",
+            daemon=True,
         )
         self._thread.start()
         log.info("metrics listening", extra={"address": self.address})
@@ -76,14 +127,20 @@ class MetricsServer:
         return _json(start_response, "404 Not Found", {"error": f"no such path: {path}"})
 
     def close(self) -> None:
+        """Stop serving, close the listening socket and join the server thread."""
         self._server.shutdown()
         self._server.server_close()
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=JOIN_TIMEOUT)
 
 
 def _json(start_response: StartResponse, status: str, body: dict[str, Any]) -> list[bytes]:
     data = json.dumps(body).encode()
     start_response(
-        status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+        status,
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(data))),
+            ("Cache-Control", "no-store"),  # a cached readiness answer is a wrong one
+        ],
     )
     return [data]

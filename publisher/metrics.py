@@ -3,6 +3,11 @@
 Hot-path metrics are label children bound once (one ``inc``/``observe`` per tick). Values that
 are cheap to compute at scrape time (instrument states, last tick age) are computed by a custom
 collector when Prometheus scrapes, from a :class:`StateView` the service provides.
+
+The names, types and labels are contract v1 (``docs/metrics.md`` explains each one and what to
+alert on). Label values are bounded: ``instrument`` by the configured instruments (or the single
+value :data:`AGGREGATE_INSTRUMENT` when per-instrument labels are off), ``type`` by the three
+message types, ``state`` by :data:`INSTRUMENT_STATES`, ``code`` by IB's set of message codes.
 """
 
 import time
@@ -67,12 +72,16 @@ class StateView(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class BuildInfo:
+    """What ``ibpub_build_info`` carries: this package's, ibapi's and the wire schema's version."""
+
     version: str
     ibapi_version: str
     schema: int
 
 
 class _ScrapeTimeCollector(Collector):
+    """``ibpub_instruments{state}`` and ``ibpub_last_tick_age_seconds``, computed per scrape."""
+
     def __init__(self, view: StateView, clock: Callable[[], float], per_instrument: bool) -> None:
         self._view = view
         self._clock = clock

@@ -1,0 +1,531 @@
+"""``ibsub latency``: publish-to-receipt latency, message rates and loss, printed and exported.
+
+For each message the command takes ``now - ts``: ``ts`` is the publisher's publish time, so the
+figure covers ZeroMQ, the network and this process's receive queue. Across hosts it is only as
+good as the agreement of the two clocks (run chrony or PTP); a message that seems to arrive
+before it was sent is counted as ``negative`` and recorded as 0. Gaps and lost messages come
+from ``seq``, through the subscriber library's :class:`~subscribers.client.SeqTracker`.
+
+Every ``--interval`` seconds one line reports that interval: messages, rate, gaps, lost and the
+latency quantiles p50, p90, p99 and p99.9 with the maximum; at exit one line reports the whole
+run. With ``--metrics-listen HOST:PORT`` the same figures are served for Prometheus as
+``ibsub_latency_seconds`` (histogram), ``ibsub_messages_total``, ``ibsub_gaps_total`` and
+``ibsub_lost_messages_total``.
+
+The quantiles come from :class:`LatencyRecorder`, a log-bucketed histogram (constant memory,
+within 0.5 % of the exact value), so a long run at a high rate costs no more than a short one.
+"""
+
+import argparse
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, TextIO
+
+import zmq
+
+from subscribers.client import DEFAULT_ENDPOINT, Subscriber
+
+if TYPE_CHECKING:  # prometheus-client is imported only when --metrics-listen asks for it
+    from prometheus_client import CollectorRegistry
+
+EXIT_OK: Final = 0
+EXIT_ERROR: Final = 1
+
+DEFAULT_INTERVAL: Final = 5.0
+QUANTILES: Final = (0.5, 0.9, 0.99, 0.999)
+QUANTILE_NAMES: Final = ("p50", "p90", "p99", "p99.9")
+
+RELATIVE_ERROR: Final = 0.01
+"""Width of one :class:`LatencyRecorder` bucket: a reported quantile is within half of it."""
+_SCALE: Final = 1.0 / math.log1p(RELATIVE_ERROR)
+_ZERO: Final = -1
+"""The bucket of latencies of 0 ns (and negative ones, clamped)."""
+
+METRIC_BUCKETS: Final = (
+    5e-6,
+    10e-6,
+    25e-6,
+    50e-6,
+    100e-6,
+    250e-6,
+    500e-6,
+    1e-3,
+    2.5e-3,
+    5e-3,
+    10e-3,
+    25e-3,
+    50e-3,
+    100e-3,
+    250e-3,
+    500e-3,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+"""``ibsub_latency_seconds`` buckets: the publisher's 5 us .. 1 s, then up to 10 s for a
+subscriber that falls behind or sits across a slow link."""
+
+DESCRIPTION: Final = """\
+Measure publish-to-receipt latency (the message's ts to now), message rates, gaps and lost
+messages, and print them every few seconds.
+
+Each PREFIX is a ZeroMQ subscription (byte prefix): 'tick.' measures every instrument,
+'tick.AAPL' one. With no PREFIX every topic is measured (ticks, status, heartbeats)."""
+
+EPILOG: Final = """\
+examples:
+  ibsub latency tick.                               every instrument, a line every 5 s
+  ibsub latency --interval 1 --duration 60 tick.AAPL
+  ibsub latency --json --count 100000 > latency.jsonl
+  ibsub latency --metrics-listen 127.0.0.1:9701     also serve ibsub_* metrics for Prometheus
+
+output:
+  One line per interval, then one for the whole run ("total"): elapsed seconds, messages and
+  their rate, gaps (times a topic's seq skipped ahead) and lost (messages skipped), then the
+  latency quantiles p50 p90 p99 p99.9 and the maximum. Latency is measured against this host's
+  clock; across hosts it is only as good as clock synchronisation (chrony, PTP). With --json,
+  one JSON object per line with the same figures (latencies in microseconds).
+
+exit status:
+  0  clean stop: --count or --duration reached, Ctrl-C or SIGTERM
+  1  error: a bad endpoint, --metrics-listen address unavailable
+  2  usage error"""
+
+
+# -- the pure part: recording and reporting ---------------------------------------------------
+
+
+class LatencyRecorder:
+    """Latencies in nanoseconds, kept as counts in logarithmic buckets 1 % wide."""
+
+    __slots__ = ("_buckets", "count", "max_ns", "min_ns", "negative")
+
+    def __init__(self) -> None:
+        self._buckets: dict[int, int] = {}
+        self.count = 0
+        self.negative = 0
+        """Latencies below zero (clock skew between publisher and subscriber), recorded as 0."""
+        self.min_ns = 0
+        self.max_ns = 0
+
+    def record(self, ns: int) -> None:
+        """Add one latency."""
+        if ns <= 0:
+            if ns < 0:
+                self.negative += 1
+            ns = 0
+            index = _ZERO
+        else:
+            index = int(math.log(ns) * _SCALE)
+        buckets = self._buckets
+        buckets[index] = buckets.get(index, 0) + 1
+        if self.count == 0:
+            self.min_ns = self.max_ns = ns
+        elif ns > self.max_ns:
+            self.max_ns = ns
+        elif ns < self.min_ns:
+            self.min_ns = ns
+        self.count += 1
+
+    def quantile(self, q: float) -> float:
+        """The nearest-rank ``q`` quantile in ns (0 < q <= 1), within 0.5 %; nan when empty."""
+        if not 0 < q <= 1:
+            raise ValueError(f"quantile must be in (0, 1], not {q}")
+        if self.count == 0:
+            return math.nan
+        rank = math.ceil(q * self.count)
+        seen = 0
+        for index in sorted(self._buckets):
+            seen += self._buckets[index]
+            if seen >= rank:
+                if index == _ZERO:
+                    return 0.0
+                middle = math.exp((index + 0.5) / _SCALE)
+                return min(max(middle, float(self.min_ns)), float(self.max_ns))
+        return float(self.max_ns)  # unreachable: the counts add up to count
+
+    def merge(self, other: "LatencyRecorder") -> None:
+        """Add every latency ``other`` recorded."""
+        if other.count == 0:
+            return
+        for index, n in other._buckets.items():
+            self._buckets[index] = self._buckets.get(index, 0) + n
+        if self.count == 0:
+            self.min_ns, self.max_ns = other.min_ns, other.max_ns
+        else:
+            self.min_ns = min(self.min_ns, other.min_ns)
+            self.max_ns = max(self.max_ns, other.max_ns)
+        self.count += other.count
+        self.negative += other.negative
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The figures of one interval, or of the whole run (``window`` ``"total"``)."""
+
+    window: str
+    seconds: float
+    messages: int
+    gaps: int
+    lost: int
+    quantiles_ns: tuple[float, ...]
+    """One value per :data:`QUANTILES`, nan when no message arrived."""
+    max_ns: int
+    negative: int
+
+    @property
+    def rate(self) -> float:
+        """Messages per second over the window."""
+        return self.messages / self.seconds if self.seconds > 0 else 0.0
+
+
+def make_report(
+    window: str, seconds: float, recorder: LatencyRecorder, gaps: int, lost: int
+) -> Report:
+    """Freeze a recorder's figures into a :class:`Report`."""
+    return Report(
+        window=window,
+        seconds=seconds,
+        messages=recorder.count,
+        gaps=gaps,
+        lost=lost,
+        quantiles_ns=tuple(recorder.quantile(q) for q in QUANTILES),
+        max_ns=recorder.max_ns,
+        negative=recorder.negative,
+    )
+
+
+def format_duration(ns: float) -> str:
+    """A latency for people: ``850ns``, ``45.1us``, ``1.20ms``, ``2.500s``; ``-`` for nan."""
+    if math.isnan(ns):
+        return "-"
+    if ns < 1e3:
+        return f"{ns:.0f}ns"
+    if ns < 1e6:
+        return f"{ns / 1e3:.1f}us"
+    if ns < 1e9:
+        return f"{ns / 1e6:.2f}ms"
+    return f"{ns / 1e9:.3f}s"
+
+
+def format_report(report: Report) -> str:
+    """One line: window, messages, rate, gaps, lost, quantiles and maximum."""
+    head = (
+        f"{report.window:<8} {report.seconds:7.1f}s  msgs {report.messages:<9} "
+        f"{report.rate:10.1f}/s  gaps {report.gaps:<5} lost {report.lost:<7}"
+    )
+    if not report.messages:
+        return head + " latency -"
+    quantiles = "  ".join(
+        f"{name} {format_duration(value)}"
+        for name, value in zip(QUANTILE_NAMES, report.quantiles_ns, strict=True)
+    )
+    line = f"{head} latency {quantiles}  max {format_duration(report.max_ns)}"
+    if report.negative:
+        line += f"  (negative {report.negative}: clocks disagree)"
+    return line
+
+
+def report_json(report: Report) -> str:
+    """One JSON object: the report's figures, latencies in microseconds (null when none)."""
+    body: dict[str, Any] = {
+        "window": report.window,
+        "seconds": round(report.seconds, 3),
+        "messages": report.messages,
+        "rate": round(report.rate, 1),
+        "gaps": report.gaps,
+        "lost": report.lost,
+    }
+    for name, value in zip(QUANTILE_NAMES, report.quantiles_ns, strict=True):
+        body[f"{name}_us"] = None if math.isnan(value) else round(value / 1e3, 3)
+    body["max_us"] = round(report.max_ns / 1e3, 3) if report.messages else None
+    body["negative"] = report.negative
+    return json.dumps(body, separators=(",", ":"))
+
+
+# -- the Prometheus side -------------------------------------------------------------------------
+
+
+class LatencyMetrics:
+    """The ``ibsub_`` metrics on an injected registry (children bound once, as in the publisher)."""
+
+    def __init__(self, registry: "CollectorRegistry") -> None:
+        # Imported here so `ibsub tail` and friends do not pay for prometheus-client.
+        from prometheus_client import Counter, Histogram
+
+        self.registry = registry
+        self.latency = Histogram(
+            "ibsub_latency_seconds",
+            "From a message's publish time (ts) to its receipt by this subscriber.",
+            buckets=METRIC_BUCKETS,
+            registry=registry,
+        )
+        self.messages = Counter(
+            "ibsub_messages", "Messages received (duplicates excluded).", registry=registry
+        )
+        self.gaps = Counter(
+            "ibsub_gaps", "Times a topic's seq skipped ahead (a gap).", registry=registry
+        )
+        self.lost = Counter(
+            "ibsub_lost_messages", "Messages lost in gaps (seq numbers skipped).", registry=registry
+        )
+
+
+class MetricsEndpoint:
+    """``/metrics`` for a registry on ``host:port`` in a daemon thread, until :meth:`close`."""
+
+    def __init__(self, listen: str, registry: "CollectorRegistry") -> None:
+        from prometheus_client import start_http_server
+
+        host, port = parse_listen(listen)
+        self._server, self._thread = start_http_server(port, host, registry)
+        self.port: int = self._server.server_port
+        self.url = f"http://{listen.rpartition(':')[0]}:{self.port}/metrics"
+
+    def close(self) -> None:
+        """Stop serving and release the port."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """``"host:port"`` (IPv6 as ``[::1]:9701``) to (host, port); ValueError when malformed."""
+    host, sep, port = listen.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"expected HOST:PORT (e.g. 127.0.0.1:9701), got {listen!r}")
+    return host, int(port)
+
+
+# -- options and the loop --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyOptions:
+    """What ``ibsub latency`` was asked to do, parsed once from argv."""
+
+    endpoint: str = DEFAULT_ENDPOINT
+    prefixes: tuple[str, ...] = ("",)
+    interval: float = DEFAULT_INTERVAL
+    count: int | None = None
+    duration: float | None = None
+    metrics_listen: str | None = None
+    json: bool = False
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
+
+
+def _listen(text: str) -> str:
+    try:
+        parse_listen(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def add_parser(
+    commands: "argparse._SubParsersAction[argparse.ArgumentParser]",
+    parents: Sequence[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
+    """Add the ``latency`` subcommand to ``ibsub``'s subparsers; returns its parser."""
+    parser = commands.add_parser(
+        "latency",
+        parents=list(parents),
+        help="measure publish-to-receipt latency, rates and loss",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "prefixes",
+        nargs="*",
+        metavar="PREFIX",
+        help="topic prefixes to measure (default: every topic)",
+    )
+    parser.add_argument(
+        "--interval",
+        type=_positive_seconds,
+        default=DEFAULT_INTERVAL,
+        metavar="SECONDS",
+        help=f"seconds between report lines (default {DEFAULT_INTERVAL:g})",
+    )
+    parser.add_argument(
+        "--count", type=_positive_int, metavar="N", help="stop (status 0) after N messages"
+    )
+    parser.add_argument(
+        "--duration", type=_positive_seconds, metavar="SECONDS", help="stop after SECONDS"
+    )
+    parser.add_argument(
+        "--metrics-listen",
+        type=_listen,
+        metavar="HOST:PORT",
+        help="serve ibsub_* metrics at http://HOST:PORT/metrics (port 0 picks one)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print each report as one JSON object per line"
+    )
+    return parser
+
+
+def options_from_args(args: argparse.Namespace) -> LatencyOptions:
+    """Turn parsed ``latency`` arguments into :class:`LatencyOptions`."""
+    prefixes: list[str] = args.prefixes
+    return LatencyOptions(
+        endpoint=args.endpoint,
+        prefixes=tuple(prefixes) or ("",),
+        interval=args.interval,
+        count=args.count,
+        duration=args.duration,
+        metrics_listen=args.metrics_listen,
+        json=args.json,
+    )
+
+
+def run_latency(
+    options: LatencyOptions,
+    out: TextIO,
+    err: TextIO,
+    *,
+    registry: "CollectorRegistry | None" = None,
+) -> int:
+    """Measure until ``--count``, ``--duration`` or Ctrl-C/SIGTERM; returns the exit status.
+
+    ``registry`` is the Prometheus registry for ``--metrics-listen`` (a fresh one when None).
+    """
+    try:
+        subscriber = Subscriber(options.endpoint, prefixes=options.prefixes)
+    except zmq.ZMQError as exc:
+        print(f"ibsub: error: cannot connect to {options.endpoint!r}: {exc.strerror}", file=err)
+        return EXIT_ERROR
+    with subscriber:
+        metrics: LatencyMetrics | None = None
+        endpoint: MetricsEndpoint | None = None
+        if options.metrics_listen is not None:
+            if registry is None:
+                from prometheus_client import CollectorRegistry
+
+                registry = CollectorRegistry()
+            metrics = LatencyMetrics(registry)
+            try:
+                endpoint = MetricsEndpoint(options.metrics_listen, registry)
+            except OSError as exc:
+                print(
+                    f"ibsub: error: cannot serve metrics on {options.metrics_listen}: "
+                    f"{exc.strerror or exc}",
+                    file=err,
+                )
+                return EXIT_ERROR
+            print(f"ibsub: metrics at {endpoint.url}", file=err, flush=True)
+        try:
+            _Measurement(subscriber, options, out, metrics).run()
+        finally:
+            if endpoint is not None:
+                endpoint.close()
+    return EXIT_OK
+
+
+class _Measurement:
+    """The receive loop: record each message, report each interval, summarise at the end."""
+
+    def __init__(
+        self,
+        subscriber: Subscriber,
+        options: LatencyOptions,
+        out: TextIO,
+        metrics: LatencyMetrics | None,
+        clock: Callable[[], float] = time.monotonic,
+        now_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self._subscriber = subscriber
+        self._options = options
+        self._out = out
+        self._metrics = metrics
+        self._clock = clock
+        self._now_ns = now_ns
+        self._total = LatencyRecorder()
+        self._window = LatencyRecorder()
+        self._gaps = self._lost = 0  # tracker totals at the last report
+        self._seen_gaps = self._seen_lost = 0  # tracker totals already exported
+
+    def run(self) -> None:
+        options = self._options
+        start = window_start = self._clock()
+        next_report = start + options.interval
+        end = None if options.duration is None else start + options.duration
+        try:
+            while True:
+                now = self._clock()
+                if now >= next_report:
+                    self._report("interval", now - window_start)
+                    window_start = now
+                    # Skip reports missed while busy rather than print a burst of them.
+                    next_report = max(next_report + options.interval, now + 1e-3)
+                if end is not None and now >= end:
+                    break
+                if options.count is not None and self._total.count + self._window.count >= (
+                    options.count
+                ):
+                    break
+                wait = next_report if end is None else min(next_report, end)
+                msg = self._subscriber.recv(max(0.0, wait - now))
+                if msg is not None:
+                    self._record(self._now_ns() - msg.ts)
+        except KeyboardInterrupt:
+            pass  # Ctrl-C or SIGTERM: still print what was measured
+        now = self._clock()
+        if self._window.count or now - window_start > 0.1 * options.interval:
+            self._report("interval", now - window_start)
+        tracker = self._subscriber.seq
+        self._emit(make_report("total", now - start, self._total, tracker.gaps, tracker.lost))
+
+    def _record(self, latency_ns: int) -> None:
+        self._window.record(latency_ns)
+        metrics = self._metrics
+        if metrics is None:
+            return
+        metrics.latency.observe(max(0, latency_ns) * 1e-9)
+        metrics.messages.inc()
+        tracker = self._subscriber.seq
+        if tracker.gaps != self._seen_gaps:
+            metrics.gaps.inc(tracker.gaps - self._seen_gaps)
+            metrics.lost.inc(tracker.lost - self._seen_lost)
+            self._seen_gaps, self._seen_lost = tracker.gaps, tracker.lost
+
+    def _report(self, window: str, seconds: float) -> None:
+        tracker = self._subscriber.seq
+        self._emit(
+            make_report(
+                window, seconds, self._window, tracker.gaps - self._gaps, tracker.lost - self._lost
+            )
+        )
+        self._gaps, self._lost = tracker.gaps, tracker.lost
+        self._total.merge(self._window)
+        self._window = LatencyRecorder()
+
+    def _emit(self, report: Report) -> None:
+        line = report_json(report) if self._options.json else format_report(report)
+        self._out.write(line + "\n")
+        self._out.flush()
