@@ -44,6 +44,7 @@ class Bus:
         sid: int | None = None,
         clock_ns: Clock = time.time_ns,
         on_sent: Callable[[str], None] | None = None,
+        before_bind: Callable[[zmq.Socket[Any]], None] | None = None,
     ) -> None:
         self.name = name
         self.sid = sid if sid is not None else new_session_id()
@@ -55,6 +56,8 @@ class Bus:
         self._socket: zmq.Socket[Any] = context.socket(zmq.PUB)
         self._socket.setsockopt(zmq.SNDHWM, send_hwm)
         self._socket.setsockopt(zmq.LINGER, LINGER_MS)
+        if before_bind is not None:  # options that must precede bind, such as CURVE
+            before_bind(self._socket)
         self.endpoints: list[str] = []
         for endpoint in endpoints:
             self._socket.bind(endpoint)

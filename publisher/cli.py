@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable, Sequence
 from types import FrameType
 
+import publisher.keys as keys
+import publisher.proxy as proxy
 import publisher.sim.cli as sim_cli
 from publisher import __version__
 from publisher.config import (
@@ -103,6 +105,24 @@ def build_parser() -> argparse.ArgumentParser:
         "when not.",
     )
     check.add_argument("file", metavar="FILE", help="TOML configuration file")
+
+    proxy_parser = sub.add_parser(
+        "proxy",
+        help="forward publishers' buses to subscribers on other hosts (XSUB/XPUB)",
+        description=proxy.DESCRIPTION,
+        epilog=proxy.EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    proxy.add_arguments(proxy_parser)
+
+    keys_parser = sub.add_parser(
+        "keys",
+        help="generate CURVE key pairs for the publisher and its subscribers",
+        description=keys.DESCRIPTION,
+        epilog=keys.EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    keys.add_arguments(keys_parser)
     return parser
 
 
@@ -146,6 +166,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(settings)
 
 
+def _cmd_proxy(args: argparse.Namespace) -> int:
+    configure_logging(args.log_level)
+    service = proxy.ProxyService(proxy.settings_from_args(args))
+    install_stop_handlers(service.stop)
+    return service.run()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -156,6 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_demo(args)
         if args.command == "check-config":
             return check_config(args.file, os.environ)
+        if args.command == "proxy":
+            return _cmd_proxy(args)
+        if args.command == "keys":
+            return keys.run(args)
         if args.command == "sim":
             configure_logging(args.log_level)
             code: int = sim_cli.run(args)

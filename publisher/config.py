@@ -35,17 +35,26 @@ from publisher.errors import ConfigError
 
 __all__ = [
     "COMMAND_LINE",
+    "DEFAULT_ALLOW_DELAYED_FALLBACK",
     "DEFAULT_CLIENT_ID",
     "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_FALLBACK_CLIENT_IDS",
     "DEFAULT_GATEWAY_HOST",
     "DEFAULT_GATEWAY_PORT",
     "DEFAULT_HEARTBEAT_INTERVAL",
     "DEFAULT_MARKET_DATA_TYPE",
+    "DEFAULT_MAX_STALE_RETRIES",
     "DEFAULT_METRICS_LISTEN",
+    "DEFAULT_METRICS_PER_INSTRUMENT",
+    "DEFAULT_PROBE_INTERVAL",
+    "DEFAULT_PROBE_TIMEOUT",
     "DEFAULT_PUBLISHER_NAME",
     "DEFAULT_PUB_ENDPOINTS",
+    "DEFAULT_RECONNECT_INITIAL",
+    "DEFAULT_RECONNECT_MAX",
     "DEFAULT_SEND_HWM",
     "DEFAULT_SNAPSHOT_ENDPOINT",
+    "DEFAULT_STALE_AFTER",
     "ENVIRONMENT",
     "ENV_PREFIX",
     "EXIT_CONFIG_ERROR",
@@ -79,11 +88,20 @@ DEFAULT_GATEWAY_PORT: Final = 4001  # IB Gateway live; paper 4002, TWS 7496 live
 DEFAULT_CLIENT_ID: Final = 17
 DEFAULT_MARKET_DATA_TYPE: Final = "live"
 DEFAULT_CONNECT_TIMEOUT: Final = 10.0
+DEFAULT_FALLBACK_CLIENT_IDS: Final[tuple[int, ...]] = ()
+DEFAULT_ALLOW_DELAYED_FALLBACK: Final = False
+DEFAULT_RECONNECT_INITIAL: Final = 1.0
+DEFAULT_RECONNECT_MAX: Final = 30.0
+DEFAULT_PROBE_INTERVAL: Final = 5.0
+DEFAULT_PROBE_TIMEOUT: Final = 15.0
+DEFAULT_STALE_AFTER: Final = 120.0
+DEFAULT_MAX_STALE_RETRIES: Final = 3
 DEFAULT_PUB_ENDPOINTS: Final[tuple[str, ...]] = ("tcp://127.0.0.1:7700",)
 DEFAULT_SNAPSHOT_ENDPOINT: Final = "tcp://127.0.0.1:7701"
 DEFAULT_HEARTBEAT_INTERVAL: Final = 1.0
 DEFAULT_SEND_HWM: Final = 100_000
 DEFAULT_METRICS_LISTEN: Final = "127.0.0.1:9700"
+DEFAULT_METRICS_PER_INSTRUMENT: Final = True
 
 ENV_PREFIX: Final = "IBPUB_"
 ENVIRONMENT: Final = "environment"
@@ -262,8 +280,24 @@ class GatewaySettings:
     market_data_type: str = DEFAULT_MARKET_DATA_TYPE
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     """Seconds from TCP connect to a ready API session before giving up and retrying."""
+    fallback_client_ids: tuple[int, ...] = DEFAULT_FALLBACK_CLIENT_IDS
+    """Client ids tried in turn when the gateway says ``client_id`` is in use (error 326)."""
+    allow_delayed_fallback: bool = DEFAULT_ALLOW_DELAYED_FALLBACK
+    """Re-request delayed data for an instrument without live permission (354/10089/10168)."""
+    reconnect_initial: float = DEFAULT_RECONNECT_INITIAL
+    """Seconds before the first reconnect; doubles per failed attempt up to reconnect_max."""
+    reconnect_max: float = DEFAULT_RECONNECT_MAX
+    probe_interval: float = DEFAULT_PROBE_INTERVAL
+    """Seconds between reqCurrentTime liveness probes."""
+    probe_timeout: float = DEFAULT_PROBE_TIMEOUT
+    """A probe unanswered this long means a dead gateway: reconnect."""
+    stale_after: float = DEFAULT_STALE_AFTER
+    """Seconds without ticks (while others tick) before an instrument is stale; 0 turns off."""
+    max_stale_retries: int = DEFAULT_MAX_STALE_RETRIES
+    """Re-requests of a stale instrument before it is left stale until the next reconnect."""
 
     def __post_init__(self) -> None:
+        self._check_resilience()
         if not self.host or any(c.isspace() for c in self.host):
             _fail(self, "host", f"must be a host name or address, got {self.host!r}")
         if not 1 <= self.port <= 65535:
@@ -284,6 +318,34 @@ class GatewaySettings:
     def market_data_type_id(self) -> int:
         """The id ``reqMarketDataType`` takes: 1 live, 2 frozen, 3 delayed, 4 delayed-frozen."""
         return MARKET_DATA_TYPES[self.market_data_type]
+
+    @property
+    def client_ids(self) -> tuple[int, ...]:
+        """``client_id`` first, then the fallbacks (each once)."""
+        return tuple(dict.fromkeys((self.client_id, *self.fallback_client_ids)))
+
+    def _check_resilience(self) -> None:
+        ids: list[int] = []
+        for raw in self.fallback_client_ids:  # a variable or flag gives strings: "18,19"
+            text = str(raw).strip()
+            if isinstance(raw, bool) or not re.fullmatch(r"[0-9]+", text):
+                _fail(self, "fallback_client_ids", f"must be client ids (integers), got {raw!r}")
+            if int(text) > _MAX_INT32:
+                _fail(self, "fallback_client_ids", f"must be 0..{_MAX_INT32}, got {text}")
+            ids.append(int(text))
+        object.__setattr__(self, "fallback_client_ids", tuple(ids))
+        for name in ("reconnect_initial", "reconnect_max", "probe_interval", "probe_timeout"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                _fail(self, name, f"must be > 0 seconds, got {value}")
+        if self.reconnect_max < self.reconnect_initial:
+            _fail(self, "reconnect_max", "must be >= gateway.reconnect_initial")
+        if not (math.isfinite(self.stale_after) and self.stale_after >= 0):
+            _fail(self, "stale_after", f"must be >= 0 seconds (0: off), got {self.stale_after}")
+        if not 0 <= self.max_stale_retries <= 1000:
+            _fail(self, "max_stale_retries", f"must be 0..1000, got {self.max_stale_retries}")
+        if not isinstance(self.allow_delayed_fallback, bool):
+            _fail(self, "allow_delayed_fallback", "must be true or false")
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,6 +409,9 @@ class MetricsSettings:
 
     listen: str = DEFAULT_METRICS_LISTEN
     """``host:port`` (IPv6 as ``[::1]:9700``); port 0 picks a free port."""
+    per_instrument: bool = DEFAULT_METRICS_PER_INSTRUMENT
+    """Label ``ibpub_ticks_total`` and ``ibpub_last_tick_age_seconds`` by instrument; turn off
+    for very large universes (one ``instrument="_all"`` series each instead)."""
 
     def __post_init__(self) -> None:
         host, sep, port = self.listen.rpartition(":")
@@ -355,6 +420,8 @@ class MetricsSettings:
         problem = _port_problem(port, allow_any=False)
         if problem:
             _fail(self, "listen", f"{self.listen!r}: {problem}")
+        if not isinstance(self.per_instrument, bool):
+            _fail(self, "per_instrument", f"must be true or false, got {self.per_instrument!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -492,7 +559,7 @@ _INSTRUMENTS: Final = "instruments"
 class _Setting(NamedTuple):
     section: str
     name: str
-    kind: type  # str, int, float or tuple (of str)
+    kind: type  # str, int, float, bool or tuple (of str)
     default: object  # None: optional, unset
 
     @property
@@ -544,7 +611,11 @@ _EXPECTED: Final[Mapping[type, str]] = {
     int: "an integer",
     float: "a number",
     tuple: "an array of strings",
+    bool: "a boolean (true or false)",
 }
+_TRUE_WORDS: Final = frozenset({"true", "1", "yes", "on"})
+_FALSE_WORDS: Final = frozenset({"false", "0", "no", "off"})
+"""How an environment variable or flag spells a boolean (case-insensitive)."""
 
 
 def _describe(value: object) -> str:
@@ -579,6 +650,10 @@ def _from_toml(value: object, kind: type) -> object:
         return float(value)
     if kind is tuple and isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(value)
+    if kind is tuple and isinstance(value, list) and all(type(v) is int for v in value):
+        return tuple(value)  # gateway.fallback_client_ids
+    if kind is bool and isinstance(value, bool):
+        return value
     raise _WrongTypeError(f"expected {_EXPECTED[kind]}, got {_describe(value)}")
 
 
@@ -595,6 +670,10 @@ def _from_text(text: str, setting: _Setting) -> object:
             pass
     elif kind is tuple:
         return tuple(part.strip() for part in text.split(",") if part.strip())
+    elif kind is bool:
+        word = text.strip().lower()
+        if word in _TRUE_WORDS or word in _FALSE_WORDS:
+            return word in _TRUE_WORDS
     elif setting.default is None and not text.strip():
         return None  # an empty optional setting means "unset"
     else:
@@ -803,6 +882,8 @@ def load_settings(
 def _shown_default(default: object) -> str:
     if default is None:
         return "unset"
+    if isinstance(default, bool):
+        return str(default).lower()  # as TOML writes it
     if isinstance(default, tuple):
         return ",".join(default)
     return str(default)
@@ -812,6 +893,14 @@ _METAVARS: Final[Mapping[str, str]] = {
     "gateway.client_id": "ID",
     "gateway.market_data_type": "|".join(MARKET_DATA_TYPES),
     "gateway.connect_timeout": "SECONDS",
+    "gateway.fallback_client_ids": "IDS",
+    "gateway.allow_delayed_fallback": "true|false",
+    "gateway.reconnect_initial": "SECONDS",
+    "gateway.reconnect_max": "SECONDS",
+    "gateway.probe_interval": "SECONDS",
+    "gateway.probe_timeout": "SECONDS",
+    "gateway.stale_after": "SECONDS",
+    "gateway.max_stale_retries": "COUNT",
     "bus.pub": "ENDPOINTS",
     "bus.snapshot": "ENDPOINT",
     "bus.heartbeat_interval": "SECONDS",
@@ -819,6 +908,7 @@ _METAVARS: Final[Mapping[str, str]] = {
     "bus.curve_secret_key": "FILE",
     "bus.curve_authorized_keys": "DIR",
     "metrics.listen": "HOST:PORT",
+    "metrics.per_instrument": "true|false",
 }
 
 
@@ -888,7 +978,8 @@ def summarize(settings: Settings) -> str:
         f"connect timeout {gw.connect_timeout:g} s",
         f"bus          pub {', '.join(bus.pub)}  snapshot {bus.snapshot}",
         f"             heartbeat {bus.heartbeat_interval:g} s  send_hwm {bus.send_hwm}  {curve}",
-        f"metrics      http://{settings.metrics.listen}/metrics",
+        f"metrics      http://{settings.metrics.listen}/metrics"
+        + ("" if settings.metrics.per_instrument else "  (per-instrument labels off)"),
         f"instruments  {len(settings.instruments)}",
         *(f"  {spec.key:<{width}}  {_describe_instrument(spec)}" for spec in settings.instruments),
     ]

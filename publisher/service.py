@@ -1,9 +1,15 @@
 """The publisher: one thread that owns the gateway socket and the PUB socket.
 
 The loop polls the gateway socket (a plain descriptor in a ``zmq.Poller``) and a wake-up
-socket, reads at most one bounded chunk per turn, and runs its timers (heartbeats, connect
-timeout, reconnect, RTT probe) between reads, so control work is never starved by a busy feed
-and a busy feed is never queued behind control work.
+socket, reads at most one bounded chunk per turn, and runs its timers (heartbeats, the
+connection machine's deadlines, the request pacer, the stale-instrument check) between reads,
+so control work is never starved by a busy feed and a busy feed is never queued behind control
+work.
+
+Every decision about the connection (connect, time out, back off, probe, rotate client ids,
+degrade, restore) is made by the pure machine in :mod:`publisher.connection`; this module feeds
+it events and carries out the actions it returns. Every request to the gateway goes through the
+:class:`~publisher.pacing.RequestPacer`, so IB's 50 messages per second are never exceeded.
 
     gateway socket -> GatewayClient (framing, ibapi Decoder) -> Adapter -> this service
       -> normalise -> Bus (envelope, seq, msgpack, PUB)      \\-> PublisherMetrics
@@ -14,6 +20,7 @@ import logging
 import random
 import socket
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from importlib.metadata import version as package_version
 from typing import Any, Final
@@ -24,25 +31,52 @@ from prometheus_client import CollectorRegistry
 from publisher import __version__
 from publisher.bus import SCHEMA_VERSION, Bus
 from publisher.config import Settings
+from publisher.connection import Action as ConnAction
+from publisher.connection import (
+    ApiReady,
+    ClientIdRejected,
+    CloseConnection,
+    ConnState,
+    CountReconnect,
+    Dropped,
+    Event,
+    ForgetRequests,
+    GiveUp,
+    LinkLost,
+    LinkRestored,
+    OpenConnection,
+    Policy,
+    ProbeAnswered,
+    Report,
+    ResubscribeAll,
+    SendProbe,
+    Start,
+    Stop,
+    SubscribeAll,
+    TimerFired,
+    next_deadline,
+    transition,
+)
+from publisher.connection import Phase as ConnPhase
+from publisher.curve import BusSecurity
 from publisher.gateway.adapter import Adapter, ContractMatch, contract_from_spec
 from publisher.gateway.client import FrameDecodeError, GatewayClient, GatewayClosedError, Phase
 from publisher.gateway.codes import Action, classify
 from publisher.gateway.framing import FramingError
 from publisher.httpd import MetricsServer, Readiness
-from publisher.instruments import DELAYED, FAILED, PENDING, STREAMING, Instrument
+from publisher.instruments import DELAYED, FAILED, PENDING, STALE, STREAMING, Instrument
 from publisher.metrics import BuildInfo, PublisherMetrics
+from publisher.pacing import RequestPacer
+from publisher.snapshot import SnapshotServer
 from publisher.tickpath import TickPath
 
 log = logging.getLogger(__name__)
 
-RECONNECT_INITIAL: Final = 1.0
-RECONNECT_MAX: Final = 30.0
-PROBE_INTERVAL: Final = 5.0
-"""Seconds between reqCurrentTime probes (RTT metric and liveness)."""
-PROBE_TIMEOUT: Final = 15.0
-"""A gateway that leaves a probe unanswered this long is treated as dead and reconnected."""
 READS_PER_TURN: Final = 8
 """Chunks read per loop turn before timers run: bounded, so heartbeats survive a flood."""
+SHUTDOWN_CANCEL_BUDGET: Final = 1.0
+"""Seconds spent sending cancelMktData at shutdown; closing the socket cancels the rest."""
+DELAYED_MDT: Final = 3
 
 
 def _ibapi_version() -> str:
@@ -67,7 +101,9 @@ class PublisherService:
         self._context = context or zmq.Context.instance()
         self.registry = registry or CollectorRegistry()
         self.metrics = PublisherMetrics(
-            self.registry, BuildInfo(__version__, _ibapi_version(), SCHEMA_VERSION)
+            self.registry,
+            BuildInfo(__version__, _ibapi_version(), SCHEMA_VERSION),
+            per_instrument=settings.metrics.per_instrument,
         )
         self.instruments = [
             Instrument(spec, self.metrics.instrument_counter(spec.key))
@@ -87,13 +123,29 @@ class PublisherService:
         self._serve_metrics = serve_metrics
         self.metrics_server: MetricsServer | None = None
         self.bus: Bus | None = None
-        self._connect_deadline = 0.0
-        self._reconnect_at = 0.0
-        self._backoff = RECONNECT_INITIAL
-        self._ever_connected = False
+        self.snapshot: SnapshotServer | None = None
+        self.security = BusSecurity()
+        gw = settings.gateway
+        self._policy = Policy(
+            client_ids=gw.client_ids,
+            connect_timeout=gw.connect_timeout,
+            backoff_initial=gw.reconnect_initial,
+            backoff_max=gw.reconnect_max,
+            probe_interval=gw.probe_interval,
+            probe_timeout=gw.probe_timeout,
+        )
+        self.connection = ConnState()
+        """The connection machine's state (read it, never write it from outside)."""
+        self._events: deque[Event] = deque()
+        self._draining = False
+        self.pacer = RequestPacer()
         self._next_heartbeat = 0.0
-        self._next_probe = 0.0
-        self._probe_sent_at = 0.0
+        self._probe_wire_at = 0.0
+        self._next_stale_check = 0.0
+        self._requested_at: dict[str, float] = {}  # key -> monotonic time of the last reqMktData
+        self._stale_retries: dict[str, int] = {}
+        self._lost: set[str] = set()  # keys whose stream died with the link (10182)
+        self._exit_code = 0
         self._warned_codes: set[int] = set()
         self._decode_kinds_logged: set[str] = set()
 
@@ -106,15 +158,23 @@ class PublisherService:
             return
         bus_cfg = self.settings.bus
         messages = self.metrics.messages
+        self.security = BusSecurity.start(bus_cfg, self._context, self.settings.source)
         self.bus = Bus(
             name=self.settings.publisher.name,
             endpoints=bus_cfg.pub,
             send_hwm=bus_cfg.send_hwm,
             context=self._context,
             on_sent=lambda kind: messages[kind].inc(),
+            before_bind=self.security.secure,
         )
+        self.snapshot = SnapshotServer.for_bus(self.bus, bus_cfg.snapshot, self.security.secure)
+        self.add_pollable(self.snapshot.socket, self.snapshot.on_readable)
         self._ticks = TickPath(
-            self.bus, self.metrics.tick_latency, self._receive_time, self._set_instrument
+            self.bus,
+            self.metrics.tick_latency,
+            self._receive_time,
+            self._set_instrument,
+            self.snapshot.cache.record,
         )
         self._adapter = Adapter(self, self._ticks)
         self.metrics.watch(self)
@@ -132,13 +192,13 @@ class PublisherService:
         self.start()
         assert self.bus is not None
         self._status("publisher", "starting", message=f"sid {self.bus.sid}")
-        self._reconnect_at = time.monotonic()
         self._next_heartbeat = time.monotonic()
         try:
+            self._post(Start())
             self._loop()
         finally:
             self._shutdown()
-        return 0
+        return self._exit_code
 
     def add_pollable(self, sock: zmq.Socket[Any], on_readable: Callable[[], None]) -> None:
         """Serve another ZeroMQ socket on the service thread (for example the snapshot
@@ -204,37 +264,28 @@ class PublisherService:
 
     def _next_deadline(self, now: float) -> float:
         deadlines = [self._next_heartbeat]
-        if self._client is None:
-            deadlines.append(self._reconnect_at)
-        elif self.gateway_state == "connected":
-            deadlines.append(self._next_probe)
-            if self._probe_sent_at:
-                deadlines.append(self._probe_sent_at + PROBE_TIMEOUT)
-        else:
-            deadlines.append(self._connect_deadline)
+        machine = next_deadline(self.connection, self._policy)
+        if machine is not None:
+            deadlines.append(machine)
+        paced = self.pacer.next_ready()
+        if paced is not None:
+            deadlines.append(paced)
+        if self._stale_check_on():
+            deadlines.append(self._next_stale_check)
         return min(deadlines)
 
     def _run_timers(self, now: float) -> None:
         if now >= self._next_heartbeat:
             self._heartbeat()
             self._next_heartbeat = now + self.settings.bus.heartbeat_interval
-        if self._client is None:
-            if now >= self._reconnect_at:
-                self._connect()
-            return
-        if self.gateway_state != "connected":
-            if now >= self._connect_deadline:
-                self._drop_connection(
-                    f"no API session within {self.settings.gateway.connect_timeout:g} s"
-                )
-            return
-        if self._probe_sent_at and now - self._probe_sent_at >= PROBE_TIMEOUT:
-            self._drop_connection(f"gateway did not answer reqCurrentTime in {PROBE_TIMEOUT:g} s")
-            return
-        if now >= self._next_probe and not self._probe_sent_at:
-            self._probe_sent_at = now
-            self._next_probe = now + PROBE_INTERVAL
-            self._client.reqCurrentTime()
+        machine = next_deadline(self.connection, self._policy)
+        if machine is not None and now >= machine:
+            self._post(TimerFired())
+        if self.connection.session_up:
+            self.pacer.drain()
+            if self._stale_check_on() and now >= self._next_stale_check:
+                self._next_stale_check = now + min(1.0, self.settings.gateway.stale_after / 4)
+                self._check_stale(now)
 
     def _service_gateway(self, event: int) -> None:
         client = self._client
@@ -248,90 +299,153 @@ class PublisherService:
                     if client.on_readable() == 0 or self._client is not client:
                         break
         except GatewayClosedError as exc:
-            self._drop_connection(str(exc))
+            self._post(Dropped(str(exc)))
         except FramingError as exc:
             self._decode_error("framing", exc.head)
-            self._drop_connection(f"gateway stream cannot be framed: {exc}")
+            self._post(Dropped(f"gateway stream cannot be framed: {exc}"))
 
     # -- connection lifecycle ---------------------------------------------------------------
 
-    def _connect(self) -> None:
+    def _post(self, event: Event) -> None:
+        """Feed the connection machine one event and carry out its actions.
+
+        Actions may post further events (a connect that fails at once); those are queued and
+        handled after the current action list, so transitions never nest.
+        """
+        self._events.append(event)
+        if self._draining:
+            return  # the outer _post handles it after the current actions
+        self._draining = True
+        try:
+            while self._events:
+                current = self._events.popleft()
+                step = transition(
+                    self.connection, current, self._policy, time.monotonic(), random.random()
+                )
+                self.connection, actions = step
+                for action in actions:
+                    self._execute(action)
+        finally:
+            self._draining = False
+            self._events.clear()
+
+    def _execute(self, action: ConnAction) -> None:
+        match action:
+            case Report(state=state, message=message, code=code):
+                self._set_gateway(state, message=message, code=code)
+            case OpenConnection(client_id=client_id):
+                self._open_connection(client_id)
+            case CloseConnection():
+                if self._client is not None:
+                    self._client.close()
+                    self._client = None
+            case ForgetRequests():
+                self._forget_requests()
+            case CountReconnect():
+                self.metrics.reconnects.inc()
+            case SubscribeAll():
+                self._subscribe_all()
+            case ResubscribeAll():
+                self._resubscribe_all()
+            case SendProbe():
+                self.pacer.submit(self._send_probe, urgent=True)
+            case GiveUp(message=message):
+                log.error("giving up on the gateway", extra={"text": message})
+                self._exit_code = 1
+                self._stopping = True
+
+    def _open_connection(self, client_id: int) -> None:
         gw = self.settings.gateway
-        self._set_gateway("connecting", message=f"connecting to {gw.host}:{gw.port}")
         client = GatewayClient(self._adapter, decode_error=self._on_decode_failure)
         try:
-            client.begin_connect(gw.host, gw.port, gw.client_id)
+            client.begin_connect(gw.host, gw.port, client_id)
         except (GatewayClosedError, OSError) as exc:
-            self._client = None
-            self._schedule_reconnect(str(exc))
+            self._post(Dropped(f"connect to {gw.host}:{gw.port} failed: {exc}"))
             return
         self._client = client
-        self._connect_deadline = time.monotonic() + gw.connect_timeout
+        log.info("connecting", extra={"host": gw.host, "port": gw.port, "client_id": client_id})
 
-    def _drop_connection(self, reason: str) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+    def _forget_requests(self) -> None:
+        """The connection is gone: its requests are void and every instrument waits."""
+        self.pacer.clear()
         self._data_reqs.clear()
         self._by_details_req.clear()
+        self._requested_at.clear()
+        self._stale_retries.clear()
+        self._lost.clear()
         for inst in self.instruments:
+            inst.data_req = 0
             if inst.state != FAILED:
                 self._set_instrument(inst, PENDING, "waiting for the gateway")
-        self._probe_sent_at = 0.0
-        self._schedule_reconnect(reason)
-
-    def _schedule_reconnect(self, reason: str) -> None:
-        delay = self._backoff * random.uniform(0.8, 1.2)  # jitter: restarts don't sync up
-        self._backoff = min(self._backoff * 2, RECONNECT_MAX)
-        self._reconnect_at = time.monotonic() + delay
-        self._set_gateway("disconnected", message=f"{reason}; retrying in {delay:.1f} s")
 
     def on_api_ready(self, next_order_id: int) -> None:
         client = self._client
-        if client is None or self.gateway_state == "connected":
+        if client is None:
             return
-        if self._ever_connected:
-            self.metrics.reconnects.inc()
-        self._ever_connected = True
-        self._backoff = RECONNECT_INITIAL
-        self._next_probe = time.monotonic()
-        self._set_gateway(
-            "connected",
-            message=f"API session up (server version {client.serverVersion()})",
-        )
-        client.reqMarketDataType(self.settings.gateway.market_data_type_id)
+        self._post(ApiReady(client.serverVersion()))
+
+    def _subscribe_all(self) -> None:
+        self._send(lambda c: c.reqMarketDataType(self.settings.gateway.market_data_type_id))
         for inst in self.instruments:
             if inst.state == FAILED:
                 continue
             if inst.con_id:
-                self._subscribe(inst)
+                self._subscribe(inst, delayed=self._needs_delayed(inst))
             else:
                 self._qualify(inst)
+
+    def _send(self, request: Callable[[GatewayClient], None], *, urgent: bool = False) -> None:
+        """Queue a request for the current connection behind the pacer."""
+        client = self._client
+
+        def paced() -> None:
+            if self._client is client and client is not None:
+                try:
+                    request(client)
+                except OSError as exc:  # reset, broken pipe, or a send that timed out
+                    self._post(Dropped(f"sending to the gateway failed: {exc}"))
+
+        self.pacer.submit(paced, urgent=urgent)
+
+    def _send_probe(self) -> None:
+        if self._client is not None:
+            self._probe_wire_at = time.monotonic()
+            self._client.reqCurrentTime()
 
     def _req_id(self) -> int:
         self._next_req_id += 1
         return self._next_req_id
 
     def _qualify(self, inst: Instrument) -> None:
-        assert self._client is not None
         inst.matches = []
-        inst.details_req = self._req_id()
-        self._by_details_req[inst.details_req] = inst
-        self._client.reqContractDetails(inst.details_req, contract_from_spec(inst.spec))
+        req_id = inst.details_req = self._req_id()
+        self._by_details_req[req_id] = inst
+        contract = contract_from_spec(inst.spec)
+        self._send(lambda c: c.reqContractDetails(req_id, contract))
 
-    def _subscribe(self, inst: Instrument) -> None:
-        assert self._client is not None
-        inst.data_req = self._req_id()
-        self._data_reqs[inst.data_req] = inst
-        self._client.reqMktData(
-            inst.data_req,
-            contract_from_spec(inst.spec, inst.con_id),
-            inst.spec.generic_ticks,
-            False,
-            False,
-            [],
-        )
-        log.info("subscribed", extra={"key": inst.key, "conid": inst.con_id})
+    def _subscribe(self, inst: Instrument, *, delayed: bool = False) -> None:
+        req_id = inst.data_req = self._req_id()
+        self._data_reqs[req_id] = inst
+        self._requested_at[inst.key] = time.monotonic()
+        contract = contract_from_spec(inst.spec, inst.con_id)
+        ticks = inst.spec.generic_ticks
+        if delayed:  # reqMarketDataType is session-wide: switch for this one request only
+            self._send(lambda c: c.reqMarketDataType(DELAYED_MDT))
+        self._send(lambda c: c.reqMktData(req_id, contract, ticks, False, False, []))
+        if delayed:
+            self._send(lambda c: c.reqMarketDataType(self.settings.gateway.market_data_type_id))
+        log.info("subscribing", extra={"key": inst.key, "conid": inst.con_id, "delayed": delayed})
+
+    def _rerequest(self, inst: Instrument, *, delayed: bool = False) -> None:
+        """Cancel an instrument's stream (if any) and request it again under a new id."""
+        old = inst.data_req
+        if old:
+            self._data_reqs.pop(old, None)
+            self._send_cancel(old)
+        self._subscribe(inst, delayed=delayed)
+
+    def _send_cancel(self, req_id: int) -> None:
+        self._send(lambda c: c.cancelMktData(req_id))
 
     def on_contract_match(self, req_id: int, match: ContractMatch) -> None:
         inst = self._by_details_req.get(req_id)
@@ -354,9 +468,10 @@ class PublisherService:
             )
 
     def on_current_time(self, epoch_seconds: int) -> None:
-        if self._probe_sent_at:
-            self.metrics.gateway_rtt.observe(time.monotonic() - self._probe_sent_at)
-            self._probe_sent_at = 0.0
+        if self._probe_wire_at:
+            self.metrics.gateway_rtt.observe(time.monotonic() - self._probe_wire_at)
+            self._probe_wire_at = 0.0
+        self._post(ProbeAnswered())
 
     def on_market_data_type(self, req_id: int, mdt: int) -> None:
         inst = self._data_reqs.get(req_id)
@@ -367,6 +482,7 @@ class PublisherService:
             self._set_instrument(inst, DELAYED, f"market data type {mdt} (delayed)")
 
     def on_gateway_message(self, req_id: int, code: int, message: str) -> None:
+        """One error/status message from the gateway, handled as :mod:`codes` classifies it."""
         self.metrics.gateway_error(code)
         info = classify(code)
         action = info.action
@@ -374,42 +490,143 @@ class PublisherService:
         if action is Action.INFO:
             log.debug("gateway info", extra={"code": code, "text": message})
             return
-        if inst is not None and action in (Action.REQUEST_FAILED, Action.NO_LIVE_PERMISSION):
-            self._data_reqs.pop(inst.data_req, None)
-            self._by_details_req.pop(inst.details_req, None)
-            self._set_instrument(inst, FAILED, message, code=code)
-            return
-        if inst is not None and action is Action.DELAYED_INSTEAD:
-            inst.mdt = 3
-            self._set_instrument(inst, DELAYED, message, code=code)
+        if inst is not None and self._on_instrument_message(inst, action, code, message):
             return
         if action is Action.CONNECTIVITY_LOST:
-            self._set_gateway("degraded", message=message, code=code)
+            self._post(LinkLost(code, message))
         elif action is Action.RESTORED_DATA_KEPT:
-            self._set_gateway("connected", message=message, code=code)
+            self._post(LinkRestored(code, message, data_lost=False))
+            self._rerequest_lost()
         elif action is Action.RESTORED_DATA_LOST:
-            self._set_gateway("connected", message=message, code=code)
-            self._resubscribe_all()
+            self._post(LinkRestored(code, message, data_lost=True))
         elif action is Action.CLIENT_ID_IN_USE:
-            log.error("client id in use", extra={"client_id": self.settings.gateway.client_id})
-            self._drop_connection(f"client id {self.settings.gateway.client_id} in use: {message}")
-        elif code not in self._warned_codes:
+            self._post(ClientIdRejected(message))
+        elif action is Action.NOT_CONNECTED:
+            self._post(Dropped(message, code))
+        elif action is Action.DECODE_ERROR:  # ibapi skipped a frame it has no decoder for
+            self._decode_error(f"code {code}", message.encode(), None)
+        elif action is Action.PACING:
+            self.pacer.slow_down()
+            log.warning(
+                "gateway pacing violation: slowing requests down",
+                extra={"code": code, "text": message, "rate": self.pacer.rate},
+            )
+        elif code not in self._warned_codes:  # unknown and merely noteworthy codes: log once
             self._warned_codes.add(code)
             log.warning(
-                "gateway message",
+                "gateway message (logged once per code)",
                 extra={"code": code, "text": message, "req_id": req_id, "meaning": info.meaning},
             )
 
+    def _on_instrument_message(
+        self, inst: Instrument, action: Action, code: int, message: str
+    ) -> bool:
+        """Handle a message about one instrument's request; False if it is not about that."""
+        if action is Action.NO_LIVE_PERMISSION and self._may_fall_back(inst):
+            inst.mdt = DELAYED_MDT
+            self._set_instrument(
+                inst,
+                DELAYED,
+                f"no live market data permission ({message}); falling back to delayed data",
+                code=code,
+            )
+            self._rerequest(inst, delayed=True)
+            return True
+        if action in (Action.REQUEST_FAILED, Action.NO_LIVE_PERMISSION):
+            self._data_reqs.pop(inst.data_req, None)
+            self._by_details_req.pop(inst.details_req, None)
+            inst.data_req = 0
+            self._set_instrument(inst, FAILED, message, code=code)
+            return True
+        if action is Action.DELAYED_INSTEAD:
+            inst.mdt = DELAYED_MDT
+            self._set_instrument(inst, DELAYED, message, code=code)
+            return True
+        if action is Action.REQUEST_LOST:
+            self._set_instrument(inst, PENDING, f"{message}; re-requesting", code=code)
+            if self.connection.phase is ConnPhase.CONNECTED:
+                self._rerequest(inst)
+            else:
+                self._lost.add(inst.key)  # re-requested when the link is back (1102)
+            return True
+        if action is Action.COMPETING_SESSION:
+            self._set_instrument(inst, STALE, message, code=code)
+            return True
+        return False
+
+    def _needs_delayed(self, inst: Instrument) -> bool:
+        """Whether this instrument runs on the delayed fallback (re-requests keep it there)."""
+        return inst.mdt == DELAYED_MDT and self.settings.gateway.market_data_type_id not in (3, 4)
+
+    def _may_fall_back(self, inst: Instrument) -> bool:
+        return (
+            self.settings.gateway.allow_delayed_fallback
+            and inst.state != DELAYED
+            and self.settings.gateway.market_data_type_id not in (3, 4)
+        )
+
     def _resubscribe_all(self) -> None:
-        client = self._client
-        if client is None:
-            return
+        """1101: the gateway lost every stream; cancel and request them all again."""
         for inst in self.instruments:
-            if inst.data_req:
-                self._data_reqs.pop(inst.data_req, None)
-                client.cancelMktData(inst.data_req)
-            if inst.con_id and inst.state != FAILED:
-                self._subscribe(inst)
+            if inst.state == FAILED:
+                continue
+            self._set_instrument(inst, PENDING, "re-subscribing: the gateway lost market data")
+            if inst.con_id:
+                self._rerequest(inst, delayed=self._needs_delayed(inst))
+            else:
+                self._by_details_req.pop(inst.details_req, None)
+                self._qualify(inst)
+        self._lost.clear()
+
+    def _rerequest_lost(self) -> None:
+        for inst in self.instruments:
+            if inst.key in self._lost and inst.con_id and inst.state != FAILED:
+                self._rerequest(inst)
+        self._lost.clear()
+
+    # -- stale instruments -----------------------------------------------------------------
+
+    def _stale_check_on(self) -> bool:
+        return self.settings.gateway.stale_after > 0 and self.connection.session_up
+
+    def _check_stale(self, now: float) -> None:
+        """Re-request instruments that stopped ticking while others tick (bounded retries)."""
+        stale_after = self.settings.gateway.stale_after
+        wall_now = time.time_ns()
+        newest = max((i.last_tick_ns for i in self.instruments), default=0)
+        if wall_now - newest > stale_after * 1e9:
+            return  # nothing ticks: a quiet market (or a dead feed, which the probe catches)
+        for inst in self.instruments:
+            if not inst.data_req or inst.state not in (*STREAMING, STALE):
+                continue
+            if now - self._requested_at.get(inst.key, now) < stale_after:
+                continue  # requested recently (its first ticks may be the initial quote only)
+            if wall_now - inst.last_tick_ns < stale_after * 1e9:
+                if inst.state in STREAMING:  # ticking for a whole period since the request
+                    self._stale_retries.pop(inst.key, None)
+                continue
+            retries = self._stale_retries.get(inst.key, 0)
+            limit = self.settings.gateway.max_stale_retries
+            if retries >= limit:
+                if retries == limit:  # say it once
+                    self._stale_retries[inst.key] = retries + 1
+                    inst.state = STALE  # a re-request's initial quote may have set subscribed
+                    self._status(
+                        "instrument",
+                        STALE,
+                        key=inst.key,
+                        message=f"still no ticks after {limit} re-requests; "
+                        "left stale until the next reconnect",
+                    )
+                continue
+            self._stale_retries[inst.key] = retries + 1
+            self._set_instrument(
+                inst,
+                STALE,
+                f"no ticks for {stale_after:g} s while others tick; "
+                f"re-requesting ({retries + 1} of {limit})",
+            )
+            self._rerequest(inst, delayed=self._needs_delayed(inst))
 
     # -- ticks ----------------------------------------------------------------------------
 
@@ -484,19 +701,34 @@ class PublisherService:
 
     # -- shutdown ---------------------------------------------------------------------------
 
+    def _cancel_subscriptions(self) -> None:
+        """cancelMktData for each stream, paced, for at most SHUTDOWN_CANCEL_BUDGET seconds;
+        whatever is left is cancelled by the gateway when the socket closes."""
+        self.pacer.clear()
+        for req_id in list(self._data_reqs):
+            self._send_cancel(req_id)
+        give_up = time.monotonic() + SHUTDOWN_CANCEL_BUDGET
+        with contextlib.suppress(Exception):  # a broken socket must not stop the shutdown
+            while len(self.pacer) and time.monotonic() < give_up:
+                self.pacer.drain()
+                ready = self.pacer.next_ready()
+                if ready is not None:
+                    time.sleep(max(0.0, min(ready, give_up) - time.monotonic()))
+
     def _shutdown(self) -> None:
-        client = self._client
-        if client is not None and self.gateway_state in ("connected", "degraded"):
-            for req_id in list(self._data_reqs):
-                with contextlib.suppress(Exception):
-                    client.cancelMktData(req_id)
+        if self.connection.session_up:
+            self._cancel_subscriptions()
         if self.bus is not None:
             self._status("publisher", "stopping", message="shutting down")
-        if client is not None:
-            client.close()
+        self._post(Stop())
+        if self._client is not None:  # the machine closes it; this covers a failed machine
+            self._client.close()
             self._client = None
         if self.bus is not None:
             self.bus.close()
+        if self.snapshot is not None:
+            self.snapshot.close()
+            self.security.close()
         if self.metrics_server is not None:
             self.metrics_server.close()
         self._wake_r.close()

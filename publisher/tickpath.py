@@ -26,6 +26,10 @@ from publisher.normalise import (
 StateChange = Callable[[Instrument, str, str], None]
 
 
+def _discard(topic: str, payload: dict[str, Any]) -> None:
+    """No last-value cache: published payloads are not kept."""
+
+
 class TickPath:
     """Publishes the ticks of subscribed instruments, keyed by market-data request id."""
 
@@ -35,9 +39,12 @@ class TickPath:
         latency: Histogram,
         receive_time: Callable[[], int],
         on_state: StateChange,
+        record_last: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
         self.by_req: dict[int, Instrument] = {}
         self._publish = bus.publish
+        # The last-value cache (publisher/snapshot.py) keeps each payload exactly as sent.
+        self._record_last = record_last or _discard
         self._observe = latency.observe
         self._receive_time = receive_time
         self._on_state = on_state
@@ -110,7 +117,7 @@ class TickPath:
     def _send(self, inst: Instrument, body: dict[str, Any]) -> None:
         ts_recv = self._receive_time()
         body["ts_recv"] = ts_recv
-        self._publish(inst.topic, "tick", body)
+        self._record_last(inst.topic, self._publish(inst.topic, "tick", body))
         self._observe((time.time_ns() - ts_recv) * 1e-9)
         inst.counter.inc()
         inst.last_tick_ns = ts_recv

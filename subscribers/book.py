@@ -1,7 +1,16 @@
-"""A top-of-book view per instrument, built from tick messages (pure: no sockets)."""
+"""A top-of-book view per instrument, built from tick messages (pure: no sockets).
+
+A :class:`Quote` is a live row of the view, updated in place as ticks arrive; copy what you
+need (:meth:`Quote.top`) to keep a value that no longer changes.
+"""
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
+
+from subscribers.wire import Tick
+
+TOP_FIELDS: Final = ("bid", "bid_size", "ask", "ask_size", "last", "last_size", "volume")
+"""The tick fields a quote keeps; every other field only refreshes ``updated_ns``."""
 
 
 @dataclass(slots=True)
@@ -18,7 +27,13 @@ class Quote:
     volume: float | None = None
     mdt: int = 1
     updated_ns: int = 0
+    """Publish time (``ts``, ns since the epoch) of the instrument's latest tick, any field."""
     ticks: int = 0
+    """Ticks applied to this quote (any field)."""
+
+    def top(self) -> tuple[float | None, ...]:
+        """The values of :data:`TOP_FIELDS`, in that order (a copy that no longer changes)."""
+        return tuple(getattr(self, name) for name in TOP_FIELDS)
 
 
 _PRICE_FIELDS = frozenset({"bid", "ask", "last"})
@@ -46,6 +61,10 @@ class Book:
         quote.updated_ns = ts
         quote.ticks += 1
         return quote
+
+    def apply_tick(self, tick: Tick) -> Quote:
+        """Apply a decoded :class:`~subscribers.wire.Tick`."""
+        return self.apply(tick.key, tick.field, tick.price, tick.size, tick.mdt, tick.ts)
 
     def apply_payload(self, payload: dict[str, Any]) -> Quote:
         """Apply a decoded tick payload map (as on the wire)."""

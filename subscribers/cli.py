@@ -1,4 +1,5 @@
-"""The ``ibsub`` command: sample subscribers for the ibpub bus (``ibsub tail``).
+"""The ``ibsub`` command: sample subscribers for the ibpub bus (``tail`` here; ``quotes``,
+``record``, ``snapshot`` and ``latency`` in their own modules).
 
 This is the only module of ``subscribers`` that reads argv. ``main`` returns the exit status:
 0 clean stop (also after SIGINT/SIGTERM, or when the reader of stdout goes away), 1 anything
@@ -20,12 +21,23 @@ from typing import Final, NoReturn, TextIO
 
 import zmq
 
+from subscribers import latency, quotes, record, snapshot_cli
 from subscribers.client import DEFAULT_ENDPOINT, DEFAULT_SNAPSHOT_ENDPOINT, Subscriber
+from subscribers.connect import add_connection_arguments, connection_from_args
+from subscribers.curve import CurveKeyError, CurveKeys
+from subscribers.events import Event, PublisherAlive, describe
 from subscribers.wire import HEARTBEAT_PREFIX, STATUS_PREFIX, TICK_PREFIX, format_line, to_jsonable
 
 EXIT_OK: Final = 0
 EXIT_ERROR: Final = 1
 EXIT_USAGE: Final = 2
+
+_COMMANDS: Final[dict[str, Callable[[argparse.Namespace, TextIO, TextIO], int]]] = {
+    "quotes": quotes.main_quotes,
+    "record": record.main_record,
+    "snapshot": snapshot_cli.main_snapshot,
+}
+"""Commands whose module parses its own options and returns the exit status."""
 
 MESSAGE_TYPES: Final = ("tick", "status", "hb")
 _TYPE_PREFIXES: Final = {"tick": TICK_PREFIX, "status": STATUS_PREFIX, "hb": HEARTBEAT_PREFIX}
@@ -41,7 +53,7 @@ Sample subscribers for the ibpub bus: Interactive Brokers market data published 
 msgpack messages on the topics tick.<key>, status.<publisher> and hb.<publisher>."""
 
 MAIN_EPILOG: Final = f"""\
-Run 'ibsub tail --help' for the options and examples.
+Run 'ibsub COMMAND --help' for a command's options and examples.
 
 {EXIT_CODES_HELP}"""
 
@@ -80,6 +92,9 @@ class TailOptions:
 
     endpoint: str = DEFAULT_ENDPOINT
     snapshot_endpoint: str = DEFAULT_SNAPSHOT_ENDPOINT
+    snapshot: bool = False
+    """Start from the publisher's last-value snapshot (the Clone pattern)."""
+    curve: CurveKeys | None = None
     prefixes: tuple[str, ...] = ("",)
     exact_keys: tuple[str, ...] = ()
     types: frozenset[str] = frozenset()
@@ -125,20 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The ``ibsub`` parser and its subcommands' parsers by name."""
     common = argparse.ArgumentParser(add_help=False)
-    bus = common.add_argument_group("bus")
-    bus.add_argument(
-        "--endpoint",
-        default=DEFAULT_ENDPOINT,
-        metavar="ENDPOINT",
-        help=f"the publisher's PUB endpoint to connect to (default {DEFAULT_ENDPOINT})",
-    )
-    bus.add_argument(
-        "--snapshot-endpoint",
-        default=DEFAULT_SNAPSHOT_ENDPOINT,
-        metavar="ENDPOINT",
-        help="the publisher's last-value snapshot endpoint "
-        f"(default {DEFAULT_SNAPSHOT_ENDPOINT}; not used by tail yet)",
-    )
+    add_connection_arguments(common)  # --endpoint, --snapshot-endpoint, --curve-*-key
 
     parser = argparse.ArgumentParser(
         prog="ibsub",
@@ -194,7 +196,19 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
         help="exit with status 1 if SECONDS pass without a message to print (default: wait)",
     )
     tail.add_argument("--utc", action="store_true", help="print times in UTC, not local time")
-    return parser, {"tail": tail}
+    tail.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="start with the publisher's last value of every field (from --snapshot-endpoint), "
+        "then the live messages newer than it",
+    )
+    return parser, {
+        "tail": tail,
+        "latency": latency.add_parser(commands, [common]),
+        "quotes": quotes.add_parser(commands, [common]),
+        "record": record.add_parser(commands, [common]),
+        "snapshot": snapshot_cli.add_parser(commands, [common]),
+    }
 
 
 def tail_options(args: argparse.Namespace, error: Callable[[str], NoReturn]) -> TailOptions:
@@ -217,9 +231,15 @@ def tail_options(args: argparse.Namespace, error: Callable[[str], NoReturn]) -> 
             prefixes = tuple(_TYPE_PREFIXES[t] for t in MESSAGE_TYPES if t in types)
         else:
             prefixes = ("",)
+    try:
+        connection = connection_from_args(args)
+    except CurveKeyError as exc:
+        error(str(exc))
     return TailOptions(
         endpoint=args.endpoint,
         snapshot_endpoint=args.snapshot_endpoint,
+        snapshot=args.snapshot,
+        curve=connection.curve,
         prefixes=prefixes,
         exact_keys=exact_keys,
         types=types,
@@ -232,9 +252,20 @@ def tail_options(args: argparse.Namespace, error: Callable[[str], NoReturn]) -> 
 
 def run_tail(options: TailOptions, out: TextIO, err: TextIO) -> int:
     """Print messages to ``out`` until the count, the timeout or a signal; returns the status."""
+
+    def report(event: Event) -> None:  # losses, restarts and silence go to stderr
+        if not (isinstance(event, PublisherAlive) and not event.returned):
+            print(f"ibsub: {describe(event)}", file=err, flush=True)
+
     try:
         subscriber = Subscriber(
-            options.endpoint, prefixes=options.prefixes, exact_keys=options.exact_keys
+            options.endpoint,
+            prefixes=options.prefixes,
+            exact_keys=options.exact_keys,
+            snapshot=options.snapshot,
+            snapshot_endpoint=options.snapshot_endpoint,
+            curve=options.curve,
+            on_event=report,
         )
     except zmq.ZMQError as exc:
         print(f"ibsub: error: cannot connect to {options.endpoint!r}: {exc.strerror}", file=err)
@@ -298,7 +329,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser, commands = _parsers()
     try:
         args = parser.parse_args(argv)
-        options = tail_options(args, commands[args.command].error)
+        options = (
+            tail_options(args, commands[args.command].error) if args.command == "tail" else None
+        )
     except SystemExit as exc:  # argparse exits for --help, --version and usage errors
         return _exit_status(exc)
     # Ctrl-C and SIGTERM unwind to a clean exit (status 0, sockets closed, no traceback). SIGINT
@@ -309,6 +342,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         [signal.signal(s, signal.default_int_handler) for s in handled] if in_main_thread else []
     )
     try:
+        if args.command == "latency":
+            return latency.run_latency(latency.options_from_args(args), sys.stdout, sys.stderr)
+        if args.command in _COMMANDS:
+            return _COMMANDS[args.command](args, sys.stdout, sys.stderr)
+        assert options is not None  # tail, the only other command
         return run_tail(options, sys.stdout, sys.stderr)
     except KeyboardInterrupt:
         return EXIT_OK

@@ -1,30 +1,66 @@
-"""The subscriber library: a SUB socket that decodes, filters and sequence-checks bus messages.
+"""The subscriber library: decoded, in-order bus messages, with loss, restarts and silence reported.
 
 ::
 
-    with Subscriber("tcp://127.0.0.1:7700", prefixes=["tick.AAPL"]) as sub:
+    with Subscriber("tcp://127.0.0.1:7700", exact_keys=["AAPL"], snapshot=True) as sub:
         for msg in sub:
-            print(msg.topic, msg.seq)
+            print(msg.topic, msg.seq, sub.book.quotes["AAPL"].bid, sub.stats.lost)
 
-Subscriptions are ZeroMQ byte prefixes (``tick.ES`` also receives ``tick.ESZ6``). Exact keys
-subscribe to ``tick.<key>`` and drop longer tick topics locally. Every topic's (``sid``, ``seq``)
-is tracked by a :class:`SeqTracker`: gaps are counted, duplicates dropped, a new ``sid`` is a
-publisher restart. Messages that break the contract are counted and skipped, never raised.
+Subscriptions are ZeroMQ byte prefixes (``tick.ES`` also receives ``tick.ESZ6``); exact keys
+subscribe to ``tick.<key>`` and drop longer tick topics locally. The subscriber also subscribes
+to every publisher's heartbeats (``hb.``; delivered only if a prefix asks for them) to learn
+which publishers are alive and what each topic's last ``seq`` is.
 
-Only :class:`Subscriber` touches a socket; :class:`SeqTracker` is pure.
+What it reports, each through ``on_event`` (see :mod:`subscribers.events`) and in :attr:`stats`:
+
+* **gaps**: a topic's ``seq`` skipped ahead, or a heartbeat showed ``seq`` numbers that never
+  arrived (a lost tail). Every lost message is counted once.
+* **restarts**: a publisher's ``sid`` changed. With ``snapshot=True`` the subscriber fetches a
+  new snapshot and resynchronises.
+* **silence**: no heartbeat from a publisher for 3 intervals (and its return).
+* malformed messages (wrong frame count, bad msgpack, unknown schema version): counted, skipped.
+
+With ``snapshot=True`` the subscriber follows ZeroMQ's Clone pattern: it subscribes, waits for
+a heartbeat (proof that its subscriptions are active at the publisher), asks the snapshot
+endpoint for the latest ticks, delivers them, then delivers the live messages that are newer
+than the snapshot and drops the older ones, so nothing is missed or repeated. After a snapshot
+every message of that session is accounted for from ``seq`` 1, even on topics that appear later.
+
+Only :class:`Subscriber` touches sockets; :class:`SeqTracker` is pure.
 """
 
 import enum
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any, Final, Self
 
 import zmq
 
-from subscribers.wire import TICK_PREFIX, Message, WireError, decode
+from subscribers.book import Book
+from subscribers.curve import CurveKeys
+from subscribers.events import (
+    Event,
+    Gap,
+    PublisherAlive,
+    PublisherRestart,
+    PublisherSilent,
+    SnapshotApplied,
+    SnapshotFailed,
+)
+from subscribers.liveness import HeartbeatWatch, PublisherInfo
+from subscribers.snapshot import (
+    DEFAULT_TIMEOUT,
+    Snapshot,
+    SnapshotClient,
+    SnapshotError,
+    request_prefixes,
+)
+from subscribers.wire import HEARTBEAT_PREFIX, TICK_PREFIX, Heartbeat, Message, Tick, WireError
+from subscribers.wire import decode as decode_message
 
 DEFAULT_ENDPOINT: Final = "tcp://127.0.0.1:7700"
 DEFAULT_SNAPSHOT_ENDPOINT: Final = "tcp://127.0.0.1:7701"
@@ -67,10 +103,17 @@ _STALE: Final = SeqResult(SeqStatus.STALE)
 
 
 class SeqTracker:
-    """Per-topic (``sid``, ``seq``) bookkeeping: counts gaps, lost messages and restarts."""
+    """Per-topic (``sid``, ``seq``) bookkeeping: counts gaps, lost messages and restarts.
+
+    ``complete_sid`` names a session whose every tick message should be seen from ``seq`` 1
+    (set after a snapshot of that session, which lists every tick topic with a message): a tick
+    topic first seen in it is compared with ``seq`` 0, so messages lost before the first one
+    received are counted too.
+    """
 
     def __init__(self) -> None:
         self._last: dict[str, tuple[int, int]] = {}
+        self.complete_sid: int | None = None
         self.gaps = 0
         """Gap events: how many times a topic's ``seq`` skipped ahead."""
         self.lost = 0
@@ -83,21 +126,45 @@ class SeqTracker:
     def observe(self, topic: str, sid: int, seq: int) -> SeqResult:
         """Record one message's (``sid``, ``seq``) on ``topic`` and classify it."""
         last = self._last.get(topic)
-        if last is None:
+        if last is None or last[0] != sid:
+            restarted = last is not None
+            self.restarts += restarted
             self._last[topic] = (sid, seq)
-            return _FIRST
-        last_sid, last_seq = last
-        if sid != last_sid:
-            self._last[topic] = (sid, seq)
-            self.restarts += 1
-            return _RESTART
+            if sid != self.complete_sid or not topic.startswith(TICK_PREFIX):
+                return _RESTART if restarted else _FIRST
+            if seq == 1:
+                return _RESTART if restarted else _NEXT
+            return self._gap(seq - 1)
+        last_seq = last[1]
         if seq <= last_seq:
             self.stale += 1
             return _STALE
         self._last[topic] = (sid, seq)
         if seq == last_seq + 1:
             return _NEXT
-        missing = seq - last_seq - 1
+        return self._gap(seq - last_seq - 1)
+
+    def observe_tail(self, topic: str, sid: int, seq: int) -> int:
+        """A heartbeat says ``seq`` was the last sent on ``topic``: count and return the
+        messages never received (0 when none, or when there is nothing to compare with)."""
+        last = self._last.get(topic)
+        if last is not None and last[0] == sid:
+            last_seq = last[1]
+        elif sid == self.complete_sid and topic.startswith(TICK_PREFIX):
+            self.restarts += last is not None
+            last_seq = 0
+        else:
+            return 0
+        if seq <= last_seq:
+            return 0
+        self._last[topic] = (sid, seq)
+        return self._gap(seq - last_seq).missing
+
+    def reset(self, topic: str, sid: int, seq: int) -> None:
+        """Take (``sid``, ``seq``) as the last seen on ``topic`` (e.g. from a snapshot)."""
+        self._last[topic] = (sid, seq)
+
+    def _gap(self, missing: int) -> SeqResult:
         self.gaps += 1
         self.lost += missing
         return SeqResult(SeqStatus.GAP, missing)
@@ -112,19 +179,42 @@ class SubscriberStats:
     """Counters of one :class:`Subscriber` at one moment."""
 
     received: int = 0
-    """Messages delivered to the caller."""
+    """Live messages delivered to the caller."""
     malformed: int = 0
-    """Messages that broke the contract (wrong frame count, failed :func:`decode`); skipped."""
+    """Messages that broke the contract (wrong frame count, failed decode); skipped."""
     filtered: int = 0
     """Tick topics dropped by exact-key filtering (``tick.ESZ6`` when only ``ES`` is wanted)."""
     stale: int = 0
-    """Duplicates and old messages; skipped."""
+    """Duplicates and messages older than what was delivered (or than a snapshot); skipped."""
     gaps: int = 0
     """Gap events across all topics."""
     lost: int = 0
     """Messages lost in those gaps."""
     restarts: int = 0
     """Topics seen changing ``sid`` (publisher restarts)."""
+    publisher_restarts: int = 0
+    """Publishers seen starting a new session."""
+    silences: int = 0
+    """Times a publisher went 3 heartbeat intervals without a heartbeat."""
+    snapshots: int = 0
+    """Snapshots applied."""
+    snapshot_ticks: int = 0
+    """Ticks delivered from snapshots (not counted in ``received``)."""
+    snapshot_failures: int = 0
+    """Snapshot requests that failed (no reply in time, or a bad one)."""
+
+
+class _Sync(enum.Enum):
+    LIVE = "live"
+    """Messages are processed and delivered as they arrive."""
+    AWAIT_HEARTBEAT = "await-heartbeat"
+    """Snapshot mode, starting: holding messages until a heartbeat proves we are subscribed."""
+    AWAIT_SNAPSHOT = "await-snapshot"
+    """Snapshot requested: holding live messages until it is applied (or fails)."""
+
+
+def _ignore(event: Event) -> None:
+    """The default ``on_event``: events are still counted in :attr:`Subscriber.stats`."""
 
 
 class Subscriber:
@@ -133,7 +223,13 @@ class Subscriber:
     ``prefixes`` are ZeroMQ byte-prefix subscriptions (``""`` is everything). ``exact_keys`` adds
     a subscription to ``tick.<key>`` for each key and, once any are given, restricts tick topics
     to exactly those keys; status and heartbeat topics still pass when a prefix selects them.
-    Pass ``context`` to share a ZeroMQ context (it is then not terminated by :meth:`close`).
+
+    ``snapshot`` starts from (and resynchronises after a publisher restart with) the last-value
+    snapshot at ``snapshot_endpoint``; ``snapshot_timeout`` bounds each attempt. ``curve`` makes
+    both sockets CURVE clients. ``heartbeat_interval`` is the publisher's, if known (else
+    learnt from its heartbeats). ``on_event`` receives every :data:`~subscribers.events.Event`
+    as it happens. Pass ``context`` to share a ZeroMQ context (it is then not terminated by
+    :meth:`close`). ``clock`` is for tests.
     """
 
     def __init__(
@@ -144,6 +240,13 @@ class Subscriber:
         exact_keys: Sequence[str] = (),
         context: zmq.Context[Any] | None = None,
         rcvhwm: int = DEFAULT_RCVHWM,
+        snapshot: bool = False,
+        snapshot_endpoint: str = DEFAULT_SNAPSHOT_ENDPOINT,
+        snapshot_timeout: float = DEFAULT_TIMEOUT,
+        curve: CurveKeys | None = None,
+        heartbeat_interval: float | None = None,
+        on_event: Callable[[Event], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if isinstance(prefixes, str) or isinstance(exact_keys, str):
             raise TypeError("prefixes and exact_keys are sequences of str, not one str")
@@ -151,24 +254,50 @@ class Subscriber:
             raise ValueError("an exact key cannot be empty")
         self.endpoint = endpoint
         self.seq = SeqTracker()
+        self.book = Book()
+        """Top of book per instrument, from every tick delivered (snapshot ticks included)."""
         self.last_error: WireError | None = None
         """The most recent malformed message's error (for diagnostics)."""
-        self._exact_topics = frozenset((TICK_PREFIX + key).encode() for key in exact_keys)
-        self._received = 0
-        self._malformed = 0
-        self._filtered = 0
+        self._prefixes = tuple(dict.fromkeys(prefixes))
+        self._exact_topics = frozenset(TICK_PREFIX + key for key in exact_keys)
+        self._exact_bytes = frozenset(t.encode() for t in self._exact_topics)
+        self._on_event = on_event or _ignore
+        self._clock = clock
+        self._watch = HeartbeatWatch(heartbeat_interval)
+        self._sids: dict[str, int] = {}
+        self._wanted: dict[str, bool] = {}
+        self._delivered: dict[str, bool] = {}
+        self._ready: deque[Message] = deque()
+        self._held: list[Message] = []
+        self._counts = dict.fromkeys(SubscriberStats.__slots__, 0)
+        self._next_timer = math.inf
+        self._snapshot_mode = snapshot
+        self._snapshot_timeout = snapshot_timeout
+        self._snapshot_deadline = math.inf
+        self._snapshot_retry = False
+        self._polled_snapshot: zmq.Socket[Any] | None = None
+        self._sync = _Sync.AWAIT_HEARTBEAT if snapshot else _Sync.LIVE
         self._own_context = context is None
         self._context: zmq.Context[Any] = zmq.Context() if context is None else context
         self._socket: zmq.Socket[Any] = self._context.socket(zmq.SUB)
+        self._snapshots = SnapshotClient(snapshot_endpoint, self._context, curve)
+        self._poller = zmq.Poller()
+        self._poller.register(self._socket, zmq.POLLIN)
         try:
             self._socket.setsockopt(zmq.RCVHWM, rcvhwm)
             self._socket.setsockopt(zmq.LINGER, 0)
-            for topic in dict.fromkeys([*prefixes, *(TICK_PREFIX + key for key in exact_keys)]):
+            if curve is not None:
+                curve.apply(self._socket)
+            # Heartbeats last: once one arrives, every subscription sent before it is active.
+            subscriptions = [*self._prefixes, *sorted(self._exact_topics), HEARTBEAT_PREFIX]
+            for topic in subscriptions:
                 self._socket.setsockopt(zmq.SUBSCRIBE, topic.encode())
             self._socket.connect(endpoint)
         except BaseException:
             self.close()
             raise
+
+    # -- what callers read -----------------------------------------------------------------
 
     @property
     def socket(self) -> zmq.Socket[Any]:
@@ -183,32 +312,58 @@ class Subscriber:
     @property
     def stats(self) -> SubscriberStats:
         """The counters as they are now."""
-        return SubscriberStats(
-            received=self._received,
-            malformed=self._malformed,
-            filtered=self._filtered,
-            stale=self.seq.stale,
-            gaps=self.seq.gaps,
-            lost=self.seq.lost,
-            restarts=self.seq.restarts,
+        counts = self._counts
+        tracker = self.seq
+        counts.update(
+            stale=tracker.stale, gaps=tracker.gaps, lost=tracker.lost, restarts=tracker.restarts
         )
+        return SubscriberStats(**counts)
+
+    @property
+    def publishers(self) -> dict[str, PublisherInfo]:
+        """Every publisher heard from (by heartbeat), by name: its session, gateway, liveness."""
+        return self._watch.info()
+
+    @property
+    def synchronised(self) -> bool:
+        """False while a snapshot is awaited (live messages are then held back)."""
+        return self._sync is _Sync.LIVE
 
     def recv(self, timeout: float | None = None) -> Message | None:
-        """The next message, or None if ``timeout`` seconds pass first (None waits for ever)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+        """The next message, or None if ``timeout`` seconds pass first (None waits for ever).
+
+        Events (gaps, restarts, silence, snapshots) are passed to ``on_event`` from here, so a
+        subscriber learns that a publisher went silent even while nothing arrives.
+        """
+        clock = self._clock
+        deadline = math.inf if timeout is None else clock() + timeout
+        sock = self._socket
         while True:
-            if deadline is None:
-                ready = self._socket.poll(None)
+            if self._ready:
+                return self._ready.popleft()
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                pass
             else:
-                remaining = deadline - time.monotonic()
-                ready = self._socket.poll(max(0, math.ceil(remaining * 1000)))
-            if not ready:
+                now = clock()
+                self._on_frames(frames, now)
+                if not self._ready and now >= deadline:
+                    return None  # a flood of filtered messages must not outlast the timeout
+                continue
+            # Timers run only once the queue is empty: a subscriber that fell behind must read
+            # the heartbeats already waiting for it before it may call a publisher silent.
+            now = clock()
+            if now >= self._next_timer:
+                self._run_timers(now)
+                continue
+            if now >= deadline:
                 return None
-            msg = self._accept(self._socket.recv_multipart())
-            if msg is not None:
-                return msg
-            if deadline is not None and time.monotonic() >= deadline:
-                return None
+            wake = min(deadline, self._next_timer)
+            wait_ms = -1 if wake == math.inf else max(0, math.ceil((wake - now) * 1000))
+            events = dict(self._poller.poll(wait_ms))
+            if self._polled_snapshot is not None and self._polled_snapshot in events:
+                self._on_snapshot_reply()
 
     def __iter__(self) -> Iterator[Message]:
         """Messages as they arrive, for ever (until the socket is closed)."""
@@ -217,32 +372,9 @@ class Subscriber:
             if msg is not None:
                 yield msg
 
-    def _accept(self, frames: list[bytes]) -> Message | None:
-        """Decode, filter and sequence-check one received message; None if it is skipped."""
-        if len(frames) != 2:
-            name = frames[0].decode("utf-8", "backslashreplace") if frames else ""
-            self._count_malformed(WireError(f"{len(frames)} frames, not 2", name))
-            return None
-        topic, payload = frames
-        if self._exact_topics and topic.startswith(b"tick.") and topic not in self._exact_topics:
-            self._filtered += 1
-            return None
-        try:
-            msg = decode(topic, payload)
-        except WireError as exc:
-            self._count_malformed(exc)
-            return None
-        if not self.seq.observe(msg.topic, msg.sid, msg.seq).fresh:
-            return None
-        self._received += 1
-        return msg
-
-    def _count_malformed(self, error: WireError) -> None:
-        self._malformed += 1
-        self.last_error = error
-
     def close(self) -> None:
-        """Close the socket (pending messages are dropped) and any context this object made."""
+        """Close the sockets (pending messages are dropped) and any context this object made."""
+        self._snapshots.close()
         self._socket.close(linger=0)
         if self._own_context:
             self._context.term()
@@ -257,3 +389,192 @@ class Subscriber:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    # -- receiving -------------------------------------------------------------------------
+
+    def _on_frames(self, frames: list[bytes], now: float) -> None:
+        msg = self._decode(frames)
+        if msg is None:
+            return
+        self._note_session(msg)
+        if isinstance(msg, Heartbeat):
+            self._note_heartbeat(msg, now)
+        if self._sync is _Sync.LIVE:
+            self._process(msg)
+            return
+        self._held.append(msg)
+        if self._sync is _Sync.AWAIT_HEARTBEAT and isinstance(msg, Heartbeat):
+            self._request_snapshot()
+
+    def _decode(self, frames: list[bytes]) -> Message | None:
+        """Decode one message; None (and counted) if it is filtered out or malformed."""
+        if len(frames) != 2:
+            name = frames[0].decode("utf-8", "backslashreplace") if frames else ""
+            self._count_malformed(WireError(f"{len(frames)} frames, not 2", name))
+            return None
+        topic, payload = frames
+        if self._exact_bytes and topic.startswith(b"tick.") and topic not in self._exact_bytes:
+            self._counts["filtered"] += 1
+            return None
+        try:
+            return decode_message(topic, payload)
+        except WireError as exc:
+            self._count_malformed(exc)
+            return None
+
+    def _count_malformed(self, error: WireError) -> None:
+        self._counts["malformed"] += 1
+        self.last_error = error
+
+    def _note_session(self, msg: Message) -> None:
+        """Spot a publisher's new session; in snapshot mode, resynchronise from a snapshot."""
+        known = self._sids.get(msg.pub)
+        if known == msg.sid:
+            return
+        self._sids[msg.pub] = msg.sid
+        if known is None:
+            return
+        self._counts["publisher_restarts"] += 1
+        self._on_event(PublisherRestart(msg.pub, known, msg.sid))
+        if self._snapshot_mode and self._sync is not _Sync.AWAIT_HEARTBEAT:
+            self._request_snapshot()
+
+    def _note_heartbeat(self, hb: Heartbeat, now: float) -> None:
+        first = hb.pub not in self._watch
+        if self._watch.beat(hb.pub, hb.sid, hb.seq, hb.ts, hb.gateway, now):
+            self._on_event(PublisherAlive(hb.pub, hb.sid, returned=not first))
+        self._update_next_timer()
+        if self._snapshot_retry and self._sync is _Sync.LIVE:
+            self._request_snapshot()
+
+    def _process(self, msg: Message) -> None:
+        """Sequence-check one message in delivery order and queue it for the caller."""
+        topic = msg.topic
+        result = self.seq.observe(topic, msg.sid, msg.seq)
+        if result.status is SeqStatus.GAP:
+            self._on_event(Gap(topic, msg.sid, msg.seq - result.missing, msg.seq - 1, "seq"))
+        elif not result.fresh:
+            return
+        if isinstance(msg, Tick):
+            self.book.apply_tick(msg)
+        elif isinstance(msg, Heartbeat):
+            self._check_tail(msg)
+        delivered = self._delivered.get(topic)
+        if delivered is None:
+            delivered = topic in self._exact_topics or any(map(topic.startswith, self._prefixes))
+            self._delivered[topic] = delivered
+        if delivered:
+            self._counts["received"] += 1
+            self._ready.append(msg)
+
+    def _check_tail(self, hb: Heartbeat) -> None:
+        """Count the tick messages the heartbeat says were sent but never arrived."""
+        for topic, seq in hb.seqs.items():
+            if self._tracks(topic):
+                missing = self.seq.observe_tail(topic, hb.sid, seq)
+                if missing:
+                    self._on_event(Gap(topic, hb.sid, seq - missing + 1, seq, "heartbeat"))
+
+    def _tracks(self, topic: str) -> bool:
+        """Whether this subscriber's subscriptions deliver ``topic``."""
+        wanted = self._wanted.get(topic)
+        if wanted is None:
+            if self._exact_topics and topic.startswith(TICK_PREFIX):
+                wanted = topic in self._exact_topics
+            else:
+                wanted = any(topic.startswith(p) for p in self._prefixes)
+            self._wanted[topic] = wanted
+        return wanted
+
+    # -- snapshots -------------------------------------------------------------------------
+
+    def _request_snapshot(self) -> None:
+        self._end_request()
+        self._snapshot_retry = False
+        prefixes = request_prefixes([*self._prefixes, *self._exact_topics])
+        if not prefixes:  # nothing subscribed is cached (status or hb only)
+            self._release(_Sync.LIVE)
+            return
+        try:
+            self._snapshots.request(prefixes)
+        except zmq.ZMQError as exc:
+            self._snapshot_failed(f"cannot ask {self._snapshots.endpoint}: {exc.strerror}")
+            return
+        self._polled_snapshot = self._snapshots.socket
+        self._poller.register(self._polled_snapshot, zmq.POLLIN)
+        self._sync = _Sync.AWAIT_SNAPSHOT
+        self._snapshot_deadline = self._clock() + self._snapshot_timeout
+        self._update_next_timer()
+
+    def _on_snapshot_reply(self) -> None:
+        try:
+            snapshot = self._snapshots.on_readable()
+        except SnapshotError as exc:
+            self._snapshot_failed(exc.reason)
+            return
+        if snapshot is not None:
+            self._apply_snapshot(snapshot)
+
+    def _apply_snapshot(self, snapshot: Snapshot) -> None:
+        self._end_request()
+        seqs: dict[str, int] = {}
+        ticks = 0
+        for entry in snapshot.topics:
+            if not self._tracks(entry.topic):
+                continue
+            seqs[entry.topic] = entry.seq
+            self.seq.reset(entry.topic, snapshot.sid, entry.seq)
+            for tick in entry.ticks:
+                self.book.apply_tick(tick)
+                self._ready.append(tick)
+                ticks += 1
+        self.seq.complete_sid = snapshot.sid
+        self._counts["malformed"] += snapshot.malformed
+        self._counts["snapshots"] += 1
+        self._counts["snapshot_ticks"] += ticks
+        self._on_event(SnapshotApplied(snapshot.sid, MappingProxyType(seqs), ticks))
+        self._release(_Sync.LIVE)
+
+    def _snapshot_failed(self, reason: str) -> None:
+        self._end_request()
+        self._snapshot_retry = True  # at the next heartbeat
+        self._counts["snapshot_failures"] += 1
+        self._on_event(SnapshotFailed(reason))
+        self._release(_Sync.LIVE)
+
+    def _end_request(self) -> None:
+        """Stop polling for a snapshot reply and forget any still outstanding."""
+        if self._polled_snapshot is not None:
+            self._poller.unregister(self._polled_snapshot)
+            self._polled_snapshot = None
+        if self._snapshots.pending:
+            self._snapshots.cancel()
+        self._snapshot_deadline = math.inf
+        self._update_next_timer()
+
+    def _release(self, state: _Sync) -> None:
+        """Process the held messages, dropping those of a session since replaced."""
+        self._sync = state
+        held, self._held = self._held, []
+        for msg in held:
+            if self._sids.get(msg.pub) == msg.sid:
+                self._process(msg)
+
+    # -- timers ----------------------------------------------------------------------------
+
+    def _update_next_timer(self) -> None:
+        silence = self._watch.next_check()
+        self._next_timer = min(math.inf if silence is None else silence, self._snapshot_deadline)
+
+    def _run_timers(self, now: float) -> None:
+        for silence in self._watch.overdue(now):
+            self._counts["silences"] += 1
+            self._on_event(
+                PublisherSilent(silence.pub, silence.sid, silence.silent_for, silence.interval)
+            )
+        if now >= self._snapshot_deadline:
+            self._snapshot_failed(
+                f"no snapshot reply from {self._snapshots.endpoint} "
+                f"within {self._snapshot_timeout:g} s"
+            )
+        self._update_next_timer()

@@ -244,19 +244,30 @@ def _topic_text(topic: bytes) -> str:
 def decode(topic: bytes, payload: bytes) -> Message:
     """Decode and validate one bus message; raises :class:`WireError` if it breaks contract v1."""
     text = _topic_text(topic)
-    for prefix, candidate in _PREFIXES:
-        if text.startswith(prefix):
-            name, topic_kind = text[len(prefix) :], candidate
-            break
-    else:
-        raise WireError("unknown topic prefix (expected tick., status. or hb.)", text)
-    if not name:
-        raise WireError("topic has an empty name", text)
+    _topic_parts(text)  # a bad topic is reported before a bad payload
     try:
         obj = msgpack.unpackb(payload, raw=False)
     except Exception as exc:  # msgpack documents that unpacking may raise any Exception subclass
         detail = str(exc) or type(exc).__name__
         raise WireError(f"payload is not valid msgpack ({detail})", text) from None
+    return decode_map(text, obj)
+
+
+def _topic_parts(text: str) -> tuple[str, str]:
+    """(name, message type) of a topic; raises :class:`WireError` for an unknown prefix."""
+    for prefix, candidate in _PREFIXES:
+        if text.startswith(prefix):
+            name = text[len(prefix) :]
+            if not name:
+                raise WireError("topic has an empty name", text)
+            return name, candidate
+    raise WireError("unknown topic prefix (expected tick., status. or hb.)", text)
+
+
+def decode_map(topic: str, obj: object) -> Message:
+    """Validate an already unpacked payload ``obj`` (e.g. a tick inside a snapshot reply)."""
+    text = topic
+    name, topic_kind = _topic_parts(text)
     if not isinstance(obj, dict):
         raise WireError(f"payload must be a map, not {_wire_type(obj)}", text)
     r = _Reader(obj, text)

@@ -12,6 +12,14 @@ import sys
 from typing import Final
 
 from publisher.sim.catalogue import Catalogue, CatalogueError, load_catalogue
+from publisher.sim.faults import (
+    IB_PACING_LIMIT,
+    SCENARIO_HELP,
+    ScenarioError,
+    Step,
+    parse_scenario,
+    schedule,
+)
 from publisher.sim.protocol import MAX_SERVER_VERSION, MIN_SERVER_VERSION, V_PROTOBUF_MARKET_DATA
 from publisher.sim.server import AsyncGateway
 
@@ -93,6 +101,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-level", choices=LOG_LEVELS, default="info", help="log verbosity (%(default)s)"
     )
+    parser.add_argument(
+        "--pacing-limit",
+        type=int,
+        default=IB_PACING_LIMIT,
+        metavar="N",
+        help="requests per second per client before error 100 and a disconnect, as IB Gateway "
+        "enforces; 0 turns it off (%(default)s)",
+    )
+    parser.add_argument(
+        "--scenario",
+        type=_scenario,
+        action="append",
+        default=[],
+        metavar="STEPS",
+        help="scripted faults: " + SCENARIO_HELP,
+    )
+
+
+def _scenario(text: str) -> list[Step]:
+    try:
+        return parse_scenario(text)
+    except ScenarioError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,15 +146,17 @@ def run(args: argparse.Namespace) -> int:
         max_server_version=args.max_server_version,
         catalogue=catalogue,
     )
+    gateway.faults.pacing_limit = args.pacing_limit or None
+    steps = [step for steps in args.scenario for step in steps]
     try:
-        asyncio.run(_serve(gateway, args.host, args.port))
+        asyncio.run(_serve(gateway, args.host, args.port, steps))
     except OSError as exc:
         print(f"ibpub sim: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return EXIT_FATAL
     return EXIT_OK
 
 
-async def _serve(gateway: AsyncGateway, host: str, port: int) -> None:
+async def _serve(gateway: AsyncGateway, host: str, port: int, steps: list[Step]) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -131,6 +164,7 @@ async def _serve(gateway: AsyncGateway, host: str, port: int) -> None:
     try:
         await gateway.start(host, port)
         print(_banner(gateway), flush=True)
+        schedule(gateway.faults, steps)
         await stop.wait()
     finally:
         await gateway.aclose()

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Final, TypeVar
 
 from publisher.sim.catalogue import Catalogue, Instrument
+from publisher.sim.faults import Faults
 from publisher.sim.market import Market
 from publisher.sim.protocol import (
     API_PREFIX,
@@ -278,6 +279,8 @@ class Session(asyncio.Protocol):
         )
 
     def _dispatch(self, request: Request) -> None:
+        if not self.gateway.faults.admit_request(self):
+            return
         if isinstance(request, StartApi):
             if self._state is _State.HANDSHAKEN:
                 self._start_api(request)
@@ -329,7 +332,9 @@ class Session(asyncio.Protocol):
     # -- requests ------------------------------------------------------------------------------
 
     def _start_api(self, request: StartApi) -> None:
-        if not self.gateway._claim_client_id(request.client_id, self):
+        if self.gateway.faults.client_id_reserved(request.client_id) or not (
+            self.gateway._claim_client_id(request.client_id, self)
+        ):
             log.info("client id in use conn=%d client_id=%d", self.conn_id, request.client_id)
             self.write(self._error(-1, CLIENT_ID_IN_USE, _CLIENT_ID_IN_USE_TEXT))
             self.close()
@@ -380,6 +385,10 @@ class Session(asyncio.Protocol):
         instrument = matches[0]
         mdt = self._market_data_type
         delayed = mdt in _DELAYED_TYPES
+        scripted = self.gateway.faults.market_data_error(instrument.spec.symbol, mdt)
+        if scripted is not None:
+            self.write(self._error(req_id, *scripted))
+            return
         frames = [
             encoder.tick_req_params(
                 req_id, instrument.spec.min_tick, BBO_EXCHANGE, SNAPSHOT_PERMISSIONS
@@ -466,6 +475,8 @@ class AsyncGateway:
         self._host = ""
         self._port = 0
         self._closed = False
+        self.faults = Faults(self)
+        """Fault injection (see :mod:`publisher.sim.faults`); use it on the gateway's loop."""
 
     @property
     def host(self) -> str:
@@ -513,6 +524,7 @@ class AsyncGateway:
         if self._closed:
             return
         self._closed = True
+        self.faults.cancel()
         if self._pacer is not None:
             self._pacer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -554,6 +566,7 @@ class AsyncGateway:
 
     def _session_closed(self, session: Session) -> None:
         self._sessions.discard(session)
+        self.faults.session_closed(session)
         if session.client_id is not None and self._client_ids.get(session.client_id) is session:
             del self._client_ids[session.client_id]
 
@@ -569,11 +582,13 @@ class AsyncGateway:
         assert session.encoder is not None  # streams open after the handshake
         sub_id, ticks = self.market.subscribe(req_id, instrument)
         self._routes[sub_id] = _Route(session, session.encoder, delayed)
+        self.faults.stream_opened(sub_id, session, req_id, instrument)
         self._streams_changed.set()
         return sub_id, ticks
 
     def _close_stream(self, sub_id: int) -> None:
         self.market.unsubscribe(sub_id)
+        self.faults.stream_closed(sub_id)
         self._routes.pop(sub_id, None)
 
     # -- pacing ------------------------------------------------------------------------------
@@ -606,7 +621,10 @@ class AsyncGateway:
         batches: dict[Session, list[bytes]] = {}
         routes = self._routes
         dropped = 0
+        muted = self.faults.muted
         for sub_id, event in self.market.next_ticks(count):
+            if muted and sub_id in muted:
+                continue  # fault injection: this instrument "stopped ticking"
             route = routes[sub_id]
             if not route.session.writable:
                 dropped += 1

@@ -1,0 +1,194 @@
+"""The last-value cache and the ROUTER socket that serves it to late joiners (contract v1).
+
+:class:`LastValueCache` keeps the latest tick payload of every (topic, field); the tick path
+records into it once per tick, so :meth:`LastValueCache.record` is two dict operations and
+nothing else. :func:`build_reply` is pure: a request's bytes in, a reply map out.
+:class:`SnapshotServer` owns the ROUTER socket and runs on the service thread (registered with
+``PublisherService.add_pollable``), answering at most :data:`REQUESTS_PER_CALL` requests per call
+so a crowd of late joiners cannot stall the tick path for long; the rest wait for the next turn
+of the service loop.
+
+Request, one frame, msgpack ``{"v": 1, "prefix": "tick.AAPL"}`` (``""``: every topic). Reply, one
+frame, msgpack ``{"v": 1, "sid": int, "ts": int, "topics": [{"topic", "seq", "ticks"}]}``. A
+request that cannot be understood gets ``{"v": 1, "error": "<why>"}`` instead of silence.
+"""
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, Final
+
+import msgpack
+import zmq
+
+from publisher.bus import Bus
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION: Final = 1
+REQUESTS_PER_CALL: Final = 4
+"""Snapshot requests answered per service-loop turn; the rest wait for the next turn."""
+MAX_REQUEST_BYTES: Final = 4096
+"""A request is a tiny map; ZeroMQ disconnects a peer that sends a bigger message."""
+SEND_HWM: Final = 1000
+"""Replies queued per client: a client that never reads loses replies, the publisher nothing."""
+
+Payload = dict[str, Any]
+SocketSetup = Callable[[zmq.Socket[Any]], None]
+
+
+class LastValueCache:
+    """The latest tick payload of every (topic, field), exactly as it was published."""
+
+    __slots__ = ("_topics",)
+
+    def __init__(self) -> None:
+        self._topics: dict[str, dict[str, Payload]] = {}
+
+    def record(self, topic: str, payload: Payload) -> None:
+        """Keep ``payload`` as its topic's latest value of its field (hot path: keep it cheap)."""
+        fields = self._topics.get(topic)
+        if fields is None:
+            fields = self._topics[topic] = {}
+        fields[payload["field"]] = payload
+
+    def topics(self, prefix: str = "") -> Iterator[tuple[str, list[Payload]]]:
+        """Each topic starting with ``prefix`` and its latest ticks, oldest first (by seq)."""
+        for topic, fields in self._topics.items():
+            if topic.startswith(prefix):
+                yield topic, sorted(fields.values(), key=_seq)
+
+    def __len__(self) -> int:
+        """How many ticks are cached, over all topics."""
+        return sum(len(fields) for fields in self._topics.values())
+
+
+def _seq(payload: Payload) -> int:
+    seq: int = payload["seq"]
+    return seq
+
+
+class RequestError(ValueError):
+    """A snapshot request the server cannot answer; the reason goes back to the client."""
+
+
+def parse_request(body: bytes) -> str:
+    """The prefix a request asks for; raises :class:`RequestError` saying what is wrong."""
+    try:
+        request = msgpack.unpackb(body, raw=False)
+    except Exception:  # msgpack may raise any Exception subclass on bad input
+        raise RequestError("request is not valid msgpack") from None
+    if not isinstance(request, dict):
+        raise RequestError("request must be a msgpack map")
+    version = request.get("v")
+    if version != SCHEMA_VERSION or type(version) is not int:
+        raise RequestError(f"unsupported schema version {version!r} (this server speaks 1)")
+    prefix = request.get("prefix", "")
+    if not isinstance(prefix, str):
+        raise RequestError("prefix must be a str")
+    return prefix
+
+
+def build_reply(
+    body: bytes,
+    cache: LastValueCache,
+    *,
+    sid: int,
+    last_seq: Callable[[str], int],
+    clock_ns: Callable[[], int] = time.time_ns,
+) -> Payload:
+    """The reply map to one request ``body`` (an error map if the request is malformed)."""
+    try:
+        prefix = parse_request(body)
+    except RequestError as exc:
+        return {"v": SCHEMA_VERSION, "error": str(exc)}
+    topics = [
+        {"topic": topic, "seq": last_seq(topic), "ticks": ticks}
+        for topic, ticks in cache.topics(prefix)
+    ]
+    return {"v": SCHEMA_VERSION, "sid": sid, "ts": clock_ns(), "topics": topics}
+
+
+class SnapshotServer:
+    """A bound ROUTER socket answering snapshot requests from a :class:`LastValueCache`.
+
+    Only the service thread may call :meth:`on_readable` and :meth:`close`. ``before_bind`` can
+    set socket options (CURVE) that must be in place before the socket binds.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        cache: LastValueCache,
+        *,
+        sid: int,
+        last_seq: Callable[[str], int],
+        context: zmq.Context[Any],
+        before_bind: SocketSetup | None = None,
+    ) -> None:
+        self.cache = cache
+        self._sid = sid
+        self._last_seq = last_seq
+        self._packer = msgpack.Packer()
+        self.served = 0
+        self.rejected = 0
+        self._socket: zmq.Socket[Any] = context.socket(zmq.ROUTER)
+        try:
+            self._socket.setsockopt(zmq.LINGER, 0)
+            self._socket.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST_BYTES)
+            self._socket.setsockopt(zmq.SNDHWM, SEND_HWM)
+            if before_bind is not None:
+                before_bind(self._socket)
+            self._socket.bind(endpoint)
+            self.endpoint = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        except BaseException:
+            self._socket.close(linger=0)
+            raise
+
+    @classmethod
+    def for_bus(
+        cls, bus: Bus, endpoint: str, before_bind: SocketSetup | None = None
+    ) -> "SnapshotServer":
+        """A server on ``endpoint`` with a new cache, for ``bus``'s session and sequences."""
+        return cls(
+            endpoint,
+            LastValueCache(),
+            sid=bus.sid,
+            last_seq=bus.last_seq,
+            context=bus.socket.context,
+            before_bind=before_bind,
+        )
+
+    @property
+    def socket(self) -> zmq.Socket[Any]:
+        """The ROUTER socket, for the service loop's poller."""
+        return self._socket
+
+    def on_readable(self) -> None:
+        """Answer up to :data:`REQUESTS_PER_CALL` waiting requests; never blocks."""
+        for _ in range(REQUESTS_PER_CALL):
+            try:
+                frames = self._socket.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self._answer(frames)
+
+    def _answer(self, frames: list[bytes]) -> None:
+        # ROUTER prepends the peer's identity; a REQ peer adds an empty delimiter frame. The
+        # request body is the last frame and everything before it is the envelope to echo.
+        *envelope, body = frames
+        if not envelope:
+            return  # cannot happen on a ROUTER; nothing to reply to
+        reply = build_reply(body, self.cache, sid=self._sid, last_seq=self._last_seq)
+        if "error" in reply:
+            self.rejected += 1
+            if self.rejected == 1:  # one line, not one per bad client request
+                log.warning("malformed snapshot request", extra={"error": reply["error"]})
+        else:
+            self.served += 1
+        # ROUTER drops a reply to a peer whose queue is full or gone; it never blocks us.
+        self._socket.send_multipart([*envelope, self._packer.pack(reply)], zmq.NOBLOCK)
+
+    def close(self) -> None:
+        """Close the socket; unsent replies are dropped."""
+        self._socket.close(linger=0)

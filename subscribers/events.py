@@ -1,0 +1,110 @@
+"""What a :class:`~subscribers.client.Subscriber` noticed besides messages (pure values).
+
+A subscriber passes each event to its ``on_event`` callback when it happens, before the
+message that revealed it is returned, so a recorder can write a gap row in the right place.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+
+GapSource: TypeAlias = Literal["seq", "heartbeat"]
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Messages ``first``..``last`` (``missing`` of them) on ``topic`` in session ``sid`` were lost.
+
+    ``detected_by`` is ``"seq"`` when a later message skipped ahead, ``"heartbeat"`` when the
+    publisher's heartbeat reported a higher ``seq`` than the last one received (a lost tail).
+    """
+
+    topic: str
+    sid: int
+    first: int
+    last: int
+    detected_by: GapSource
+
+    @property
+    def missing(self) -> int:
+        """How many messages were lost."""
+        return self.last - self.first + 1
+
+
+@dataclass(frozen=True, slots=True)
+class PublisherRestart:
+    """Publisher ``pub`` started a new session: ``sid`` changed from ``old_sid``."""
+
+    pub: str
+    old_sid: int
+    sid: int
+
+
+@dataclass(frozen=True, slots=True)
+class PublisherSilent:
+    """No heartbeat from ``pub`` for ``silent_for`` seconds, at least 3 of its ``interval``s:
+    treat it as gone (stopped, crashed or unreachable) and its last values as stale."""
+
+    pub: str
+    sid: int
+    silent_for: float
+    interval: float
+
+
+@dataclass(frozen=True, slots=True)
+class PublisherAlive:
+    """A heartbeat from ``pub``: the first one seen (``returned`` False) or after a silence."""
+
+    pub: str
+    sid: int
+    returned: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotApplied:
+    """A snapshot of session ``sid`` was applied: ``ticks`` ticks; ``seqs`` maps each topic to
+    its ``seq`` at the snapshot (live messages at or below it were dropped as already known)."""
+
+    sid: int
+    seqs: Mapping[str, int]
+    ticks: int
+
+    @property
+    def topics(self) -> int:
+        """How many topics the snapshot held."""
+        return len(self.seqs)
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotFailed:
+    """A snapshot could not be had; ``reason`` says why. Live messages carry on regardless."""
+
+    reason: str
+
+
+Event: TypeAlias = (
+    Gap | PublisherRestart | PublisherSilent | PublisherAlive | SnapshotApplied | SnapshotFailed
+)
+
+
+def describe(event: Event) -> str:
+    """One human-readable line for ``event``."""
+    if isinstance(event, Gap):
+        where = "by heartbeat" if event.detected_by == "heartbeat" else "by seq"
+        span = f"seq {event.first}"
+        if event.last != event.first:
+            span += f"..{event.last}"
+        return f"gap on {event.topic}: {event.missing} lost ({span}, detected {where})"
+    if isinstance(event, PublisherRestart):
+        return f"publisher {event.pub} restarted: sid {event.old_sid} -> {event.sid}"
+    if isinstance(event, PublisherSilent):
+        return (
+            f"publisher {event.pub} silent for {event.silent_for:.1f} s "
+            f"(heartbeat every {event.interval:g} s): treating it as gone"
+        )
+    if isinstance(event, PublisherAlive):
+        verb = "is back" if event.returned else "is alive"
+        return f"publisher {event.pub} {verb} (sid {event.sid})"
+    if isinstance(event, SnapshotApplied):
+        return f"snapshot applied: {event.ticks} ticks on {event.topics} topics (sid {event.sid})"
+    return f"snapshot failed: {event.reason}"

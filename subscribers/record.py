@@ -1,0 +1,245 @@
+"""``ibsub record``: write every tick to files, with the losses it detected as explicit rows.
+
+The file layout and the row format are :mod:`subscribers.recorder`'s. SIGINT and SIGTERM stop
+the recording cleanly: what is already queued in this process is drained and written, the
+current file is flushed and closed, and the exit status is 0. Nothing received is dropped.
+"""
+
+import argparse
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any, Final, TextIO
+
+import zmq
+
+from subscribers.client import Subscriber
+from subscribers.connect import Connection, connection_from_args
+from subscribers.curve import CurveKeyError
+from subscribers.events import Event
+from subscribers.recorder import DEFAULT_MAX_BYTES, FORMATS, Format, Recorder
+from subscribers.wire import TICK_PREFIX, Tick
+
+EXIT_OK: Final = 0
+EXIT_ERROR: Final = 1
+EXIT_USAGE: Final = 2
+FLUSH_EVERY: Final = 1.0
+"""Seconds between flushes of csv/jsonl files to the operating system."""
+DRAIN_LIMIT: Final = 1_000_000
+"""At most this many queued messages are drained at shutdown (bounds the exit time)."""
+_SUFFIXES: Final = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+DESCRIPTION: Final = """\
+Write every tick to files, one row per tick, rotating to a new file each UTC day and whenever a
+file reaches --max-bytes. Losses the subscriber detects are written as rows too: 'gap' (these
+seq numbers of this topic never arrived), 'restart' (the publisher began a new session) and
+'silent' (the publisher stopped sending heartbeats), so a reader knows where data is missing."""
+
+EPILOG: Final = """\
+examples:
+  ibsub record --out ticks                          every instrument, CSV
+  ibsub record --out ticks --format parquet tick.ES
+  ibsub record --out ticks --format jsonl --exact AAPL MSFT
+
+files:
+  DIR/ibsub-YYYYMMDD-NNNN.csv|jsonl|parquet; a Parquet file is named .parquet.part until it is
+  closed. Columns: row (tick|gap|restart|silent), recv_ns, topic, pub, sid, seq, ts, key,
+  conid, field, tick_type, price, size, value, attrib, mdt, ts_recv, missing, note.
+  A gap row's seq is the first lost seq and missing how many were lost.
+
+exit status:
+  0  stopped by Ctrl-C or SIGTERM (the files are complete)
+  1  error: cannot connect, cannot write
+  2  usage error"""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordOptions:
+    """What ``ibsub record`` was asked to do."""
+
+    connection: Connection
+    out: Path
+    format: Format = "csv"
+    max_bytes: int = DEFAULT_MAX_BYTES
+    prefixes: tuple[str, ...] = (TICK_PREFIX,)
+    exact_keys: tuple[str, ...] = ()
+
+
+def parse_size(text: str) -> int:
+    """``1048576``, ``512k``, ``100M`` or ``2G`` as a number of bytes (for argparse)."""
+    number, suffix = text.strip(), ""
+    if number and number[-1].lower() in _SUFFIXES:
+        number, suffix = number[:-1], number[-1].lower()
+    try:
+        value = int(float(number) * _SUFFIXES[suffix])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 100M)") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 byte, not {text}")
+    return value
+
+
+def add_parser(
+    commands: "argparse._SubParsersAction[argparse.ArgumentParser]",
+    parents: list[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
+    """Register ``record`` with the ``ibsub`` subcommands."""
+    parser = commands.add_parser(
+        "record",
+        parents=parents,
+        help="write every tick (and detected gaps) to csv, jsonl or parquet files",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "topics",
+        nargs="*",
+        metavar="PREFIX",
+        help="tick topic prefixes to record (default: tick., every instrument); "
+        "instrument keys with --exact",
+    )
+    parser.add_argument("--exact", action="store_true", help="the arguments are exact keys")
+    parser.add_argument("--out", required=True, metavar="DIR", help="directory for the files")
+    parser.add_argument(
+        "--format", choices=FORMATS, default="csv", help="file format (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--max-bytes",
+        type=parse_size,
+        default=DEFAULT_MAX_BYTES,
+        metavar="SIZE",
+        help="start a new file when one reaches SIZE (e.g. 100M; default 256M)",
+    )
+    return parser
+
+
+def options_from_args(args: argparse.Namespace) -> RecordOptions:
+    """Turn parsed arguments into :class:`RecordOptions` (raises CurveKeyError, ValueError)."""
+    topics: list[str] = args.topics
+    if args.exact:
+        if not topics or not all(topics):
+            raise ValueError("--exact needs at least one non-empty instrument KEY")
+        prefixes: tuple[str, ...] = ()
+        exact = tuple(topics)
+    else:
+        prefixes, exact = tuple(topics) or (TICK_PREFIX,), ()
+    return RecordOptions(
+        connection=connection_from_args(args),
+        out=Path(args.out),
+        format=args.format,
+        max_bytes=args.max_bytes,
+        prefixes=prefixes,
+        exact_keys=exact,
+    )
+
+
+class _StopFlag:
+    """SIGINT/SIGTERM set a flag instead of raising, so no row is ever half-written."""
+
+    def __init__(self) -> None:
+        self.set = False
+        self._previous: list[tuple[int, Any]] = []
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.set = True
+
+    def __enter__(self) -> "_StopFlag":
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous.append((signum, signal.signal(signum, self)))
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, handler in self._previous:
+            signal.signal(signum, handler)
+
+
+def run_record(
+    options: RecordOptions,
+    out: TextIO,
+    err: TextIO,
+    *,
+    stop: Callable[[], bool] | None = None,
+    now_ns: Callable[[], int] = time.time_ns,
+) -> int:
+    """Record until SIGINT/SIGTERM (or ``stop()`` is true); returns the exit status."""
+    try:
+        recorder = Recorder(options.out, options.format, max_bytes=options.max_bytes)
+    except (OSError, ImportError) as exc:
+        print(f"ibsub: error: cannot record to {options.out}: {exc}", file=err)
+        return EXIT_ERROR
+    conn = options.connection
+
+    def on_event(event: Event) -> None:
+        recorder.event(event, now_ns())
+
+    try:
+        subscriber = Subscriber(
+            conn.endpoint,
+            prefixes=options.prefixes,
+            exact_keys=options.exact_keys,
+            curve=conn.curve,
+            on_event=on_event,
+        )
+    except zmq.ZMQError as exc:
+        recorder.close()
+        print(f"ibsub: error: cannot connect to {conn.endpoint!r}: {exc.strerror}", file=err)
+        return EXIT_ERROR
+    print(f"ibsub: recording {options.format} files in {options.out}", file=err, flush=True)
+    try:
+        with subscriber, _StopFlag() as flag:
+            stopped = (lambda: flag.set) if stop is None else (lambda: flag.set or stop())
+            _record_loop(subscriber, recorder, stopped, now_ns)
+    except OSError as exc:
+        print(f"ibsub: error: cannot write to {options.out}: {exc}", file=err)
+        return EXIT_ERROR
+    finally:
+        recorder.close()
+    print(
+        f"ibsub: recorded {recorder.ticks} ticks, {recorder.gaps} gaps "
+        f"({recorder.lost} messages lost) in {len(recorder.files)} files",
+        file=err,
+        flush=True,
+    )
+    return EXIT_OK
+
+
+def _record_loop(
+    subscriber: Subscriber,
+    recorder: Recorder,
+    stopped: Callable[[], bool],
+    now_ns: Callable[[], int],
+) -> None:
+    next_flush = time.monotonic() + FLUSH_EVERY
+    while not stopped():
+        msg = subscriber.recv(timeout=0.2)  # short, so a signal is noticed promptly
+        if isinstance(msg, Tick):
+            recorder.tick(msg, now_ns())
+        if time.monotonic() >= next_flush:
+            recorder.flush()
+            next_flush = time.monotonic() + FLUSH_EVERY
+    # Stopping: write what has already reached this process, then close the file.
+    for _ in range(DRAIN_LIMIT):
+        msg = subscriber.recv(timeout=0)
+        if msg is None:
+            break
+        if isinstance(msg, Tick):
+            recorder.tick(msg, now_ns())
+
+
+def main_record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """The ``ibsub record`` entry point from parsed arguments."""
+    try:
+        options = options_from_args(args)
+    except CurveKeyError as exc:
+        print(f"ibsub: error: {exc}", file=err)
+        return EXIT_USAGE
+    except ValueError as exc:
+        print(f"ibsub record: error: {exc}", file=err)
+        return EXIT_USAGE
+    return run_record(options, out, err)

@@ -1,0 +1,341 @@
+"""Recording ticks and detected losses to files: rows, three formats, daily and size rotation.
+
+No sockets here: :class:`Recorder` is fed decoded ticks and :mod:`subscribers.events` values by
+``ibsub record`` (or any other caller) and writes one row for each.
+
+Every row has the columns of :data:`COLUMNS`; ``row`` says what it is:
+
+* ``tick``: one received tick (``price``, ``size`` or ``value`` set, as on the wire);
+* ``gap``: messages ``seq``..``seq + missing - 1`` on ``topic`` in session ``sid`` were lost and
+  are not in the files (``note`` says whether a later message or a heartbeat revealed it);
+* ``restart``: publisher ``pub`` began session ``sid`` (its ``seq`` numbers start over);
+* ``silent``: publisher ``pub`` sent no heartbeat for 3 intervals; data may be missing until
+  its next tick rows.
+
+Files are ``<dir>/ibsub-YYYYMMDD-NNNN.<csv|jsonl|parquet>``: a new file starts at each UTC day
+(of the receipt time) and whenever the current one reaches ``max_bytes``; ``NNNN`` never reuses
+an existing file's number. A Parquet file is written as ``...parquet.part`` and renamed when it
+is closed (its footer is written last), so ``*.parquet`` files are always complete.
+"""
+
+import csv
+import io
+import json
+import os
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import IO, Any, Final, Literal, Protocol, TypeAlias
+
+from subscribers.events import Event, Gap, PublisherRestart, PublisherSilent
+from subscribers.wire import Tick
+
+Format: TypeAlias = Literal["csv", "jsonl", "parquet"]
+FORMATS: Final[tuple[Format, ...]] = ("csv", "jsonl", "parquet")
+DEFAULT_MAX_BYTES: Final = 256 * 1024 * 1024
+FILE_PREFIX: Final = "ibsub"
+PARQUET_ROW_GROUP: Final = 50_000
+"""Rows buffered before a Parquet row group is written (and on close)."""
+
+Row: TypeAlias = dict[str, Any]
+
+COLUMNS: Final = (
+    "row",
+    "recv_ns",
+    "topic",
+    "pub",
+    "sid",
+    "seq",
+    "ts",
+    "key",
+    "conid",
+    "field",
+    "tick_type",
+    "price",
+    "size",
+    "value",
+    "attrib",
+    "mdt",
+    "ts_recv",
+    "missing",
+    "note",
+)
+"""Every row's columns, in file order. ``recv_ns`` is when the recorder got the row's news
+(ns since the epoch, this host's clock); absent values are empty (csv) or null."""
+
+
+def tick_row(tick: Tick, recv_ns: int) -> Row:
+    """The ``tick`` row of one received tick."""
+    return {
+        "row": "tick",
+        "recv_ns": recv_ns,
+        "topic": tick.topic,
+        "pub": tick.pub,
+        "sid": tick.sid,
+        "seq": tick.seq,
+        "ts": tick.ts,
+        "key": tick.key,
+        "conid": tick.conid,
+        "field": tick.field,
+        "tick_type": tick.tick_type,
+        "price": tick.price,
+        "size": tick.size,
+        "value": tick.value,
+        "attrib": tick.attrib,
+        "mdt": tick.mdt,
+        "ts_recv": tick.ts_recv,
+    }
+
+
+def event_row(event: Event, recv_ns: int) -> Row | None:
+    """The row recording ``event``, or None for events that lose nothing."""
+    if isinstance(event, Gap):
+        return {
+            "row": "gap",
+            "recv_ns": recv_ns,
+            "topic": event.topic,
+            "sid": event.sid,
+            "seq": event.first,
+            "missing": event.missing,
+            "note": f"seq {event.first}..{event.last} lost, detected by {event.detected_by}",
+        }
+    if isinstance(event, PublisherRestart):
+        return {
+            "row": "restart",
+            "recv_ns": recv_ns,
+            "pub": event.pub,
+            "sid": event.sid,
+            "note": f"publisher restarted: sid {event.old_sid} -> {event.sid}",
+        }
+    if isinstance(event, PublisherSilent):
+        return {
+            "row": "silent",
+            "recv_ns": recv_ns,
+            "pub": event.pub,
+            "sid": event.sid,
+            "note": f"no heartbeat for {event.silent_for:.1f} s",
+        }
+    return None
+
+
+class RowWriter(Protocol):
+    """One open output file."""
+
+    @property
+    def size(self) -> int:
+        """Bytes written so far (what rotation compares with ``max_bytes``)."""
+
+    def write(self, row: Row) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class CsvWriter:
+    """CSV with a header line; an absent value is an empty field."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[bytes] = open(path, "xb")  # noqa: SIM115  # closed by close()
+        self._line = io.StringIO()
+        self._csv = csv.writer(self._line, lineterminator="\n")
+        self.size = 0
+        self._emit(COLUMNS)
+
+    def _emit(self, values: Iterator[Any] | tuple[Any, ...]) -> None:
+        self._csv.writerow(values)
+        data = self._line.getvalue().encode()
+        self._line.seek(0)
+        self._line.truncate()
+        self._file.write(data)
+        self.size += len(data)
+
+    def write(self, row: Row) -> None:
+        self._emit(_text(row.get(name)) for name in COLUMNS)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)  # shortest text that reads back as the same float
+    return str(value)
+
+
+class JsonlWriter:
+    """One JSON object per line with every column (absent values are null)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[bytes] = open(path, "xb")  # noqa: SIM115  # closed by close()
+        self.size = 0
+
+    def write(self, row: Row) -> None:
+        data = (json.dumps({n: row.get(n) for n in COLUMNS}, ensure_ascii=False) + "\n").encode()
+        self._file.write(data)
+        self.size += len(data)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _pyarrow() -> Any:
+    """pyarrow, imported only when Parquet is asked for (csv and jsonl need no pyarrow)."""
+    # pyarrow ships no type information; "unused-ignore" keeps this quiet if stubs appear.
+    import pyarrow  # type: ignore[import-untyped,unused-ignore]
+
+    return pyarrow
+
+
+def _parquet() -> Any:
+    """pyarrow.parquet, imported on first use."""
+    import pyarrow.parquet  # type: ignore[import-untyped,unused-ignore]  # as in _pyarrow
+
+    return pyarrow.parquet
+
+
+def parquet_schema() -> Any:
+    """The Parquet columns (a ``pyarrow.Schema``): ``value`` is text, since it holds ints,
+    floats and strings on the wire."""
+    pa = _pyarrow()
+    int64, text = pa.int64(), pa.string()
+    types = {"price": pa.float64(), "size": pa.float64(), "value": text, "row": text}
+    types.update(dict.fromkeys(("topic", "pub", "key", "field", "note"), text))
+    return pa.schema([(name, types.get(name, int64)) for name in COLUMNS])
+
+
+class ParquetWriter:
+    """Parquet through pyarrow, in row groups of :data:`PARQUET_ROW_GROUP` rows."""
+
+    def __init__(self, path: Path) -> None:
+        pq = _parquet()
+        self.path = path
+        self._partial = path.with_name(path.name + ".part")
+        self._file: IO[bytes] = open(self._partial, "xb")  # noqa: SIM115  # closed by close()
+        self._schema = parquet_schema()
+        self._writer = pq.ParquetWriter(self._file, self._schema)
+        self._rows: list[Row] = []
+        self.size = 0
+
+    def write(self, row: Row) -> None:
+        value = row.get("value")
+        if value is not None:
+            row = {**row, "value": str(value)}
+        self._rows.append(row)
+        if len(self._rows) >= PARQUET_ROW_GROUP:
+            self._write_group()
+
+    def _write_group(self) -> None:
+        if self._rows:
+            table = _pyarrow().Table.from_pylist(self._rows, schema=self._schema)
+            self._writer.write_table(table)
+            self._rows = []
+            self.size = self._file.tell()
+
+    def flush(self) -> None:
+        """Nothing: rows are buffered into row groups until the group is full or on close."""
+
+    def close(self) -> None:
+        self._write_group()
+        self._writer.close()
+        self._file.close()
+        os.replace(self._partial, self.path)
+
+
+_WRITERS: Final[dict[Format, Callable[[Path], RowWriter]]] = {
+    "csv": CsvWriter,
+    "jsonl": JsonlWriter,
+    "parquet": ParquetWriter,
+}
+
+
+def _utc_day(ns: int) -> date:
+    return datetime.fromtimestamp(ns / 1e9, UTC).date()
+
+
+class Recorder:
+    """Writes rows into ``directory``, rotating by UTC day of ``recv_ns`` and by size."""
+
+    def __init__(
+        self,
+        directory: Path,
+        fmt: Format,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        if fmt not in _WRITERS:
+            raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be at least 1, not {max_bytes}")
+        if fmt == "parquet":
+            _parquet()  # fail now (no pyarrow), not at the first row
+
+        self.directory = directory
+        self.format = fmt
+        self.max_bytes = max_bytes
+        self.files: list[Path] = []
+        """Every file opened, in order."""
+        self.ticks = 0
+        self.gaps = 0
+        self.lost = 0
+        self._writer: RowWriter | None = None
+        self._day: date | None = None
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def tick(self, tick: Tick, recv_ns: int) -> None:
+        """Record one received tick."""
+        self._write(tick_row(tick, recv_ns), recv_ns)
+        self.ticks += 1
+
+    def event(self, event: Event, recv_ns: int) -> None:
+        """Record a gap, restart or silence (other events lose nothing and are not written)."""
+        row = event_row(event, recv_ns)
+        if row is None:
+            return
+        self._write(row, recv_ns)
+        if isinstance(event, Gap):
+            self.gaps += 1
+            self.lost += event.missing
+
+    def _write(self, row: Row, recv_ns: int) -> None:
+        day = _utc_day(recv_ns)
+        writer = self._writer
+        if writer is None or day != self._day or writer.size >= self.max_bytes:
+            writer = self._open(day)
+        writer.write(row)
+
+    def _open(self, day: date) -> RowWriter:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        stem = f"{FILE_PREFIX}-{day:%Y%m%d}-"
+        taken = {p.name.split(".", 1)[0] for p in self.directory.glob(stem + "*")}
+        number = 1
+        while f"{stem}{number:04d}" in taken:
+            number += 1
+        path = self.directory / f"{stem}{number:04d}.{self.format}"
+        self._writer = _WRITERS[self.format](path)
+        self._day = day
+        self.files.append(path)
+        return self._writer
+
+    def flush(self) -> None:
+        """Push buffered rows to the operating system (csv, jsonl)."""
+        if self._writer is not None:
+            self._writer.flush()
+
+    def close(self) -> None:
+        """Flush and close the current file (idempotent)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None

@@ -1,0 +1,247 @@
+"""The client side of the last-value snapshot (contract v1): requests, replies, a DEALER client.
+
+The publisher answers on a ROUTER socket (``bus.snapshot``, default ``tcp://127.0.0.1:7701``).
+Request: one msgpack frame ``{"v": 1, "prefix": "tick.AAPL"}`` (``""`` for every topic). Reply:
+``{"v": 1, "sid", "ts", "topics": [{"topic", "seq", "ticks": [tick payload, ...]}]}``, or
+``{"v": 1, "error": "..."}`` for a request the publisher could not understand.
+
+:func:`encode_request` and :func:`decode_reply` are pure; :class:`SnapshotClient` owns a
+DEALER socket and never blocks (a :class:`~subscribers.client.Subscriber` polls it beside its
+SUB socket); :func:`fetch` is the blocking one-shot for scripts and ``ibsub snapshot``.
+"""
+
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import msgpack
+import zmq
+
+from subscribers.curve import CurveKeys
+from subscribers.wire import SCHEMA_VERSION, Tick, WireError, decode_map
+
+DEFAULT_TIMEOUT: Final = 5.0
+"""Seconds to wait for a snapshot reply before giving up."""
+
+
+class SnapshotError(Exception):
+    """No usable snapshot: no reply in time, an error reply, or a malformed one (``reason``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSnapshot:
+    """One topic's latest ticks and its last ``seq`` at the moment of the snapshot."""
+
+    topic: str
+    seq: int
+    ticks: tuple[Tick, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A decoded, validated snapshot reply (or several merged); ``malformed`` ticks were
+    dropped from it."""
+
+    sid: int
+    ts: int
+    topics: tuple[TopicSnapshot, ...]
+    malformed: int = 0
+
+    @property
+    def tick_count(self) -> int:
+        """How many ticks the snapshot holds over all topics."""
+        return sum(len(t.ticks) for t in self.topics)
+
+
+def encode_request(prefix: str = "") -> bytes:
+    """The request for every topic starting with ``prefix``."""
+    return bytes(msgpack.packb({"v": SCHEMA_VERSION, "prefix": prefix}))
+
+
+def decode_reply(body: bytes) -> Snapshot:
+    """Decode and validate one reply; raises :class:`SnapshotError` for an error or bad reply."""
+    try:
+        reply = msgpack.unpackb(body, raw=False)
+    except Exception:  # msgpack may raise any Exception subclass on bad input
+        raise SnapshotError("reply is not valid msgpack") from None
+    if not isinstance(reply, dict):
+        raise SnapshotError("reply is not a msgpack map")
+    if reply.get("v") != SCHEMA_VERSION:
+        raise SnapshotError(f"reply has unknown schema version {reply.get('v')!r}")
+    if "error" in reply:
+        raise SnapshotError(f"publisher refused the request: {reply['error']}")
+    sid, ts, topics = reply.get("sid"), reply.get("ts"), reply.get("topics")
+    if type(sid) is not int or type(ts) is not int or not isinstance(topics, list):
+        raise SnapshotError("reply lacks an int sid, an int ts or a topics array")
+    decoded = []
+    malformed = 0
+    for entry in topics:
+        if not isinstance(entry, dict):
+            raise SnapshotError("a topics entry is not a map")
+        topic, seq, ticks = entry.get("topic"), entry.get("seq"), entry.get("ticks")
+        if type(topic) is not str or type(seq) is not int or not isinstance(ticks, list):
+            raise SnapshotError("a topics entry lacks a str topic, an int seq or a ticks array")
+        good = []
+        for payload in ticks:
+            try:
+                tick = decode_map(topic, payload)
+            except WireError:
+                malformed += 1
+                continue
+            if isinstance(tick, Tick) and tick.sid == sid:
+                good.append(tick)
+            else:
+                malformed += 1
+        decoded.append(TopicSnapshot(topic, seq, tuple(good)))
+    return Snapshot(sid, ts, tuple(decoded), malformed)
+
+
+def merge(parts: Sequence[Snapshot]) -> Snapshot:
+    """One snapshot from the replies to several prefixes (each topic once); they must share a
+    ``sid``, else the publisher restarted between them and :class:`SnapshotError` says so."""
+    if not parts:
+        raise SnapshotError("nothing to merge")
+    sids = {p.sid for p in parts}
+    if len(sids) > 1:
+        raise SnapshotError("the publisher restarted while the snapshot was taken")
+    topics: dict[str, TopicSnapshot] = {}
+    for part in parts:
+        for entry in part.topics:
+            topics.setdefault(entry.topic, entry)
+    return Snapshot(
+        parts[0].sid,
+        min(p.ts for p in parts),
+        tuple(topics.values()),
+        sum(p.malformed for p in parts),
+    )
+
+
+def request_prefixes(prefixes: Iterable[str]) -> list[str]:
+    """The snapshot requests that cover ``prefixes``: only tick topics are cached, so a prefix
+    that cannot match one (``status.``) needs none and ``""`` or ``tick`` become ``tick.``."""
+    wanted: list[str] = []
+    for prefix in prefixes:
+        if "tick.".startswith(prefix):
+            prefix = "tick."
+        elif not prefix.startswith("tick."):
+            continue
+        if prefix not in wanted:
+            wanted.append(prefix)
+    # A prefix covered by a shorter one adds nothing.
+    return [p for p in wanted if not any(o != p and p.startswith(o) for o in wanted)]
+
+
+class SnapshotClient:
+    """A DEALER socket that sends snapshot requests and collects their replies, never blocking.
+
+    :meth:`request` sends one request per prefix; :meth:`on_readable` returns the merged
+    snapshot once every reply is in (or raises :class:`SnapshotError`). :meth:`cancel` drops an
+    outstanding request: the socket is replaced, so a late reply cannot be taken for a new one.
+    """
+
+    def __init__(
+        self, endpoint: str, context: zmq.Context[Any], curve: CurveKeys | None = None
+    ) -> None:
+        self.endpoint = endpoint
+        self._context = context
+        self._curve = curve
+        self._socket: zmq.Socket[Any] | None = None
+        self._expected = 0
+        self._parts: list[Snapshot] = []
+
+    @property
+    def socket(self) -> zmq.Socket[Any]:
+        """The DEALER socket (created on first use), for a ``zmq.Poller``."""
+        if self._socket is None:
+            sock: zmq.Socket[Any] = self._context.socket(zmq.DEALER)
+            try:
+                sock.setsockopt(zmq.LINGER, 0)
+                if self._curve is not None:
+                    self._curve.apply(sock)
+                sock.connect(self.endpoint)
+            except BaseException:
+                sock.close(linger=0)
+                raise
+            self._socket = sock
+        return self._socket
+
+    @property
+    def pending(self) -> bool:
+        """True while replies are outstanding."""
+        return self._expected > 0
+
+    def request(self, prefixes: Sequence[str]) -> None:
+        """Ask for the topics under each prefix (replacing any outstanding request)."""
+        if self.pending:
+            self.cancel()
+        sock = self.socket
+        self._parts = []
+        self._expected = len(prefixes)
+        for prefix in prefixes:
+            # The empty delimiter makes the envelope a REQ socket's: the server echoes it back.
+            sock.send_multipart([b"", encode_request(prefix)])
+
+    def on_readable(self) -> Snapshot | None:
+        """Read waiting replies; the merged snapshot once all are in, else None."""
+        sock = self.socket
+        while self._expected > 0:
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return None
+            try:
+                self._parts.append(decode_reply(frames[-1]))
+            except SnapshotError:
+                self.cancel()
+                raise
+            self._expected -= 1
+        parts, self._parts = self._parts, []
+        return merge(parts)
+
+    def cancel(self) -> None:
+        """Forget outstanding replies (by replacing the socket)."""
+        self._expected = 0
+        self._parts = []
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None
+
+    def close(self) -> None:
+        """Close the socket."""
+        self.cancel()
+
+
+def fetch(
+    endpoint: str,
+    prefix: str = "",
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    context: zmq.Context[Any] | None = None,
+    curve: CurveKeys | None = None,
+) -> Snapshot:
+    """Ask the publisher at ``endpoint`` for a snapshot and wait up to ``timeout`` seconds."""
+    own = context is None
+    ctx: zmq.Context[Any] = zmq.Context() if context is None else context
+    client = SnapshotClient(endpoint, ctx, curve)
+    try:
+        client.request([prefix])
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not client.socket.poll(max(1, math.ceil(remaining * 1000))):
+                if time.monotonic() >= deadline:
+                    raise SnapshotError(f"no snapshot reply from {endpoint} within {timeout:g} s")
+                continue
+            snapshot = client.on_readable()
+            if snapshot is not None:
+                return snapshot
+    finally:
+        client.close()
+        if own:
+            ctx.term()

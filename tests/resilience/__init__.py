@@ -1,0 +1,1 @@
+"""Resilience: the connection machine, pacing, and every gateway fault on real sockets."""

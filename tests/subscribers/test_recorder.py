@@ -1,0 +1,147 @@
+"""The recorder: rows in csv, jsonl and parquet, gap rows, daily and size rotation (no sockets)."""
+
+import csv
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from subscribers.events import Gap, PublisherAlive, PublisherRestart, PublisherSilent
+from subscribers.recorder import COLUMNS, FORMATS, Format, Recorder
+from subscribers.wire import Tick
+
+DAY1 = int(datetime(2026, 11, 23, 23, 59, 59, tzinfo=UTC).timestamp() * 1e9)
+DAY2 = int(datetime(2026, 11, 24, 0, 0, 1, tzinfo=UTC).timestamp() * 1e9)
+
+
+def tick(seq: int, **given: Any) -> Tick:
+    fields: dict[str, Any] = {
+        "pub": "p",
+        "sid": 5,
+        "seq": seq,
+        "ts": DAY1,
+        "key": "AAPL",
+        "conid": 1,
+        "field": "bid",
+        "tick_type": 1,
+        "kind": "price",
+        "price": 189.52,
+        "attrib": 0,
+        "mdt": 1,
+        "ts_recv": DAY1 - 1,
+    }
+    fields.update(given)
+    return Tick(**fields)
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows of any format as dicts (csv values as text, '' for absent)."""
+    if path.suffix == ".csv":
+        with path.open(newline="") as f:
+            return list(csv.DictReader(f))
+    if path.suffix == ".jsonl":
+        return [json.loads(line) for line in path.read_text().splitlines()]
+    rows: list[dict[str, Any]] = pq.read_table(path).to_pylist()
+    return rows
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_ticks_and_gaps_are_rows_in_order(tmp_path: Path, fmt: Format) -> None:
+    """Ticks become tick rows and a gap a gap row between them, in the order received."""
+    recorder = Recorder(tmp_path, fmt)
+    recorder.tick(tick(1), DAY1)
+    recorder.event(Gap("tick.AAPL", 5, 2, 4, "seq"), DAY1)
+    recorder.tick(tick(5), DAY1)
+    recorder.close()
+    (path,) = recorder.files
+    rows = read_rows(path)
+    assert [r["row"] for r in rows] == ["tick", "gap", "tick"]
+    assert list(rows[0]) == list(COLUMNS)
+    gap = rows[1]
+    assert str(gap["seq"]) == "2" and str(gap["missing"]) == "3"
+    assert gap["topic"] == "tick.AAPL"
+    assert "detected by seq" in gap["note"]
+    assert float(rows[2]["price"]) == 189.52 and str(rows[2]["seq"]) == "5"
+    assert (recorder.ticks, recorder.gaps, recorder.lost) == (2, 1, 3)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_value_kind_round_trips(tmp_path: Path, fmt: Format) -> None:
+    """Price, size and value ticks (int, float, str) keep their value; nil price stays absent."""
+    recorder = Recorder(tmp_path, fmt)
+    recorder.tick(tick(1, price=None), DAY1)
+    recorder.tick(tick(2, kind="size", field="bid_size", price=None, attrib=None, size=2.5), DAY1)
+    recorder.tick(tick(3, kind="value", price=None, attrib=None, value=1767268801), DAY1)
+    recorder.tick(tick(4, kind="value", price=None, attrib=None, value="a;b"), DAY1)
+    recorder.close()
+    rows = read_rows(recorder.files[0])
+    assert rows[0]["price"] in ("", None)
+    assert float(rows[1]["size"]) == 2.5
+    assert str(rows[2]["value"]) == "1767268801"
+    assert rows[3]["value"] == "a;b"
+
+
+def test_restart_and_silence_are_rows_alive_is_not(tmp_path: Path) -> None:
+    """A restart and a silence each leave a row; a publisher being alive loses nothing."""
+    recorder = Recorder(tmp_path, "jsonl")
+    recorder.event(PublisherRestart("p", 1, 2), DAY1)
+    recorder.event(PublisherSilent("p", 2, 3.1, 1.0), DAY1)
+    recorder.event(PublisherAlive("p", 2, returned=True), DAY1)
+    recorder.close()
+    rows = read_rows(recorder.files[0])
+    assert [(r["row"], r["sid"]) for r in rows] == [("restart", 2), ("silent", 2)]
+
+
+def test_a_new_utc_day_starts_a_new_file(tmp_path: Path) -> None:
+    """Rows received after midnight UTC go into the next day's file."""
+    recorder = Recorder(tmp_path, "csv")
+    recorder.tick(tick(1), DAY1)
+    recorder.tick(tick(2), DAY2)
+    recorder.close()
+    assert [p.name for p in recorder.files] == ["ibsub-20261123-0001.csv", "ibsub-20261124-0001.csv"]
+    assert [len(read_rows(p)) for p in recorder.files] == [1, 1]
+
+
+def test_a_full_file_rolls_over_to_the_next_number(tmp_path: Path) -> None:
+    """Once a file reaches max_bytes the next row starts file -0002, and nothing is lost."""
+    recorder = Recorder(tmp_path, "jsonl", max_bytes=1000)
+    for seq in range(1, 21):
+        recorder.tick(tick(seq), DAY1)
+    recorder.close()
+    assert len(recorder.files) > 2
+    assert recorder.files[1].name == "ibsub-20261123-0002.jsonl"
+    seqs = [row["seq"] for path in recorder.files for row in read_rows(path)]
+    assert seqs == list(range(1, 21))
+    assert all(path.stat().st_size < 1000 + 600 for path in recorder.files)
+
+
+def test_existing_files_are_never_overwritten(tmp_path: Path) -> None:
+    """A second recording on the same day picks the next free number."""
+    for _ in range(2):
+        recorder = Recorder(tmp_path, "csv")
+        recorder.tick(tick(1), DAY1)
+        recorder.close()
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["ibsub-20261123-0001.csv", "ibsub-20261123-0002.csv"]
+
+
+def test_parquet_is_a_part_file_until_closed(tmp_path: Path) -> None:
+    """An open Parquet file is named .part (incomplete); closing renames it to .parquet."""
+    recorder = Recorder(tmp_path, "parquet")
+    recorder.tick(tick(1), DAY1)
+    assert [p.name for p in tmp_path.iterdir()] == ["ibsub-20261123-0001.parquet.part"]
+    recorder.close()
+    assert [p.name for p in tmp_path.iterdir()] == ["ibsub-20261123-0001.parquet"]
+    assert pq.read_table(tmp_path / "ibsub-20261123-0001.parquet").num_rows == 1
+
+
+def test_csv_rows_reach_the_disk_on_flush(tmp_path: Path) -> None:
+    """flush() makes the rows so far readable while the file stays open."""
+    recorder = Recorder(tmp_path, "csv")
+    recorder.tick(tick(1), DAY1)
+    recorder.flush()
+    assert len(read_rows(recorder.files[0])) == 1
+    recorder.close()
