@@ -4,9 +4,11 @@
 records into it once per tick, so :meth:`LastValueCache.record` is two dict operations and
 nothing else. :func:`build_reply` is pure: a request's bytes in, a reply map out.
 :class:`SnapshotServer` owns the ROUTER socket and runs on the service thread (registered with
-``PublisherService.add_pollable``), answering at most :data:`REQUESTS_PER_CALL` requests per call
-so a crowd of late joiners cannot stall the tick path for long; the rest wait for the next turn
-of the service loop.
+``PublisherService.add_pollable``). Each call answers at most :data:`REQUESTS_PER_CALL` requests
+and stops early once :data:`TICKS_PER_CALL` ticks have been packed, so a crowd of late joiners
+cannot stall the tick path for long; the rest wait for the next turn of the service loop. One
+reply costs about 2.5 us per tick it carries (a full snapshot of 1000 instruments with 15 fields
+each: about 40 ms, once).
 
 Request, one frame, msgpack ``{"v": 1, "prefix": "tick.AAPL"}`` (``""``: every topic). Reply, one
 frame, msgpack ``{"v": 1, "sid": int, "ts": int, "topics": [{"topic", "seq", "ticks"}]}``. A
@@ -27,7 +29,9 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION: Final = 1
 REQUESTS_PER_CALL: Final = 4
-"""Snapshot requests answered per service-loop turn; the rest wait for the next turn."""
+"""Snapshot requests answered per service-loop turn at most; the rest wait for the next turn."""
+TICKS_PER_CALL: Final = 5000
+"""A turn stops answering once its replies carried this many ticks (always at least one)."""
 MAX_REQUEST_BYTES: Final = 4096
 """A request is a tiny map; ZeroMQ disconnects a peer that sends a bigger message."""
 SEND_HWM: Final = 1000
@@ -165,20 +169,24 @@ class SnapshotServer:
         return self._socket
 
     def on_readable(self) -> None:
-        """Answer up to :data:`REQUESTS_PER_CALL` waiting requests; never blocks."""
+        """Answer waiting requests within this turn's budget; never blocks."""
+        ticks = 0
         for _ in range(REQUESTS_PER_CALL):
             try:
                 frames = self._socket.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            self._answer(frames)
+            ticks += self._answer(frames)
+            if ticks >= TICKS_PER_CALL:
+                return
 
-    def _answer(self, frames: list[bytes]) -> None:
+    def _answer(self, frames: list[bytes]) -> int:
+        """Reply to one request; returns how many ticks the reply carried."""
         # ROUTER prepends the peer's identity; a REQ peer adds an empty delimiter frame. The
         # request body is the last frame and everything before it is the envelope to echo.
         *envelope, body = frames
         if not envelope:
-            return  # cannot happen on a ROUTER; nothing to reply to
+            return 0  # cannot happen on a ROUTER; nothing to reply to
         reply = build_reply(body, self.cache, sid=self._sid, last_seq=self._last_seq)
         if "error" in reply:
             self.rejected += 1
@@ -188,6 +196,7 @@ class SnapshotServer:
             self.served += 1
         # ROUTER drops a reply to a peer whose queue is full or gone; it never blocks us.
         self._socket.send_multipart([*envelope, self._packer.pack(reply)], zmq.NOBLOCK)
+        return sum(len(topic["ticks"]) for topic in reply.get("topics", ()))
 
     def close(self) -> None:
         """Close the socket; unsent replies are dropped."""

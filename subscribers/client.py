@@ -223,6 +223,8 @@ class Subscriber:
     ``prefixes`` are ZeroMQ byte-prefix subscriptions (``""`` is everything). ``exact_keys`` adds
     a subscription to ``tick.<key>`` for each key and, once any are given, restricts tick topics
     to exactly those keys; status and heartbeat topics still pass when a prefix selects them.
+    Without ``prefixes`` the subscriber takes every topic, or only the exact keys' ticks when
+    ``exact_keys`` are given.
 
     ``snapshot`` starts from (and resynchronises after a publisher restart with) the last-value
     snapshot at ``snapshot_endpoint``; ``snapshot_timeout`` bounds each attempt. ``curve`` makes
@@ -236,7 +238,7 @@ class Subscriber:
         self,
         endpoint: str = DEFAULT_ENDPOINT,
         *,
-        prefixes: Sequence[str] = ("",),
+        prefixes: Sequence[str] | None = None,
         exact_keys: Sequence[str] = (),
         context: zmq.Context[Any] | None = None,
         rcvhwm: int = DEFAULT_RCVHWM,
@@ -258,6 +260,8 @@ class Subscriber:
         """Top of book per instrument, from every tick delivered (snapshot ticks included)."""
         self.last_error: WireError | None = None
         """The most recent malformed message's error (for diagnostics)."""
+        if prefixes is None:  # by default: everything, or only the exact keys when given
+            prefixes = () if exact_keys else ("",)
         self._prefixes = tuple(dict.fromkeys(prefixes))
         self._exact_topics = frozenset(TICK_PREFIX + key for key in exact_keys)
         self._exact_bytes = frozenset(t.encode() for t in self._exact_topics)
@@ -266,7 +270,6 @@ class Subscriber:
         self._watch = HeartbeatWatch(heartbeat_interval)
         self._sids: dict[str, int] = {}
         self._wanted: dict[str, bool] = {}
-        self._delivered: dict[str, bool] = {}
         self._ready: deque[Message] = deque()
         self._held: list[Message] = []
         self._counts = dict.fromkeys(SubscriberStats.__slots__, 0)
@@ -274,7 +277,8 @@ class Subscriber:
         self._snapshot_mode = snapshot
         self._snapshot_timeout = snapshot_timeout
         self._snapshot_deadline = math.inf
-        self._snapshot_retry = False
+        self._snapshot_pubs: frozenset[str] = frozenset()
+        """Publishers whose ticks the last snapshot held: a restart of one of them resyncs."""
         self._polled_snapshot: zmq.Socket[Any] | None = None
         self._sync = _Sync.AWAIT_HEARTBEAT if snapshot else _Sync.LIVE
         self._own_context = context is None
@@ -436,7 +440,11 @@ class Subscriber:
             return
         self._counts["publisher_restarts"] += 1
         self._on_event(PublisherRestart(msg.pub, known, msg.sid))
-        if self._snapshot_mode and self._sync is not _Sync.AWAIT_HEARTBEAT:
+        if not self._snapshot_mode or self._sync is _Sync.AWAIT_HEARTBEAT:
+            return
+        # Through a proxy other publishers' restarts reach us too; only the snapshot's own
+        # publisher (or any, if the snapshot was empty and named none) calls for a new one.
+        if not self._snapshot_pubs or msg.pub in self._snapshot_pubs:
             self._request_snapshot()
 
     def _note_heartbeat(self, hb: Heartbeat, now: float) -> None:
@@ -444,8 +452,6 @@ class Subscriber:
         if self._watch.beat(hb.pub, hb.sid, hb.seq, hb.ts, hb.gateway, now):
             self._on_event(PublisherAlive(hb.pub, hb.sid, returned=not first))
         self._update_next_timer()
-        if self._snapshot_retry and self._sync is _Sync.LIVE:
-            self._request_snapshot()
 
     def _process(self, msg: Message) -> None:
         """Sequence-check one message in delivery order and queue it for the caller."""
@@ -459,11 +465,7 @@ class Subscriber:
             self.book.apply_tick(msg)
         elif isinstance(msg, Heartbeat):
             self._check_tail(msg)
-        delivered = self._delivered.get(topic)
-        if delivered is None:
-            delivered = topic in self._exact_topics or any(map(topic.startswith, self._prefixes))
-            self._delivered[topic] = delivered
-        if delivered:
+        if self._tracks(topic):  # not a heartbeat read only for the subscriber's own use
             self._counts["received"] += 1
             self._ready.append(msg)
 
@@ -476,7 +478,8 @@ class Subscriber:
                     self._on_event(Gap(topic, hb.sid, seq - missing + 1, seq, "heartbeat"))
 
     def _tracks(self, topic: str) -> bool:
-        """Whether this subscriber's subscriptions deliver ``topic``."""
+        """Whether the caller's subscriptions (not the subscriber's own ``hb.``) ask for
+        ``topic``: the topics it delivers and accounts for."""
         wanted = self._wanted.get(topic)
         if wanted is None:
             if self._exact_topics and topic.startswith(TICK_PREFIX):
@@ -490,7 +493,6 @@ class Subscriber:
 
     def _request_snapshot(self) -> None:
         self._end_request()
-        self._snapshot_retry = False
         prefixes = request_prefixes([*self._prefixes, *self._exact_topics])
         if not prefixes:  # nothing subscribed is cached (status or hb only)
             self._release(_Sync.LIVE)
@@ -518,17 +520,20 @@ class Subscriber:
     def _apply_snapshot(self, snapshot: Snapshot) -> None:
         self._end_request()
         seqs: dict[str, int] = {}
+        pubs: set[str] = set()
         ticks = 0
         for entry in snapshot.topics:
             if not self._tracks(entry.topic):
                 continue
             seqs[entry.topic] = entry.seq
+            pubs.update(tick.pub for tick in entry.ticks)
             self.seq.reset(entry.topic, snapshot.sid, entry.seq)
             for tick in entry.ticks:
                 self.book.apply_tick(tick)
                 self._ready.append(tick)
                 ticks += 1
         self.seq.complete_sid = snapshot.sid
+        self._snapshot_pubs = frozenset(pubs)
         self._counts["malformed"] += snapshot.malformed
         self._counts["snapshots"] += 1
         self._counts["snapshot_ticks"] += ticks
@@ -537,7 +542,6 @@ class Subscriber:
 
     def _snapshot_failed(self, reason: str) -> None:
         self._end_request()
-        self._snapshot_retry = True  # at the next heartbeat
         self._counts["snapshot_failures"] += 1
         self._on_event(SnapshotFailed(reason))
         self._release(_Sync.LIVE)

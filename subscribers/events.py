@@ -77,7 +77,8 @@ class SnapshotApplied:
 
 @dataclass(frozen=True, slots=True)
 class SnapshotFailed:
-    """A snapshot could not be had; ``reason`` says why. Live messages carry on regardless."""
+    """A snapshot could not be had; ``reason`` says why. Live messages carry on regardless,
+    without a baseline; the next publisher restart (or a new subscriber) asks again."""
 
     reason: str
 

@@ -46,10 +46,10 @@ examples:
   ibsub record --out ticks --format jsonl --exact AAPL MSFT
 
 files:
-  DIR/ibsub-YYYYMMDD-NNNN.csv|jsonl|parquet; a Parquet file is named .parquet.part until it is
-  closed. Columns: row (tick|gap|restart|silent), recv_ns, topic, pub, sid, seq, ts, key,
-  conid, field, tick_type, price, size, value, attrib, mdt, ts_recv, missing, note.
-  A gap row's seq is the first lost seq and missing how many were lost.
+  DIR/ibsub-YYYYMMDD-NNNN.csv|jsonl|parquet (a Parquet file is the hidden
+  .ibsub-...parquet.part until it is closed). Columns: row (tick|gap|restart|silent),
+  recv_ns, topic, pub, sid, seq, ts, key, conid, field, tick_type, price, size, value, attrib,
+  mdt, ts_recv, missing, note. A gap row's seq is the first lost seq, missing how many.
 
 exit status:
   0  stopped by Ctrl-C or SIGTERM (the files are complete)

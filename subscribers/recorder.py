@@ -14,8 +14,9 @@ Every row has the columns of :data:`COLUMNS`; ``row`` says what it is:
 
 Files are ``<dir>/ibsub-YYYYMMDD-NNNN.<csv|jsonl|parquet>``: a new file starts at each UTC day
 (of the receipt time) and whenever the current one reaches ``max_bytes``; ``NNNN`` never reuses
-an existing file's number. A Parquet file is written as ``...parquet.part`` and renamed when it
-is closed (its footer is written last), so ``*.parquet`` files are always complete.
+an existing file's number. A Parquet file is written as the hidden ``.ibsub-...parquet.part``
+and renamed when it is closed (its footer is written last), so every ``*.parquet`` file is
+complete and dataset readers, which skip hidden files, never see one half-written.
 """
 
 import csv
@@ -220,7 +221,7 @@ class ParquetWriter:
     def __init__(self, path: Path) -> None:
         pq = _parquet()
         self.path = path
-        self._partial = path.with_name(path.name + ".part")
+        self._partial = path.with_name(f".{path.name}.part")
         self._file: IO[bytes] = open(self._partial, "xb")  # noqa: SIM115  # closed by close()
         self._schema = parquet_schema()
         self._writer = pq.ParquetWriter(self._file, self._schema)
@@ -319,7 +320,8 @@ class Recorder:
             self._writer.close()
             self._writer = None
         stem = f"{FILE_PREFIX}-{day:%Y%m%d}-"
-        taken = {p.name.split(".", 1)[0] for p in self.directory.glob(stem + "*")}
+        existing = [*self.directory.glob(stem + "*"), *self.directory.glob(f".{stem}*")]
+        taken = {p.name.lstrip(".").split(".", 1)[0] for p in existing}
         number = 1
         while f"{stem}{number:04d}" in taken:
             number += 1

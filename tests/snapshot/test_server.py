@@ -8,7 +8,7 @@ import pytest
 import zmq
 
 from publisher.bus import Bus
-from publisher.snapshot import REQUESTS_PER_CALL, SnapshotServer
+from publisher.snapshot import REQUESTS_PER_CALL, TICKS_PER_CALL, SnapshotServer
 from tests.helpers import wait_for
 
 
@@ -101,27 +101,50 @@ def test_bad_request_gets_an_error_and_the_server_keeps_serving(
     assert (server.rejected, server.served) == (1, 1)
 
 
+@pytest.fixture
+def inproc_server(bus: Bus) -> Iterator[SnapshotServer]:
+    """A server on inproc://, where a sent request is queued at the server before send returns."""
+    server = SnapshotServer.for_bus(bus, "inproc://snapshot-test")
+    yield server
+    server.close()
+
+
+def serve_all(server: SnapshotServer, wanted: int) -> list[int]:
+    """Call the handler until ``wanted`` requests are served; how many each call answered."""
+    per_call: list[int] = []
+    while server.served < wanted:
+        before = server.served
+        server.on_readable()
+        per_call.append(server.served - before)
+    return per_call
+
+
 def test_each_call_answers_a_bounded_number_of_requests(
-    context: zmq.Context[Any], server: SnapshotServer
+    context: zmq.Context[Any], inproc_server: SnapshotServer
 ) -> None:
     """However many requests wait, one call answers at most REQUESTS_PER_CALL of them."""
-    dealer = client(context, zmq.DEALER, server.endpoint)
-    wanted = 3 * REQUESTS_PER_CALL + 1
+    dealer = client(context, zmq.DEALER, inproc_server.endpoint)
+    wanted = 2 * REQUESTS_PER_CALL + 1
     for _ in range(wanted):
         dealer.send_multipart([b"", msgpack.packb({"v": 1})])
-    per_call: list[int] = []
-
-    def all_served() -> bool:
-        if server.socket.poll(0):
-            before = server.served
-            server.on_readable()
-            per_call.append(server.served - before)
-        return server.served == wanted
-
-    wait_for(all_served, "every request to be served", every=0.01)
+    per_call = serve_all(inproc_server, wanted)
     dealer.close()
-    assert max(per_call) <= REQUESTS_PER_CALL
-    assert sum(per_call) == wanted
+    assert per_call == [REQUESTS_PER_CALL, REQUESTS_PER_CALL, 1]
+
+
+def test_a_turn_stops_after_its_tick_budget(
+    context: zmq.Context[Any], bus: Bus, inproc_server: SnapshotServer
+) -> None:
+    """Once a turn's replies carried TICKS_PER_CALL ticks, the next request waits a turn."""
+    for i in range(TICKS_PER_CALL):
+        body = tick_body(f"f{i}", 1.0)
+        inproc_server.cache.record("tick.BIG", bus.publish("tick.BIG", "tick", body))
+    dealer = client(context, zmq.DEALER, inproc_server.endpoint)
+    for _ in range(2):
+        dealer.send_multipart([b"", msgpack.packb({"v": 1})])
+    per_call = serve_all(inproc_server, 2)
+    dealer.close()
+    assert per_call == [1, 1]
 
 
 def test_nothing_waiting_is_a_no_op(server: SnapshotServer) -> None:

@@ -213,6 +213,39 @@ def test_exact_key_drops_longer_keys(context: zmq.Context[Any], publisher: Publi
     assert stats.filtered >= 1
 
 
+def test_exact_keys_alone_deliver_only_those_ticks(
+    context: zmq.Context[Any], publisher: Publisher
+) -> None:
+    """Given exact keys and no prefixes, status messages and other keys are not delivered."""
+
+    def publish_round() -> None:
+        publisher.status()
+        publisher.tick("ESZ6")
+        publisher.tick("ES")
+
+    with Subscriber(publisher.endpoint, exact_keys=["ES"], context=context) as sub:
+        got = collect(sub, publish_round, lambda r: len(r) >= 3)
+    assert set(topics(got)) == {"tick.ES"}
+
+
+def test_unknown_schema_version_is_counted_and_skipped(
+    context: zmq.Context[Any], publisher: Publisher
+) -> None:
+    """A message of schema version 2 is counted as malformed and the next v1 message arrives."""
+
+    def publish_round() -> None:
+        body = {"v": 2, "type": "tick", "pub": "ibpub", "sid": 1, "seq": 1, "ts": 1, "key": "A"}
+        publisher.raw(b"tick.A", msgpack.packb(body))
+        publisher.tick("A")
+
+    with Subscriber(publisher.endpoint, context=context) as sub:
+        got = collect(sub, publish_round, lambda r: len(r) >= 2)
+        stats, error = sub.stats, sub.last_error
+    assert all(m.v == 1 for m in got)
+    assert stats.malformed >= 1
+    assert error is not None and "unknown schema version 2" in error.reason
+
+
 def test_exact_keys_let_subscribed_status_through(
     context: zmq.Context[Any], publisher: Publisher
 ) -> None:

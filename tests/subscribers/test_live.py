@@ -12,6 +12,7 @@ import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -23,26 +24,66 @@ from subscribers.events import (
     PublisherRestart,
     PublisherSilent,
     SnapshotApplied,
+    SnapshotFailed,
 )
 from subscribers.wire import Heartbeat, Message, Tick
 from tests.helpers import BIN, Processes, free_port, processes, wait_for
 from tests.subscribers.live import LivePublisher, start_gateway
+
+E = TypeVar("E", bound=Event)
+
+
+class Reader:
+    """A subscriber, what it delivered so far, and the events it reported."""
+
+    def __init__(self, endpoint: str, **options: Any) -> None:
+        self.events: list[Event] = []
+        self.sub = Subscriber(endpoint, on_event=self.events.append, **options)
+        self.messages: list[Message] = []
+
+    def read(self, wait: float = 0.02) -> "Reader":
+        """Take whatever has arrived (waiting up to ``wait`` for the first message)."""
+        msg = self.sub.recv(timeout=wait)
+        while msg is not None:
+            self.messages.append(msg)
+            msg = self.sub.recv(timeout=0)
+        return self
+
+    def heard(self, name: str) -> bool:
+        """True once a heartbeat of publisher ``name`` has arrived."""
+        self.read()
+        return name in self.sub.publishers
+
+    def ticks(self) -> list[Tick]:
+        return [m for m in self.messages if isinstance(m, Tick)]
+
+    def heartbeats(self) -> list[dict[str, int]]:
+        """The tick seqs of each heartbeat delivered, oldest first."""
+        return [dict(m.seqs) for m in self.messages if isinstance(m, Heartbeat)]
+
+    def events_of(self, kind: type[E]) -> list[E]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def last_seq(self, topic: str) -> int:
+        return max((m.seq for m in self.messages if m.topic == topic), default=0)
+
+    def close(self) -> None:
+        self.sub.close()
+
+
+@pytest.fixture
+def readers() -> Iterator[list[Reader]]:
+    """Readers created by a test, closed at teardown."""
+    made: list[Reader] = []
+    yield made
+    for reader in made:
+        reader.close()
 
 
 @pytest.fixture
 def procs() -> Iterator[Processes]:
     with processes() as group:
         yield group
-
-
-def heard(sub: Subscriber, name: str) -> bool:
-    """Read for a moment; True once a heartbeat of publisher ``name`` has arrived."""
-    sub.recv(timeout=0.05)
-    return name in sub.publishers
-
-
-def of(events: list[Event], kind: type) -> list[Event]:
-    return [e for e in events if isinstance(e, kind)]
 
 
 def book_of(ticks: list[Tick]) -> dict[str, tuple[object, ...]]:
@@ -54,85 +95,200 @@ def book_of(ticks: list[Tick]) -> dict[str, tuple[object, ...]]:
 
 
 def test_late_joiner_starts_from_the_early_view_without_gap_or_duplicate(
-    tmp_path: Path,
+    tmp_path: Path, readers: list[Reader]
 ) -> None:
     """A snapshot joiner's book equals an early subscriber's at the snapshot's seqs, then its
-    live ticks continue each topic's seqs exactly, the same ticks the early one received."""
+    live ticks continue each topic's seqs exactly: the very ticks the early one received."""
     port = free_port()
     live = LivePublisher(tmp_path, port).start()
     gateway = None
     try:
-        with Subscriber(live.endpoint, prefixes=["tick."]) as early:
-            wait_for(lambda: heard(early, live.name), "the early subscriber to be subscribed")
-            gateway = start_gateway(port, rate=400)
-            early_ticks: list[Message] = []
-
-            def early_reads(count: int) -> bool:
-                while (msg := early.recv(timeout=0)) is not None:
-                    early_ticks.append(msg)
-                return len(early_ticks) >= count or bool(early.recv(timeout=0.02) and False)
-
-            wait_for(lambda: early_reads(400), "400 ticks on the early subscriber")
-            events: list[Event] = []
-            late_msgs: list[Message] = []
-            with Subscriber(
-                live.endpoint,
-                prefixes=["tick."],
-                snapshot=True,
-                snapshot_endpoint=live.snapshot_endpoint,
-                on_event=events.append,
-            ) as late:
-
-                def late_reads() -> bool:
-                    while (msg := late.recv(timeout=0.02)) is not None:
-                        late_msgs.append(msg)
-                    early_reads(0)
-                    return late.stats.received >= 300
-
-                wait_for(late_reads, "300 live ticks on the late joiner")
-                late_stats = late.stats
-            late_max = {m.topic: m.seq for m in late_msgs}
-            wait_for(
-                lambda: early_reads(0)
-                and all(any(m.topic == t and m.seq >= s for m in early_ticks) for t, s in
-                        late_max.items()),
-                "the early subscriber to catch up",
-            ) if False else None
-            covered = lambda: (  # noqa: E731
-                early_reads(0),
-                all(max((m.seq for m in early_ticks if m.topic == t), default=0) >= s
-                    for t, s in late_max.items()),
-            )[1]
-            wait_for(covered, "the early subscriber to pass the late joiner")
-            early_stats = early.stats
+        early = Reader(live.endpoint, prefixes=["tick."])
+        readers.append(early)
+        wait_for(lambda: early.heard(live.name), "the early subscriber to be subscribed")
+        gateway = start_gateway(port, rate=400)
+        wait_for(lambda: len(early.read().messages) >= 400, "400 ticks on the early subscriber")
+        late = Reader(
+            live.endpoint,
+            prefixes=["tick."],
+            snapshot=True,
+            snapshot_endpoint=live.snapshot_endpoint,
+        )
+        readers.append(late)
+        wait_for(
+            lambda: early.read(0) and late.read().sub.stats.received >= 300,
+            "300 live ticks on the late joiner",
+        )
+        topics = {m.topic for m in late.messages}
+        wait_for(
+            lambda: all(early.read().last_seq(t) >= late.last_seq(t) for t in topics),
+            "the early subscriber to catch up with the late joiner",
+        )
     finally:
         live.stop()
         if gateway is not None:
             gateway.stop()
 
-    assert (early_stats.gaps, late_stats.gaps, late_stats.lost, late_stats.stale) == (0, 0, 0, 0)
-    (applied,) = of(events, SnapshotApplied)
-    assert isinstance(applied, SnapshotApplied)
-    snapshot_ticks = late_msgs[: applied.ticks]
-    live_ticks = late_msgs[applied.ticks :]
-    assert all(isinstance(t, Tick) and t.seq <= applied.seqs[t.topic] for t in snapshot_ticks)
+    late_stats = late.sub.stats
+    assert (early.sub.stats.gaps, late_stats.gaps, late_stats.lost) == (0, 0, 0)
+    (applied,) = late.events_of(SnapshotApplied)
+    snapshot_ticks, live_ticks = late.ticks()[: applied.ticks], late.ticks()[applied.ticks :]
+    assert all(t.seq <= applied.seqs[t.topic] for t in snapshot_ticks)
 
     early_by_topic: dict[str, list[Tick]] = defaultdict(list)
-    for msg in early_ticks:
-        assert isinstance(msg, Tick)
-        early_by_topic[msg.topic].append(msg)
+    for tick in early.ticks():
+        early_by_topic[tick.topic].append(tick)
     for topic, ticks in early_by_topic.items():  # the early view is complete from seq 1
         assert [t.seq for t in ticks] == list(range(1, len(ticks) + 1)), topic
 
-    at_snapshot = [
-        t for t in early_ticks if isinstance(t, Tick) and t.seq <= applied.seqs.get(t.topic, 0)
-    ]
-    assert book_of([t for t in snapshot_ticks if isinstance(t, Tick)]) == book_of(at_snapshot)
+    known = [t for t in early.ticks() if t.seq <= applied.seqs.get(t.topic, 0)]
+    assert book_of(snapshot_ticks) == book_of(known)
 
-    live_by_topic: dict[str, list[Message]] = defaultdict(list)
-    for msg in live_ticks:
-        live_by_topic[msg.topic].append(msg)
-    for topic, msgs in live_by_topic.items():
+    live_by_topic: dict[str, list[Tick]] = defaultdict(list)
+    for tick in live_ticks:
+        live_by_topic[tick.topic].append(tick)
+    assert live_by_topic
+    for topic, ticks in live_by_topic.items():
         first = applied.seqs[topic] + 1
-        assert [m.seq for m in msgs] == list(range(first, first + len(msgs))), topic
-        assert msgs == early_by_topic[topic][first - 1 : first - 1 + len(msgs)], topic
+        assert [t.seq for t in ticks] == list(range(first, first + len(ticks))), topic
+        assert ticks == early_by_topic[topic][first - 1 : first - 1 + len(ticks)], topic
+
+
+def test_paused_subscriber_reports_exactly_what_it_missed(readers: list[Reader]) -> None:
+    """A paused subscriber with a tiny queue, overrun by a burst, reports as lost exactly the
+    ticks it did not receive: an unpaused subscriber received them all."""
+    # ipc: a Unix socket buffers far less than loopback TCP, so a short burst overruns it.
+    directory = Path(tempfile.mkdtemp(prefix="ibpub-"))
+    port = free_port()
+    live = LivePublisher(
+        directory, port, send_hwm=1000, pub_endpoint=f"ipc://{directory}/bus"
+    ).start()
+    gateway = None
+    try:
+        steady = Reader(live.endpoint, prefixes=["tick.", "hb."])
+        paused = Reader(live.endpoint, prefixes=["tick.", "hb."], rcvhwm=10)
+        readers += [steady, paused]
+        wait_for(lambda: steady.heard(live.name), "the steady subscriber to be subscribed")
+        wait_for(lambda: paused.heard(live.name), "the paused subscriber to be subscribed")
+        gateway = start_gateway(port, rate=5000)
+        wait_for(lambda: len(steady.read().ticks()) >= 8000, "a burst of 8000 ticks")
+        gateway.stop()  # the flow stops; heartbeats go on carrying the final seqs
+
+        def flow_stopped() -> bool:
+            heartbeats = steady.read().heartbeats()
+            return len(heartbeats) >= 2 and heartbeats[-1] == heartbeats[-2]
+
+        wait_for(flow_stopped, "two heartbeats with the same seqs", every=0.2)
+        final = steady.heartbeats()[-1]
+        wait_for(
+            lambda: final in paused.read().heartbeats(),
+            "the paused subscriber to read up to a heartbeat after the flow stopped",
+        )
+    finally:
+        live.stop()
+        if gateway is not None:
+            gateway.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+    published = sum(final.values())
+    lost = sum(e.missing for e in paused.events_of(Gap) if e.topic.startswith("tick."))
+    assert steady.sub.stats.lost == 0
+    assert len(steady.ticks()) == published
+    assert lost > 0
+    assert len(paused.ticks()) + lost == published
+
+
+def test_restart_is_reported_and_resynchronised(tmp_path: Path, readers: list[Reader]) -> None:
+    """When the publisher restarts, the subscriber reports the new sid, applies a snapshot of
+    the new session and carries on from it without counting the restart as loss."""
+    gateway = start_gateway(rate=300)
+    live = LivePublisher(tmp_path, gateway.port).start()
+    try:
+        reader = Reader(
+            live.endpoint,
+            prefixes=["tick."],
+            snapshot=True,
+            snapshot_endpoint=live.snapshot_endpoint,
+        )
+        readers.append(reader)
+        wait_for(lambda: reader.read().sub.stats.received >= 50, "live ticks before the restart")
+        old_sid = live.sid
+        live.stop()
+        live.start()
+        new_sid = live.sid
+
+        def resynced() -> bool:
+            reader.read()
+            snapshots = reader.events_of(SnapshotApplied)
+            return any(s.sid == new_sid for s in snapshots) and reader.ticks()[-1].sid == new_sid
+
+        wait_for(resynced, "a snapshot of the new session and its live ticks")
+    finally:
+        live.stop()
+        gateway.stop()
+
+    (restart,) = reader.events_of(PublisherRestart)
+    assert restart == PublisherRestart(live.name, old_sid, new_sid)
+    assert [s.sid for s in reader.events_of(SnapshotApplied)] == [old_sid, new_sid]
+    stats = reader.sub.stats
+    assert (stats.gaps, stats.lost, stats.publisher_restarts) == (0, 0, 1)
+    (resync,) = [s for s in reader.events_of(SnapshotApplied) if s.sid == new_sid]
+    after = [t for t in reader.ticks() if t.sid == new_sid]
+    assert after[0].seq <= resync.seqs[after[0].topic]  # the snapshot's ticks come first
+    quote = reader.sub.book.quotes[after[-1].key]
+    assert quote.updated_ns >= after[-1].ts  # the book follows the new session
+
+
+def test_unanswered_snapshot_fails_and_live_ticks_flow(
+    tmp_path: Path, readers: list[Reader]
+) -> None:
+    """With no snapshot server answering, the subscriber reports SnapshotFailed and delivers
+    live ticks anyway."""
+    gateway = start_gateway(rate=300)
+    live = LivePublisher(tmp_path, gateway.port).start()
+    try:
+        reader = Reader(
+            live.endpoint,
+            prefixes=["tick."],
+            snapshot=True,
+            snapshot_endpoint=f"tcp://127.0.0.1:{free_port()}",  # nobody there
+            snapshot_timeout=0.2,
+        )
+        readers.append(reader)
+        wait_for(lambda: len(reader.read().ticks()) >= 20, "live ticks after the failure")
+    finally:
+        live.stop()
+        gateway.stop()
+    (failed,) = reader.events_of(SnapshotFailed)
+    assert "no snapshot reply" in failed.reason
+    assert reader.sub.stats.snapshot_failures == 1
+    assert reader.sub.synchronised
+
+
+def test_killed_publisher_is_reported_silent(
+    tmp_path: Path, procs: Processes, readers: list[Reader]
+) -> None:
+    """After ``ibpub run`` is killed, the subscriber reports it silent for 3 heartbeat intervals."""
+    gateway = start_gateway(rate=100)
+    try:
+        live = LivePublisher(tmp_path, gateway.port, heartbeat=0.2)
+        config = tmp_path / "run.toml"
+        config.write_text(live.config_text())
+        publisher = procs.start([str(BIN / "ibpub"), "run", "--config", str(config)])
+        reader = Reader(live.endpoint, prefixes=["tick."])
+        readers.append(reader)
+        # Two heartbeats in a row teach the subscriber the interval (0.2 s, not the 1 s default).
+        wait_for(
+            lambda: reader.heard(live.name) and reader.sub.publishers[live.name].interval < 0.5,
+            "the heartbeat interval to be learnt",
+        )
+        os.killpg(publisher.pid, signal.SIGKILL)
+        wait_for(lambda: reader.read().events_of(PublisherSilent), "the silence to be reported")
+    finally:
+        gateway.stop()
+
+    (silent,) = reader.events_of(PublisherSilent)
+    assert silent.pub == live.name
+    assert silent.interval == pytest.approx(0.2, rel=0.5)
+    assert silent.silent_for >= 3 * silent.interval
+    assert not reader.sub.publishers[live.name].alive

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
+import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]  # no type information
 import pytest
 
 from subscribers.events import Gap, PublisherAlive, PublisherRestart, PublisherSilent
@@ -101,7 +101,8 @@ def test_a_new_utc_day_starts_a_new_file(tmp_path: Path) -> None:
     recorder.tick(tick(1), DAY1)
     recorder.tick(tick(2), DAY2)
     recorder.close()
-    assert [p.name for p in recorder.files] == ["ibsub-20261123-0001.csv", "ibsub-20261124-0001.csv"]
+    names = [p.name for p in recorder.files]
+    assert names == ["ibsub-20261123-0001.csv", "ibsub-20261124-0001.csv"]
     assert [len(read_rows(p)) for p in recorder.files] == [1, 1]
 
 
@@ -128,14 +129,23 @@ def test_existing_files_are_never_overwritten(tmp_path: Path) -> None:
     assert names == ["ibsub-20261123-0001.csv", "ibsub-20261123-0002.csv"]
 
 
-def test_parquet_is_a_part_file_until_closed(tmp_path: Path) -> None:
-    """An open Parquet file is named .part (incomplete); closing renames it to .parquet."""
+def test_parquet_is_a_hidden_part_file_until_closed(tmp_path: Path) -> None:
+    """An open Parquet file is a hidden .part file; closing renames it to .parquet."""
     recorder = Recorder(tmp_path, "parquet")
     recorder.tick(tick(1), DAY1)
-    assert [p.name for p in tmp_path.iterdir()] == ["ibsub-20261123-0001.parquet.part"]
+    assert [p.name for p in tmp_path.iterdir()] == [".ibsub-20261123-0001.parquet.part"]
     recorder.close()
     assert [p.name for p in tmp_path.iterdir()] == ["ibsub-20261123-0001.parquet"]
     assert pq.read_table(tmp_path / "ibsub-20261123-0001.parquet").num_rows == 1
+
+
+def test_a_left_over_part_file_keeps_its_number(tmp_path: Path) -> None:
+    """A .part file left by a killed recorder is not overwritten: the next file takes -0002."""
+    (tmp_path / ".ibsub-20261123-0001.parquet.part").write_bytes(b"killed mid-write")
+    recorder = Recorder(tmp_path, "parquet")
+    recorder.tick(tick(1), DAY1)
+    recorder.close()
+    assert recorder.files == [tmp_path / "ibsub-20261123-0002.parquet"]
 
 
 def test_csv_rows_reach_the_disk_on_flush(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 // A subscriber to the ibpub bus in Node.js: ZeroMQ and msgpack are all it needs.
 //
-//   npm install
+//   npm ci
 //   node subscriber.mjs [ENDPOINT] [COUNT] [PREFIX]
 //
 // ENDPOINT defaults to tcp://127.0.0.1:7700, COUNT to 0 (run until Ctrl-C), PREFIX to "tick."

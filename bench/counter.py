@@ -1,0 +1,114 @@
+"""The counting subscriber: a separate process on the bus that counts ``tick.`` messages.
+
+It does as little as a subscriber can per message (two ``recv`` calls and a count) so that it is
+not what limits the measurement; only when asked for latency does it decode each payload's ``ts``
+to take publish-to-receipt samples. Its receive queue is unbounded (``RCVHWM`` 0), so a message
+is lost only if the publisher dropped it.
+"""
+
+import os
+import time
+from multiprocessing.connection import Connection
+from typing import Any, Final
+
+import msgpack
+import zmq
+
+from bench.receivers import Arrival, Expect, Quit, Wait
+
+POLL_MS: Final = 50
+BATCH: Final = 4096
+"""Messages drained per wake-up before the control pipe is looked at again."""
+
+
+class _Count:
+    """The state of one expectation."""
+
+    __slots__ = ("expected", "latencies", "last_payload", "reached_ns", "received", "sample")
+
+    def __init__(self, expected: int = 0, sample: bool = False) -> None:
+        self.expected = expected
+        self.received = 0
+        self.reached_ns = 0
+        self.last_payload = b""
+        self.sample = sample
+        self.latencies: list[int] = []
+
+    def arrival(self) -> Arrival:
+        last_ts = 0
+        if self.last_payload:
+            last_ts = int(msgpack.unpackb(self.last_payload)["ts"])
+        times = os.times()
+        return Arrival(
+            self.expected,
+            self.received,
+            self.reached_ns,
+            last_ts,
+            self.latencies,
+            times.user + times.system,
+        )
+
+
+def _drain(sock: zmq.Socket[Any], state: _Count) -> int:
+    """Receive what is queued (up to :data:`BATCH` messages); returns how many ticks came."""
+    recv = sock.recv
+    got = 0
+    unpack = msgpack.unpackb
+    now = time.time_ns
+    latencies = state.latencies
+    for _ in range(BATCH):
+        try:
+            topic = recv(zmq.NOBLOCK)
+        except zmq.Again:
+            break
+        payload = recv()
+        if topic[0] != 116:  # not b"t"ick: a heartbeat, used only to know we are connected
+            continue
+        got += 1
+        if state.sample:
+            latencies.append(now() - unpack(payload)["ts"])
+        if state.received + got == state.expected:
+            state.reached_ns = now()
+            state.last_payload = payload
+    state.received += got
+    return got
+
+
+def serve(control: Connection, endpoint: str) -> None:
+    """The subscriber process: connect, report the first heartbeat, then count on command."""
+    context: zmq.Context[Any] = zmq.Context()
+    sock = context.socket(zmq.SUB)
+    sock.setsockopt(zmq.RCVHWM, 0)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.subscribe(b"tick.")
+    sock.subscribe(b"hb.")
+    sock.connect(endpoint)
+    poller = zmq.Poller()
+    poller.register(sock, zmq.POLLIN)
+    poller.register(control.fileno(), zmq.POLLIN)
+    state = _Count()
+    waiting_until = 0.0
+    try:
+        sock.recv_multipart()  # the first heartbeat: the subscription is in place
+        control.send(True)
+        while True:
+            events = dict(poller.poll(POLL_MS))
+            if sock in events:
+                _drain(sock, state)
+            if waiting_until and (
+                state.reached_ns or time.monotonic() >= waiting_until
+            ):
+                control.send(state.arrival())
+                waiting_until = 0.0
+            if control.fileno() in events:
+                command = control.recv()
+                if isinstance(command, Expect):
+                    state = _Count(command.count, command.latency)
+                    control.send(True)
+                elif isinstance(command, Wait):
+                    waiting_until = time.monotonic() + command.seconds
+                elif isinstance(command, Quit):
+                    break
+    finally:
+        sock.close()
+        context.term()

@@ -1,0 +1,193 @@
+"""The results: one table (text) and the same figures as JSON, with the method and machine."""
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Final
+
+from bench.scenarios import Drain, Latency, Plan, Sustained
+
+BURST_TARGET: Final = 5.0
+SUSTAINED_TARGET: Final = 1.5
+P99_TARGET_SECONDS: Final = 100e-6
+P99_TARGET_RATE: Final = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class EncodingResult:
+    """Everything measured for one encoding, in one run."""
+
+    encoding: str
+    server_version: int
+    ibpub_sustained: Sustained
+    stock_sustained: Sustained
+    ibpub_burst: Drain
+    stock_burst: Drain
+    latency: tuple[Latency, ...]
+    ibpub_peak_rss_bytes: int
+    ibpub_lost_ticks: int
+
+    @property
+    def sustained_ratio(self) -> float:
+        return _ratio(self.ibpub_sustained.ticks_per_second, self.stock_sustained.ticks_per_second)
+
+    @property
+    def burst_ratio(self) -> float:
+        """How many times faster ibpub drained the burst (stock time / ibpub time)."""
+        return _ratio(self.stock_burst.seconds, self.ibpub_burst.seconds)
+
+    def p99_at_target_rate(self) -> float:
+        for step in self.latency:
+            if step.rate == P99_TARGET_RATE:
+                return step.publish_p99
+        return math.nan
+
+
+def _ratio(a: float, b: float) -> float:
+    if b == 0 or math.isnan(a) or math.isnan(b):
+        return math.nan
+    return a / b
+
+
+def _num(value: float, digits: int = 0) -> str:
+    if math.isnan(value):
+        return "-"
+    if math.isinf(value):
+        return "never"
+    return f"{value:,.{digits}f}"
+
+
+def _us(value: float) -> str:
+    return _num(value * 1e6, 0)
+
+
+def _x(value: float) -> str:
+    return "-" if math.isnan(value) or math.isinf(value) else f"{value:.1f}x"
+
+
+def _burst_cell(drain: Drain, timeout: float) -> str:
+    if math.isinf(drain.seconds):
+        return f"> {timeout:g} ({drain.received:,} of {drain.ticks:,})"
+    return _num(drain.seconds, 1)
+
+
+def rows(result: EncodingResult, plan: Plan) -> list[tuple[str, str, str, str]]:
+    """The table rows for one encoding: (what, ibpub, stock, ratio)."""
+    ib, st = result.ibpub_sustained, result.stock_sustained
+    out: list[tuple[str, str, str, str]] = [
+        (
+            "sustained, zero loss: ticks/s (frames/s)",
+            f"{_num(ib.ticks_per_second)} ({_num(ib.rate)})",
+            f"{_num(st.ticks_per_second)} ({_num(st.rate)})",
+            _x(result.sustained_ratio),
+        ),
+        (
+            f"burst of {result.ibpub_burst.frames:,} frames: drain s",
+            _burst_cell(result.ibpub_burst, plan.burst_timeout),
+            _burst_cell(result.stock_burst, plan.burst_timeout),
+            _x(result.burst_ratio),
+        ),
+        (
+            "  ibpub: last tick published after s",
+            _num(result.ibpub_burst.publish_seconds, 1),
+            "",
+            "",
+        ),
+    ]
+    for step in result.latency:
+        flag = "" if step.kept_up else " (fell behind)"
+        out.append(
+            (
+                f"tick-to-publish p50/p99/p99.9 us @{step.rate / 1000:g}k/s{flag}",
+                f"{_us(step.publish_p50)}/{_us(step.publish_p99)}/{_us(step.publish_p999)}",
+                "",
+                "",
+            )
+        )
+    for step in result.latency:
+        out.append(
+            (
+                f"publish-to-receipt p50/p99 us @{step.rate / 1000:g}k/s",
+                f"{_us(step.receipt_p50)}/{_us(step.receipt_p99)}",
+                "",
+                "",
+            )
+        )
+    out += [
+        (
+            "CPU s per million ticks: sustained / burst",
+            f"{_num(ib.cpu_per_million_ticks, 1)} / "
+            f"{_num(result.ibpub_burst.cpu_per_million_ticks, 1)}",
+            f"{_num(st.cpu_per_million_ticks, 1)} / "
+            f"{_num(result.stock_burst.cpu_per_million_ticks, 1)}",
+            "",
+        ),
+        ("peak RSS of the publisher, MiB", _num(result.ibpub_peak_rss_bytes / 2**20), "", ""),
+        ("ticks lost by ibpub", _num(result.ibpub_lost_ticks), "", ""),
+    ]
+    return out
+
+
+def verdicts(result: EncodingResult) -> list[str]:
+    """Each target of the issue, met or not, with the figure behind it."""
+    p99 = result.p99_at_target_rate()
+
+    def mark(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+
+    return [
+        f"burst drain >= {BURST_TARGET:g}x stock: {mark(result.burst_ratio >= BURST_TARGET)} "
+        f"({_x(result.burst_ratio)})",
+        f"sustained >= {SUSTAINED_TARGET:g}x stock decode-only: "
+        f"{mark(result.sustained_ratio >= SUSTAINED_TARGET)} ({_x(result.sustained_ratio)})",
+        f"tick-to-publish p99 <= {P99_TARGET_SECONDS * 1e6:g} us at "
+        f"{P99_TARGET_RATE / 1000:g}k ticks/s: {mark(p99 <= P99_TARGET_SECONDS)} ({_us(p99)} us)",
+    ]
+
+
+def table(results: list[EncodingResult], plan: Plan) -> str:
+    """The results of every encoding as one aligned text table."""
+    lines: list[str] = []
+    for result in results:
+        body = rows(result, plan)
+        width = max(len(r[0]) for r in body)
+        cols = [max(len(r[i]) for r in body) for i in (1, 2, 3)]
+        cols = [max(c, len(h)) for c, h in zip(cols, ("ibpub", "stock ibapi", "ratio"), strict=True)]
+        title = f"{result.encoding} (server version {result.server_version})"
+        header = (
+            f"{title:<{width}}  {'ibpub':>{cols[0]}}  {'stock ibapi':>{cols[1]}}  "
+            f"{'ratio':>{cols[2]}}"
+        )
+        lines += [header, "-" * len(header)]
+        for what, ours, theirs, ratio in body:
+            lines.append(
+                f"{what:<{width}}  {ours:>{cols[0]}}  {theirs:>{cols[1]}}  {ratio:>{cols[2]}}"
+            )
+        lines += ["targets: " + "; ".join(verdicts(result)), ""]
+    return "\n".join(lines)
+
+
+def to_json(
+    results: list[EncodingResult], plan: Plan, machine: Mapping[str, str], meta: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Every figure (including each step of the rate search) for ``bench/results/*.json``."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        return value
+
+    encodings = []
+    for result in results:
+        entry = asdict(result)
+        entry["sustained_ratio"] = result.sustained_ratio
+        entry["burst_ratio"] = result.burst_ratio
+        entry["verdicts"] = verdicts(result)
+        encodings.append(entry)
+    return clean(
+        {"meta": dict(meta), "machine": dict(machine), "plan": asdict(plan), "results": encodings}
+    )

@@ -1,0 +1,210 @@
+"""``python -m bench``: measure ibpub and the stock ibapi client on the same frames; print one table.
+
+Exit codes: 0 the benchmark ran (whether or not every target was met: the table says), 2 usage
+error, 1 the benchmark itself failed (a helper process died or never answered).
+"""
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+from bench import stats
+from bench.frames import ENCODINGS
+from bench.handles import Feed, HelperError, subscriber
+from bench.publisher import PublisherProcess
+from bench.report import EncodingResult, table, to_json
+from bench.scenarios import Plan, Run
+from bench.targets import Ibpub, Stock
+
+RESULTS_DIR: Final = Path(__file__).parent / "results"
+PUBLISHER_CLIENT_ID: Final = 7
+START_TIMEOUT: Final = 60.0
+WARM_UP_RATE: Final = 5_000
+WARM_UP_SECONDS: Final = 1.0
+
+METHOD: Final = """\
+method: a feeder process speaks the TWS handshake over loopback TCP and sends pre-generated
+frames (the simulator's seeded random walk over its 9 instruments, encoded by the simulator's
+encoder: classic text at server version 200, protobuf at the installed ibapi's maximum). The
+same frames, in the same order, go to `ibpub run` (a child process, default configuration,
+counted by a subscriber process on its PUB socket) and to the stock ibapi client (EClient.connect
++ EReader thread + EClient.run, tick callbacks that only count, in its own process).
+- sustained: paced steps of {step:g} s climbing x{factor:g} from {first:,.0f} frames/s; a step is
+  kept up when every tick arrives within {lag:g} s of its frame being due; a failed step is
+  tried once more (the stock client on a fresh connection); the figure is the highest rate
+  kept up. "ticks" are bus messages for ibpub and tick callbacks for ibapi (one each per
+  callback; a bid/ask/last frame raises two).
+- burst: {burst:,} frames queued at once; drain = first byte sent to last tick received.
+- tick-to-publish: the publisher's own ibpub_tick_latency_seconds histogram (read to hand-off
+  to ZeroMQ; quantiles interpolated inside its buckets) at each offered rate, the feeder
+  writing once per millisecond; publish-to-receipt: `ts` to arrival at the subscriber.
+- CPU: utime+stime of the whole process (/proc/PID/stat, every thread) over the step or burst,
+  per million ticks; peak RSS: VmHWM of the publisher at the end.
+All ratios compare figures from this one run."""
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def measure_encoding(
+    encoding: str, plan: Plan, workdir: Path, log: Callable[[str], None]
+) -> EncodingResult:
+    """Every measurement for one encoding: ibpub first, then the stock client."""
+    version = ENCODINGS[encoding]
+    feed = Feed(version)
+    try:
+        log(f"{encoding}: starting ibpub run against the feeder on port {feed.port}")
+        with PublisherProcess(feed.port, workdir) as publisher:
+            publisher.wait_metrics(START_TIMEOUT)
+            session = feed.wait_session(
+                lambda s: s.client_id == PUBLISHER_CLIENT_ID and len(s.streams) >= 9,
+                START_TIMEOUT,
+            )
+            log(f"{encoding}: generating {plan.burst_frames:,} frames")
+            prepared = feed.prepare(session.session, plan.burst_frames, plan.seed)
+            sub = subscriber(publisher.endpoint)
+            try:
+                ibpub = Ibpub(publisher, session.session, sub)
+                run = Run(feed, prepared.callbacks, plan)
+                run.step(ibpub, WARM_UP_RATE, WARM_UP_SECONDS)
+                log(f"{encoding}: ibpub latency at {plan.latency_rates}")
+                latency = tuple(run.latency(ibpub, publisher, r) for r in plan.latency_rates)
+                log(f"{encoding}: ibpub sustained rate search")
+                ibpub_sustained = run.sustained(ibpub, log)
+                log(f"{encoding}: ibpub burst of {plan.burst_frames:,} frames")
+                ibpub_burst = run.burst(ibpub, plan.burst_frames, publisher=publisher)
+                log(f"  ibpub drained the burst in {ibpub_burst.seconds:.1f} s")
+                peak_rss = publisher.usage().peak_rss_bytes
+            finally:
+                sub.stop()
+        log(f"{encoding}: stock ibapi sustained rate search")
+        stock = Stock(feed)
+        try:
+            stock_sustained = run.sustained(stock, log)
+            stock.recover()  # the burst starts on a fresh connection, as ibpub's did
+            log(f"{encoding}: stock ibapi burst of {plan.burst_frames:,} frames")
+            stock_burst = run.burst(stock, plan.burst_frames)
+            log(f"  stock ibapi drained the burst in {stock_burst.seconds:.1f} s")
+        finally:
+            stock.close()
+    finally:
+        feed.stop()
+    return EncodingResult(
+        encoding,
+        version,
+        ibpub_sustained,
+        stock_sustained,
+        ibpub_burst,
+        stock_burst,
+        latency,
+        peak_rss,
+        ibpub.lost,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark ibpub against the stock ibapi client on the same frames "
+        "and print one table (a few minutes on 2 CPUs).",
+    )
+    parser.add_argument(
+        "--encoding",
+        choices=sorted(ENCODINGS),
+        action="append",
+        help="measure only this encoding (repeatable; default: both)",
+    )
+    default = Plan()
+    parser.add_argument("--burst", type=int, default=default.burst_frames, help="burst frames")
+    parser.add_argument(
+        "--step-seconds", type=float, default=default.step_seconds, help="length of a paced step"
+    )
+    parser.add_argument(
+        "--burst-timeout",
+        type=float,
+        default=default.burst_timeout,
+        help="give up waiting for a burst to drain after this many seconds",
+    )
+    parser.add_argument(
+        "--tiny",
+        action="store_true",
+        help="a seconds-long smoke run on tiny inputs (what the test suite runs)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS_DIR, help="directory for the results files"
+    )
+    return parser
+
+
+def plan_from(args: argparse.Namespace) -> Plan:
+    if args.tiny:
+        return Plan(
+            burst_frames=2_000,
+            step_seconds=0.2,
+            first_rate=1_000,
+            rate_factor=2.0,
+            max_rate=2_000,
+            latency_rates=(1_000,),
+            latency_seconds=0.2,
+            burst_timeout=60.0,
+        )
+    if args.burst < 1 or args.step_seconds <= 0 or args.burst_timeout <= 0:
+        raise SystemExit(2)
+    return Plan(
+        burst_frames=args.burst, step_seconds=args.step_seconds, burst_timeout=args.burst_timeout
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.tiny and (args.burst < 1 or args.step_seconds <= 0 or args.burst_timeout <= 0):
+        parser.error("--burst, --step-seconds and --burst-timeout must be positive")
+    plan = plan_from(args)
+    encodings = args.encoding or list(ENCODINGS)
+    machine = stats.machine()
+    started = time.monotonic()
+    when = datetime.now(UTC)
+    print(f"ibpub benchmark, {when:%Y-%m-%d %H:%M} UTC")
+    print("machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()))
+    print(
+        METHOD.format(
+            step=plan.step_seconds,
+            factor=plan.rate_factor,
+            first=plan.first_rate,
+            lag=plan.lag_limit,
+            burst=plan.burst_frames,
+        )
+    )
+    print(flush=True)
+    results: list[EncodingResult] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="ibpub-bench-") as tmp:
+            for encoding in encodings:
+                workdir = Path(tmp) / encoding
+                workdir.mkdir()
+                results.append(measure_encoding(encoding, plan, workdir, _log))
+    except (HelperError, RuntimeError, OSError) as exc:
+        print(f"error: the benchmark failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    duration = time.monotonic() - started
+    text = table(results, plan) + f"duration: {duration:.0f} s\n"
+    print(text)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = f"{when:%Y%m%dT%H%M%SZ}"
+    meta = {"started": when.isoformat(), "duration_seconds": duration, "encodings": encodings}
+    (args.out / f"bench-{stamp}.json").write_text(
+        json.dumps(to_json(results, plan, machine, meta), indent=2) + "\n"
+    )
+    (args.out / f"bench-{stamp}.txt").write_text(text)
+    print(f"written: {args.out / f'bench-{stamp}.txt'} and .json")
+    return 0
