@@ -24,7 +24,7 @@ BATCH: Final = 4096
 class _Count:
     """The state of one expectation."""
 
-    __slots__ = ("expected", "latencies", "last_payload", "reached_ns", "received", "sample")
+    __slots__ = ("expected", "last_payload", "latencies", "reached_ns", "received", "sample")
 
     def __init__(self, expected: int = 0, sample: bool = False) -> None:
         self.expected = expected
@@ -95,9 +95,7 @@ def serve(control: Connection, endpoint: str) -> None:
             events = dict(poller.poll(POLL_MS))
             if sock in events:
                 _drain(sock, state)
-            if waiting_until and (
-                state.reached_ns or time.monotonic() >= waiting_until
-            ):
+            if waiting_until and (state.reached_ns or time.monotonic() >= waiting_until):
                 control.send(state.arrival())
                 waiting_until = 0.0
             if control.fileno() in events:

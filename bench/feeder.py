@@ -12,6 +12,7 @@ not yet handed to the kernel (at a frame boundary), so a probe answer is delayed
 already sits in the socket buffers, as with a gateway that has its own reply queue.
 """
 
+import contextlib
 import selectors
 import socket
 import time
@@ -270,7 +271,9 @@ class _Run:
         """Frames due by ``now_ns`` and not yet queued."""
         if now_ns >= self.until_ns:
             return self.total - self.sent
-        return max(0, min(self.total, int((now_ns - self.started_ns) * self.rate / 1e9)) - self.sent)
+        return max(
+            0, min(self.total, int((now_ns - self.started_ns) * self.rate / 1e9)) - self.sent
+        )
 
     def take(self, count: int) -> None:
         frames = self.frames
@@ -378,10 +381,8 @@ class Feeder:
 
     def _drop(self, session: _Session) -> None:
         self._sessions.pop(session.ident, None)
-        try:
+        with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(session.sock)
-        except (KeyError, ValueError):
-            pass
         session.sock.close()
         if self._run is not None and self._run.session is session:
             self._finish_run()
@@ -392,7 +393,11 @@ class Feeder:
         elif isinstance(command, Prepare):
             streams = self._sessions[command.session].streams
             self._frames = generate(
-                self._max_version, list(streams), list(streams.values()), command.count, command.seed
+                self._max_version,
+                list(streams),
+                list(streams.values()),
+                command.count,
+                command.seed,
             )
             frames = self._frames
             self._control.send(Prepared(frames.count, len(frames.blob), frames.callbacks))

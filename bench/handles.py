@@ -4,6 +4,7 @@ Each helper is a ``spawn``-started process (a fresh interpreter: nothing of this
 ZeroMQ context or threads is inherited) driven over a ``multiprocessing`` pipe.
 """
 
+import contextlib
 import multiprocessing
 import time
 from collections.abc import Callable
@@ -61,10 +62,8 @@ class _Helper:
     def close(self, goodbye: object) -> None:
         """Say goodbye, wait a little, then terminate if needed."""
         if self._proc.is_alive():
-            try:
+            with contextlib.suppress(OSError):
                 self._conn.send(goodbye)
-            except OSError:
-                pass
             self._proc.join(10.0)
         if self._proc.is_alive():
             self._proc.terminate()

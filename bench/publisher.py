@@ -94,9 +94,7 @@ class PublisherProcess:
         self.bus_port = free_port()
         self.metrics_port = free_port()
         config = workdir / "ibpub.toml"
-        config.write_text(
-            config_text(gateway_port, self.bus_port, free_port(), self.metrics_port)
-        )
+        config.write_text(config_text(gateway_port, self.bus_port, free_port(), self.metrics_port))
         self.log_path = workdir / "ibpub.log"
         self._log: IO[bytes] = self.log_path.open("wb")
         ibpub = Path(sys.executable).parent / "ibpub"

@@ -152,7 +152,9 @@ def table(results: list[EncodingResult], plan: Plan) -> str:
         body = rows(result, plan)
         width = max(len(r[0]) for r in body)
         cols = [max(len(r[i]) for r in body) for i in (1, 2, 3)]
-        cols = [max(c, len(h)) for c, h in zip(cols, ("ibpub", "stock ibapi", "ratio"), strict=True)]
+        cols = [
+            max(c, len(h)) for c, h in zip(cols, ("ibpub", "stock ibapi", "ratio"), strict=True)
+        ]
         title = f"{result.encoding} (server version {result.server_version})"
         header = (
             f"{title:<{width}}  {'ibpub':>{cols[0]}}  {'stock ibapi':>{cols[1]}}  "

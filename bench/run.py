@@ -1,4 +1,4 @@
-"""``python -m bench``: measure ibpub and the stock ibapi client on the same frames; print one table.
+"""``python -m bench``: ibpub and the stock ibapi client on the same frames, in one table.
 
 Exit codes: 0 the benchmark ran (whether or not every target was met: the table says), 2 usage
 error, 1 the benchmark itself failed (a helper process died or never answered).

@@ -67,7 +67,7 @@ def _package(name: str) -> str:
 
 def machine() -> dict[str, str]:
     """What the figures were measured on: CPUs, kernel, Python and the libraries on the path."""
-    import zmq  # noqa: PLC0415  # only needed here
+    import zmq  # only needed here
 
     return {
         "cpus": str(os.cpu_count()),

@@ -66,6 +66,10 @@ DEFAULT_ENDPOINT: Final = "tcp://127.0.0.1:7700"
 DEFAULT_SNAPSHOT_ENDPOINT: Final = "tcp://127.0.0.1:7701"
 DEFAULT_RCVHWM: Final = 100_000
 """ZMQ_RCVHWM: messages queued in this process before ZeroMQ drops (a gap, counted)."""
+MAX_POLL_MS: Final = 250
+"""The longest single wait in ZeroMQ. A signal that lands just before the wait starts is only
+handled when it ends (CPython runs handlers between bytecodes), so Ctrl-C and SIGTERM take at
+most this long to take effect, never for ever."""
 
 
 class SeqStatus(enum.Enum):
@@ -363,8 +367,8 @@ class Subscriber:
                 continue
             if now >= deadline:
                 return None
-            wake = min(deadline, self._next_timer)
-            wait_ms = -1 if wake == math.inf else max(0, math.ceil((wake - now) * 1000))
+            remaining_ms = (min(deadline, self._next_timer) - now) * 1000  # may be infinite
+            wait_ms = MAX_POLL_MS if remaining_ms >= MAX_POLL_MS else math.ceil(remaining_ms)
             events = dict(self._poller.poll(wait_ms))
             if self._polled_snapshot is not None and self._polled_snapshot in events:
                 self._on_snapshot_reply()

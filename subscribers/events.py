@@ -107,5 +107,10 @@ def describe(event: Event) -> str:
         verb = "is back" if event.returned else "is alive"
         return f"publisher {event.pub} {verb} (sid {event.sid})"
     if isinstance(event, SnapshotApplied):
-        return f"snapshot applied: {event.ticks} ticks on {event.topics} topics (sid {event.sid})"
+        counted = f"{_count(event.ticks, 'tick')} on {_count(event.topics, 'topic')}"
+        return f"snapshot applied: {counted} (sid {event.sid})"
     return f"snapshot failed: {event.reason}"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

@@ -24,6 +24,8 @@ from subscribers.wire import SCHEMA_VERSION, Tick, WireError, decode_map
 
 DEFAULT_TIMEOUT: Final = 5.0
 """Seconds to wait for a snapshot reply before giving up."""
+MAX_WAIT_MS: Final = 250
+"""The longest single wait in ZeroMQ while :func:`fetch` waits (see client.MAX_POLL_MS)."""
 
 
 class SnapshotError(Exception):
@@ -234,9 +236,10 @@ def fetch(
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not client.socket.poll(max(1, math.ceil(remaining * 1000))):
-                if time.monotonic() >= deadline:
-                    raise SnapshotError(f"no snapshot reply from {endpoint} within {timeout:g} s")
+            if remaining <= 0:
+                raise SnapshotError(f"no snapshot reply from {endpoint} within {timeout:g} s")
+            # Short waits, so a signal arriving just before one is handled promptly.
+            if not client.socket.poll(min(MAX_WAIT_MS, math.ceil(remaining * 1000))):
                 continue
             snapshot = client.on_readable()
             if snapshot is not None:

@@ -82,7 +82,7 @@ def snapshot_lines(snapshot: Snapshot, *, utc: bool = False) -> list[str]:
     tz = UTC if utc else None
     lines = [
         f"snapshot of sid {snapshot.sid} at {format_clock(snapshot.ts, tz)}: "
-        f"{len(snapshot.topics)} topics, {snapshot.tick_count} ticks"
+        f"{len(snapshot.topics)} topic(s), {snapshot.tick_count} tick(s)"
     ]
     for entry in sorted(snapshot.topics, key=lambda t: t.topic):
         lines.append(f"{entry.topic}  last seq {entry.seq}")

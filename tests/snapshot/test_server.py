@@ -110,13 +110,19 @@ def inproc_server(bus: Bus) -> Iterator[SnapshotServer]:
 
 
 def serve_all(server: SnapshotServer, wanted: int) -> list[int]:
-    """Call the handler until ``wanted`` requests are served; how many each call answered."""
+    """Call the handler whenever its socket is readable, as the service loop does, until
+    ``wanted`` requests are served; returns how many each call answered."""
     per_call: list[int] = []
-    while server.served < wanted:
-        before = server.served
-        server.on_readable()
-        per_call.append(server.served - before)
-    return per_call
+
+    def served() -> bool:
+        if server.socket.poll(100):
+            before = server.served
+            server.on_readable()
+            per_call.append(server.served - before)
+        return server.served >= wanted
+
+    wait_for(served, f"{wanted} requests to be served", every=0)
+    return [n for n in per_call if n]
 
 
 def test_each_call_answers_a_bounded_number_of_requests(

@@ -156,12 +156,12 @@ def test_late_joiner_starts_from_the_early_view_without_gap_or_duplicate(
 
 def test_paused_subscriber_reports_exactly_what_it_missed(readers: list[Reader]) -> None:
     """A paused subscriber with a tiny queue, overrun by a burst, reports as lost exactly the
-    ticks it did not receive: an unpaused subscriber received them all."""
+    ticks it did not receive; so does an unpaused one, which misses far fewer (normally none)."""
     # ipc: a Unix socket buffers far less than loopback TCP, so a short burst overruns it.
     directory = Path(tempfile.mkdtemp(prefix="ibpub-"))
     port = free_port()
     live = LivePublisher(
-        directory, port, send_hwm=1000, pub_endpoint=f"ipc://{directory}/bus"
+        directory, port, send_hwm=2000, pub_endpoint=f"ipc://{directory}/bus"
     ).start()
     gateway = None
     try:
@@ -171,7 +171,7 @@ def test_paused_subscriber_reports_exactly_what_it_missed(readers: list[Reader])
         wait_for(lambda: steady.heard(live.name), "the steady subscriber to be subscribed")
         wait_for(lambda: paused.heard(live.name), "the paused subscriber to be subscribed")
         gateway = start_gateway(port, rate=5000)
-        wait_for(lambda: len(steady.read().ticks()) >= 8000, "a burst of 8000 ticks")
+        wait_for(lambda: len(steady.read().ticks()) >= 10_000, "a burst of 10,000 ticks")
         gateway.stop()  # the flow stops; heartbeats go on carrying the final seqs
 
         def flow_stopped() -> bool:
@@ -191,11 +191,14 @@ def test_paused_subscriber_reports_exactly_what_it_missed(readers: list[Reader])
         shutil.rmtree(directory, ignore_errors=True)
 
     published = sum(final.values())
-    lost = sum(e.missing for e in paused.events_of(Gap) if e.topic.startswith("tick."))
-    assert steady.sub.stats.lost == 0
-    assert len(steady.ticks()) == published
-    assert lost > 0
-    assert len(paused.ticks()) + lost == published
+    for reader in (steady, paused):  # every tick published was either received or reported
+        assert len(reader.ticks()) + tick_losses(reader) == published
+    assert tick_losses(paused) > tick_losses(steady)  # normally none for the steady one
+
+
+def tick_losses(reader: Reader) -> int:
+    """The tick messages a reader's gap events reported lost."""
+    return sum(e.missing for e in reader.events_of(Gap) if e.topic.startswith("tick."))
 
 
 def test_restart_is_reported_and_resynchronised(tmp_path: Path, readers: list[Reader]) -> None:
