@@ -26,10 +26,11 @@ test: setup lint system-deps ## lint, type-check and run the whole test suite
 	$(BIN)/python -m pytest
 
 # Real servers and checkers the tests use, from Debian's packages: prometheus + promtool
-# (observability tests) and systemd-analyze (deploy unit checks). As root (CI) this installs
+# (observability tests), systemd-analyze (deploy unit checks) and node + npm (the Node.js
+# subscriber example). As root (CI) this installs
 # whichever is missing; otherwise it says what to install.
-SYSTEM_TOOLS := prometheus:prometheus promtool:prometheus systemd-analyze:systemd
-system-deps: ## make sure prometheus, promtool and systemd-analyze are installed (apt, as root)
+SYSTEM_TOOLS := prometheus:prometheus promtool:prometheus systemd-analyze:systemd node:nodejs npm:npm
+system-deps: ## make sure prometheus, promtool, systemd-analyze and node are installed (apt, as root)
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
 		command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; \
 	done; \

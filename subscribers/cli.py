@@ -332,6 +332,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = (
             tail_options(args, commands[args.command].error) if args.command == "tail" else None
         )
+        latency_options = None
+        if args.command == "latency":
+            try:
+                latency_options = latency.options_from_args(args)
+            except CurveKeyError as exc:
+                commands["latency"].error(str(exc))
     except SystemExit as exc:  # argparse exits for --help, --version and usage errors
         return _exit_status(exc)
     # Ctrl-C and SIGTERM unwind to a clean exit (status 0, sockets closed, no traceback). SIGINT
@@ -342,8 +348,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         [signal.signal(s, signal.default_int_handler) for s in handled] if in_main_thread else []
     )
     try:
-        if args.command == "latency":
-            return latency.run_latency(latency.options_from_args(args), sys.stdout, sys.stderr)
+        if latency_options is not None:
+            return latency.run_latency(latency_options, sys.stdout, sys.stderr)
         if args.command in _COMMANDS:
             return _COMMANDS[args.command](args, sys.stdout, sys.stderr)
         assert options is not None  # tail, the only other command

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any, Final, TextIO
 import zmq
 
 from subscribers.client import DEFAULT_ENDPOINT, Subscriber
+from subscribers.connect import connection_from_args
+from subscribers.curve import CurveKeys
 
 if TYPE_CHECKING:  # prometheus-client is imported only when --metrics-listen asks for it
     from prometheus_client import CollectorRegistry
@@ -316,6 +318,7 @@ class LatencyOptions:
     duration: float | None = None
     metrics_listen: str | None = None
     json: bool = False
+    curve: CurveKeys | None = None
 
 
 def _positive_int(text: str) -> int:
@@ -391,9 +394,13 @@ def add_parser(
 
 
 def options_from_args(args: argparse.Namespace) -> LatencyOptions:
-    """Turn parsed ``latency`` arguments into :class:`LatencyOptions`."""
+    """Turn parsed ``latency`` arguments into :class:`LatencyOptions`.
+
+    Raises :class:`~subscribers.curve.CurveKeyError` when the CURVE options are unusable.
+    """
     prefixes: list[str] = args.prefixes
     return LatencyOptions(
+        curve=connection_from_args(args).curve,
         endpoint=args.endpoint,
         prefixes=tuple(prefixes) or ("",),
         interval=args.interval,
@@ -416,7 +423,7 @@ def run_latency(
     ``registry`` is the Prometheus registry for ``--metrics-listen`` (a fresh one when None).
     """
     try:
-        subscriber = Subscriber(options.endpoint, prefixes=options.prefixes)
+        subscriber = Subscriber(options.endpoint, prefixes=options.prefixes, curve=options.curve)
     except zmq.ZMQError as exc:
         print(f"ibsub: error: cannot connect to {options.endpoint!r}: {exc.strerror}", file=err)
         return EXIT_ERROR
