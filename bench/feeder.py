@@ -42,7 +42,10 @@ from publisher.sim.protocol import (
 )
 
 SLICE_SECONDS: Final = 0.001
-"""Paced sending: frames due are written once per millisecond (10 frames a write at 10k/s)."""
+"""Paced sending, by default: frames due are written once per millisecond (10 a write at 10k/s)."""
+FINE_SLEEP: Final = 0.0001
+"""With ``Paced.slice_seconds`` below a millisecond the loop sleeps (``select`` cannot time
+finer) at most this long between writes: frames leave one by one as they fall due."""
 CHUNK_BYTES: Final = 65536
 """Queued tick data is cut into whole-frame chunks of about this size (see the module doc)."""
 ACCOUNT: Final = "DU1234567"
@@ -79,6 +82,8 @@ class Paced:
     rate: float
     frames: int
     start: int = 0
+    slice_seconds: float = SLICE_SECONDS
+    """How often due frames are written; 0 writes each frame as it falls due."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +263,7 @@ class _Run:
     session: _Session
     frames: FrameSet
     rate: float  # 0 for a burst
+    slice_seconds: float
     total: int
     started_ns: int
     until_ns: int
@@ -274,6 +280,11 @@ class _Run:
         return max(
             0, min(self.total, int((now_ns - self.started_ns) * self.rate / 1e9)) - self.sent
         )
+
+    def next_due_in(self, now_ns: int) -> float:
+        """Seconds until the next frame falls due (0 if one is due)."""
+        due_ns = self.started_ns + (self.sent + 1) * 1e9 / self.rate
+        return max(0.0, (due_ns - now_ns) / 1e9)
 
     def take(self, count: int) -> None:
         frames = self.frames
@@ -317,9 +328,15 @@ class Feeder:
     def loop(self) -> None:
         try:
             while not self._stopping:
-                for key, events in self._selector.select(self._timeout()):
+                run = self._run
+                fine = run is not None and run.rate > 0 and run.slice_seconds < SLICE_SECONDS
+                ready = self._selector.select(0 if fine else self._timeout())
+                for key, events in ready:
                     self._on_event(key, events)
                 self._advance_run()
+                run = self._run
+                if fine and run is not None and not ready:
+                    time.sleep(min(FINE_SLEEP, run.next_due_in(time.time_ns())))
         finally:
             for session in list(self._sessions.values()):
                 self._drop(session)
@@ -332,7 +349,7 @@ class Feeder:
             return 1.0
         if run.rate == 0:
             return 1.0  # a burst advances on writability
-        return SLICE_SECONDS
+        return run.slice_seconds
 
     def _on_event(self, key: selectors.SelectorKey, events: int) -> None:
         if key.data == "accept":
@@ -413,7 +430,7 @@ class Feeder:
         assert self._run is None, "one run at a time"
         now = time.time_ns()
         if isinstance(command, Burst):
-            run = _Run(session, self._frames, 0.0, command.count, now, now, 0)
+            run = _Run(session, self._frames, 0.0, 0.0, command.count, now, now, 0)
             self._run = run
             run.take(command.count)
             run.scheduled_end_ns = time.time_ns()
@@ -422,7 +439,14 @@ class Feeder:
         else:
             until = now + int(command.frames / command.rate * 1e9)
             self._run = _Run(
-                session, self._frames, command.rate, command.frames, now, until, command.start
+                session,
+                self._frames,
+                command.rate,
+                command.slice_seconds,
+                command.frames,
+                now,
+                until,
+                command.start,
             )
             self._run.scheduled_end_ns = until
             self._advance_run()

@@ -101,8 +101,11 @@ class Feed(_Helper):
         sent: Sent = self.ask(Burst(session, count), timeout)
         return sent
 
-    def paced(self, session: int, rate: float, frames: int, start: int, timeout: float) -> Sent:
-        sent: Sent = self.ask(Paced(session, rate, frames, start), timeout)
+    def paced(
+        self, session: int, rate: float, frames: int, start: int, slice_seconds: float
+    ) -> Sent:
+        timeout = frames / rate + REPLY_MARGIN
+        sent: Sent = self.ask(Paced(session, rate, frames, start, slice_seconds), timeout)
         return sent
 
     def stop(self) -> None:

@@ -39,7 +39,7 @@ class Arrival:
     last_publish_ns: int = 0
     """The bus ``ts`` of the message that met the count (subscriber only)."""
     latencies_ns: list[int] = field(default_factory=list)
-    """Publish-to-receipt of every message counted (subscriber with ``latency`` only)."""
+    """Publish-to-receipt samples (subscriber with ``latency`` only, every 8th message)."""
     cpu_seconds: float = 0.0
     """CPU time of the receiving process so far (the stock client: its whole decode cost)."""
 

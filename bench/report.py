@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 from bench.scenarios import Drain, Latency, Plan, Sustained
+from bench.stages import Stages
 
 BURST_TARGET: Final = 5.0
 SUSTAINED_TARGET: Final = 1.5
@@ -26,6 +27,9 @@ class EncodingResult:
     latency: tuple[Latency, ...]
     ibpub_peak_rss_bytes: int
     ibpub_lost_ticks: int
+    ibpub_reconnects: int
+    """Gateway reconnections of the publisher during the run (0 unless something failed)."""
+    stages: Stages
 
     @property
     def sustained_ratio(self) -> float:
@@ -123,7 +127,12 @@ def rows(result: EncodingResult, plan: Plan) -> list[tuple[str, str, str, str]]:
             "",
         ),
         ("peak RSS of the publisher, MiB", _num(result.ibpub_peak_rss_bytes / 2**20), "", ""),
-        ("ticks lost by ibpub", _num(result.ibpub_lost_ticks), "", ""),
+        (
+            "ticks lost / gateway reconnects of ibpub",
+            f"{result.ibpub_lost_ticks:,} / {result.ibpub_reconnects}",
+            "",
+            "",
+        ),
     ]
     return out
 
@@ -165,7 +174,15 @@ def table(results: list[EncodingResult], plan: Plan) -> str:
             lines.append(
                 f"{what:<{width}}  {ours:>{cols[0]}}  {theirs:>{cols[1]}}  {ratio:>{cols[2]}}"
             )
-        lines += ["targets: " + "; ".join(verdicts(result)), ""]
+        st = result.stages
+        lines += [
+            "where the time goes, us of CPU per frame (one thread, no subscriber): "
+            f"framing {st.framing:.2f}, decode {st.fast_decode:.1f} "
+            f"(ibapi alone {st.ibapi_decode:.1f}), publish {st.publish:.1f}; "
+            f"whole read path {st.read_path:.1f}",
+            "targets: " + "; ".join(verdicts(result)),
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -190,6 +207,7 @@ def to_json(
         entry["burst_ratio"] = result.burst_ratio
         entry["verdicts"] = verdicts(result)
         encodings.append(entry)
-    return clean(
+    document: dict[str, Any] = clean(
         {"meta": dict(meta), "machine": dict(machine), "plan": asdict(plan), "results": encodings}
     )
+    return document

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from bench import stats
+from bench import stages, stats
 from bench.frames import ENCODINGS
 from bench.handles import Feed, HelperError, subscriber
 from bench.publisher import PublisherProcess
@@ -46,6 +46,8 @@ counted by a subscriber process on its PUB socket) and to the stock ibapi client
   writing once per millisecond; publish-to-receipt: `ts` to arrival at the subscriber.
 - CPU: utime+stime of the whole process (/proc/PID/stat, every thread) over the step or burst,
   per million ticks; peak RSS: VmHWM of the publisher at the end.
+- where the time goes: the publisher's read path stage by stage in the benchmark's own
+  process, one thread, no subscriber (bench/stages.py): CPU microseconds per frame.
 All ratios compare figures from this one run."""
 
 
@@ -58,6 +60,8 @@ def measure_encoding(
 ) -> EncodingResult:
     """Every measurement for one encoding: ibpub first, then the stock client."""
     version = ENCODINGS[encoding]
+    log(f"{encoding}: stage breakdown in this process ({plan.stage_frames:,} frames)")
+    breakdown = stages.measure(version, plan.stage_frames, plan.seed)
     feed = Feed(version)
     try:
         log(f"{encoding}: starting ibpub run against the feeder on port {feed.port}")
@@ -82,6 +86,7 @@ def measure_encoding(
                 ibpub_burst = run.burst(ibpub, plan.burst_frames, publisher=publisher)
                 log(f"  ibpub drained the burst in {ibpub_burst.seconds:.1f} s")
                 peak_rss = publisher.usage().peak_rss_bytes
+                reconnects = int(publisher.scrape().get("ibpub_gateway_reconnects_total{}", 0))
             finally:
                 sub.stop()
         log(f"{encoding}: stock ibapi sustained rate search")
@@ -106,6 +111,8 @@ def measure_encoding(
         latency,
         peak_rss,
         ibpub.lost,
+        reconnects,
+        breakdown,
     )
 
 
@@ -154,6 +161,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
             latency_rates=(1_000,),
             latency_seconds=0.2,
             burst_timeout=60.0,
+            stage_frames=2_000,
         )
     if args.burst < 1 or args.step_seconds <= 0 or args.burst_timeout <= 0:
         raise SystemExit(2)

@@ -105,10 +105,17 @@ class Plan:
     max_rate: float = 400_000
     lag_limit: float = 0.25
     """A step is kept up if its last tick arrives within this many seconds of being due."""
+    step_slice: float = 0.001
+    """Paced steps: the feeder writes the frames due once per millisecond."""
     latency_rates: tuple[float, ...] = (1_000, 10_000, 50_000)
     latency_seconds: float = 2.0
+    latency_slice: float = 0.0
+    """Latency steps: the feeder writes each frame as it falls due (as a gateway would), so a
+    read holds only what arrived together, not a millisecond's worth."""
     burst_timeout: float = 300.0
     seed: int = 1
+    stage_frames: int = 50_000
+    """Frames for the in-process stage breakdown (:mod:`bench.stages`)."""
 
     def ladder(self) -> list[float]:
         rates: list[float] = []
@@ -143,7 +150,8 @@ class Run:
         ticks = callbacks_in(self.callbacks, self.position, frames)
         target.receiver.expect(ticks, latency=latency)
         cpu = target.cpu_seconds()
-        sent = self.feed.paced(target.session, rate, frames, self.position, seconds + 60)
+        slicing = self.plan.latency_slice if latency else self.plan.step_slice
+        sent = self.feed.paced(target.session, rate, frames, self.position, slicing)
         self.position = (self.position + frames) % self.frame_count
         waited = max(0.0, (sent.scheduled_end_ns - time.time_ns()) / 1e9) + self.plan.lag_limit
         arrival = target.receiver.wait(waited)

@@ -19,6 +19,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from publisher.histogram import FastHistogram
+
 # 5 us .. 1 s, roughly 1-2.5-5 per decade: fine where the publisher lives (tens of us).
 LATENCY_BUCKETS: Final = (
     5e-6,
@@ -139,11 +141,12 @@ class PublisherMetrics:
             registry=registry,
         )
         self.messages = {kind: messages.labels(kind) for kind in ("tick", "status", "hb")}
-        self.tick_latency = Histogram(
+        # Observed once per tick: a FastHistogram, which exports exactly like a Histogram.
+        self.tick_latency = FastHistogram(
             "ibpub_tick_latency_seconds",
             "From reading the gateway frame carrying a tick to handing the message to ZeroMQ.",
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
+            LATENCY_BUCKETS,
+            registry,
         )
         self.gateway_connected = Gauge(
             "ibpub_gateway_connected", "1 while the gateway API session is up.", registry=registry
@@ -167,6 +170,18 @@ class PublisherMetrics:
         self.decode_errors = Counter(
             "ibpub_decode_errors",
             "Gateway frames that could not be framed or decoded.",
+            registry=registry,
+        )
+        self.gateway_backlog = Gauge(
+            "ibpub_gateway_backlog_bytes",
+            "Bytes received from the gateway but not decoded yet (local socket buffer and a "
+            "partial frame), as of the last read.",
+            registry=registry,
+        )
+        self.gateway_behind = Gauge(
+            "ibpub_gateway_behind_seconds",
+            "How long every read of the gateway has found data waiting (the socket was not "
+            "found empty): the publisher is behind the gateway; near 0 while it keeps up.",
             registry=registry,
         )
         info = Info("ibpub_build", "Build information.", registry=registry)

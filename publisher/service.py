@@ -60,6 +60,7 @@ from publisher.connection import (
 from publisher.connection import Phase as ConnPhase
 from publisher.curve import BusSecurity
 from publisher.gateway.adapter import Adapter, ContractMatch, contract_from_spec
+from publisher.gateway.backlog import BacklogWatch
 from publisher.gateway.client import FrameDecodeError, GatewayClient, GatewayClosedError, Phase
 from publisher.gateway.codes import Action, classify
 from publisher.gateway.framing import FramingError
@@ -175,6 +176,7 @@ class PublisherService:
             self._receive_time,
             self._set_instrument,
             self.snapshot.cache.record,
+            tick_messages=messages["tick"],
         )
         self._adapter = Adapter(self, self._ticks)
         self.metrics.watch(self)
@@ -356,7 +358,12 @@ class PublisherService:
 
     def _open_connection(self, client_id: int) -> None:
         gw = self.settings.gateway
-        client = GatewayClient(self._adapter, decode_error=self._on_decode_failure)
+        client = GatewayClient(
+            self._adapter,
+            decode_error=self._on_decode_failure,
+            ticks=self._ticks,
+            on_backlog=self._backlog_reporter(),
+        )
         try:
             client.begin_connect(gw.host, gw.port, client_id)
         except (GatewayClosedError, OSError) as exc:
@@ -639,6 +646,22 @@ class PublisherService:
     def _receive_time(self) -> int:
         client = self._client
         return client.last_read_ns if client is not None else time.time_ns()
+
+    def _backlog_reporter(self) -> Callable[[bool, int], None]:
+        """For one connection: keep the backlog gauges current after every read and publish a
+        status when the reader falls behind the gateway and when it catches up."""
+        watch = BacklogWatch()
+        backlog = self.metrics.gateway_backlog
+        backlog.set(0)
+        self.metrics.gateway_behind.set_function(lambda: watch.behind_seconds(time.monotonic()))
+
+        def report(found_data: bool, unread: int) -> None:
+            backlog.set(unread)
+            change = watch.observe(time.monotonic(), found_data, unread)
+            if change is not None:
+                self._status("gateway", self.gateway_state, message=change.message())
+
+        return report
 
     # -- bad input -------------------------------------------------------------------------
 

@@ -8,18 +8,23 @@ bounded chunk and hands the complete frames to ibapi's own ``Decoder`` on the ca
 """
 
 import errno
+import fcntl
 import logging
 import socket
+import sys
+import termios
 import time
 from collections.abc import Callable
 from enum import Enum
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from ibapi import comm
 from ibapi.client import EClient
 from ibapi.decoder import Decoder
 from ibapi.server_versions import MAX_CLIENT_VER, MIN_CLIENT_VER
 
+from publisher.gateway.adapter import TickSink
+from publisher.gateway.fastpath import TickFastPath
 from publisher.gateway.framing import FrameBuffer, split_message
 
 log = logging.getLogger(__name__)
@@ -49,6 +54,22 @@ class FrameDecodeError(Exception):
         self.msg_id = msg_id
         self.payload = payload
         self.cause = cause
+
+
+def _unread(sock: socket.socket) -> int:
+    """Bytes waiting in a socket's receive buffer (FIONREAD)."""
+    try:
+        raw = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
+    except OSError:
+        return 0
+    return int.from_bytes(raw, sys.byteorder, signed=True)
+
+
+class TickHandler(TickSink, Protocol):
+    """The tick path as the read loop sees it: the tick callbacks, and a flush after each read
+    (:class:`publisher.tickpath.TickPath` batches its counter updates per read)."""
+
+    def flush(self) -> None: ...
 
 
 class _SocketConnection:
@@ -86,6 +107,8 @@ class GatewayClient(EClient):  # type: ignore[misc]  # ibapi is untyped
         *,
         on_frames_read: Callable[[int], None] | None = None,
         decode_error: Callable[[FrameDecodeError], None] | None = None,
+        ticks: TickHandler | None = None,
+        on_backlog: Callable[[bool, int], None] | None = None,
     ) -> None:
         super().__init__(wrapper)
         self.phase = Phase.CLOSED
@@ -93,6 +116,13 @@ class GatewayClient(EClient):  # type: ignore[misc]  # ibapi is untyped
         self._frames = FrameBuffer()
         self._on_frames_read = on_frames_read
         self._decode_error = decode_error
+        self._ticks = ticks
+        """The tick path the wrapper feeds too: the fast path decodes tickPrice/tickSize
+        straight into it, and it is flushed after every read."""
+        self._fast: Callable[[bytes], bool] | None = None
+        self._on_backlog = on_backlog
+        """Told after every read attempt whether it found data (False: the socket was empty)
+        and how many bytes are known to be waiting (see :mod:`publisher.gateway.backlog`)."""
         self.last_read_ns = 0
         """Wall-clock ns when the chunk being decoded was read from the socket (``ts_recv``)."""
 
@@ -148,6 +178,8 @@ class GatewayClient(EClient):  # type: ignore[misc]  # ibapi is untyped
         try:
             count = sock.recv_into(view, max_bytes)
         except BlockingIOError:
+            if self._on_backlog is not None:
+                self._on_backlog(False, self._frames.pending)  # caught up: the socket is empty
             return 0
         except OSError as exc:
             self.close()
@@ -160,17 +192,32 @@ class GatewayClient(EClient):  # type: ignore[misc]  # ibapi is untyped
         self.last_read_ns = time.time_ns()
         self._frames.commit(count)
         decoded = 0
-        for payload in self._frames.frames():
-            if self.phase is Phase.HANDSHAKE:
-                self._on_handshake(payload)
-            else:
-                self._dispatch(payload)
-            decoded += 1
-            if self._sock is None:  # a callback closed the connection
-                break
+        try:
+            for payload in self._frames.take():
+                decoded += 1
+                if self.phase is Phase.HANDSHAKE:
+                    self._on_handshake(payload)
+                else:
+                    self._dispatch(payload)
+                if self._sock is None:  # a callback closed the connection
+                    break
+        finally:
+            if self._ticks is not None:
+                self._ticks.flush()
         if decoded and self._on_frames_read is not None:
             self._on_frames_read(decoded)
+        if self._on_backlog is not None and self._sock is not None:
+            # A short read emptied the socket; only after a full one can bytes be waiting.
+            unread = _unread(self._sock) if count == max_bytes else 0
+            self._on_backlog(True, unread + self._frames.pending)
         return decoded
+
+    def backlog_bytes(self) -> int:
+        """Bytes the gateway sent that are not decoded yet: the kernel's receive buffer plus a
+        partial frame here (see :mod:`publisher.gateway.backlog`)."""
+        if self._sock is None:
+            return 0
+        return _unread(self._sock) + self._frames.pending
 
     def _on_handshake(self, payload: bytes) -> None:
         fields = comm.read_fields(payload)
@@ -191,6 +238,11 @@ class GatewayClient(EClient):  # type: ignore[misc]  # ibapi is untyped
     def _dispatch(self, payload: bytes) -> None:
         msg_id = 0
         try:
+            fast = self._fast
+            if fast is None:
+                fast = self._fast = self._fast_path()
+            if fast(payload):
+                return
             msg_id, body = split_message(payload, self.serverVersion_)
             if msg_id > PROTOBUF_MSG_ID:
                 self.decoder.processProtoBuf(body, msg_id - PROTOBUF_MSG_ID)
@@ -200,6 +252,12 @@ class GatewayClient(EClient):  # type: ignore[misc]  # ibapi is untyped
             if self._decode_error is None:
                 raise
             self._decode_error(FrameDecodeError(msg_id, payload, exc))
+
+    def _fast_path(self) -> Callable[[bytes], bool]:
+        """The tickPrice/tickSize decoder for this connection's server version (or none)."""
+        if self._ticks is None:
+            return lambda payload: False
+        return TickFastPath(self._ticks, self.serverVersion_).decode
 
     def close(self) -> None:
         """Close the socket; safe to call more than once."""

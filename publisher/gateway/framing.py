@@ -3,14 +3,17 @@
 ibapi's own reader copies the rest of its buffer for every frame (``buf = buf[4+size:]``) and
 drains the whole socket backlog in one call, which turns a backlog into quadratic work. Here the
 caller reads at most one chunk per poll into :meth:`FrameBuffer.writable`, and
-:meth:`FrameBuffer.frames` walks the complete frames by offset; each payload is copied once
-(the decoder needs ``bytes``) and the unread tail is moved only when the buffer must make room.
+:meth:`FrameBuffer.take` walks the complete frames by offset; the unread bytes are copied once
+per read (the decoders need ``bytes``) and the unread tail is moved only when the buffer must
+make room.
 """
 
+import struct
 from collections.abc import Iterator
 from typing import Final
 
 HEADER: Final = 4
+_LENGTH: Final = struct.Struct(">I")
 MAX_FRAME: Final = 0xFFFFFF
 """ibapi's MAX_MSG_LEN (16 MiB - 1): a longer length prefix means the framing is corrupt."""
 DEFAULT_CAPACITY: Final = 1 << 20
@@ -56,31 +59,47 @@ class FrameBuffer:
         view[: len(data)] = data
         self.commit(len(data))
 
-    def frames(self) -> Iterator[bytes]:
-        """Yield each complete frame's payload; a partial frame stays for the next read."""
-        buf = self._buf
+    def take(self) -> list[bytes]:
+        """Every complete frame's payload, in order; a partial frame stays for the next read.
+
+        The unread bytes are copied once into an immutable ``bytes`` and each payload is a slice
+        of it: the decoders need ``bytes``, and this costs about a third of slicing the
+        ``bytearray`` frame by frame.
+        """
         start, end = self._start, self._end
-        try:
-            while end - start >= HEADER:
-                length = int.from_bytes(buf[start : start + HEADER], "big")
-                if length > MAX_FRAME:
-                    raise FramingError(length, bytes(buf[start : start + HEADER + 32]))
-                stop = start + HEADER + length
-                if stop > end:
-                    if stop - start > len(buf):
-                        # A frame larger than the buffer: make room for all of it.
-                        self._start = start
-                        self._grow(stop - start)
-                        start = self._start
-                    break
-                payload = bytes(buf[start + HEADER : stop])
-                start = stop
-                self._start = start
-                yield payload
-        finally:
-            self._start = start
-            if self._start == self._end:
-                self._start = self._end = 0
+        if end - start < HEADER:
+            return []
+        with memoryview(self._buf) as view:
+            data = view[start:end].tobytes()
+        size = end - start
+        unpack = _LENGTH.unpack_from
+        payloads: list[bytes] = []
+        append = payloads.append
+        offset = 0
+        while size - offset >= HEADER:
+            (length,) = unpack(data, offset)
+            if length > MAX_FRAME:
+                self._start = start + offset
+                raise FramingError(length, data[offset : offset + HEADER + 32])
+            stop = offset + HEADER + length
+            if stop > size:
+                if HEADER + length > len(self._buf):
+                    # A frame larger than the buffer: make room for all of it.
+                    self._start = start + offset
+                    self._grow(HEADER + length)
+                    return payloads
+                break
+            append(data[offset + HEADER : stop])
+            offset = stop
+        if offset == size:
+            self._start = self._end = 0
+        else:
+            self._start = start + offset
+        return payloads
+
+    def frames(self) -> Iterator[bytes]:
+        """Iterate over :meth:`take`."""
+        return iter(self.take())
 
     def _compact(self, want: int) -> None:
         pending = self._end - self._start

@@ -1,0 +1,189 @@
+"""Where the time goes: the publisher's read path stage by stage, in this process, on one thread.
+
+Each stage runs the real code on the same pre-generated frames (CPU time of this thread, median
+of a few runs, microseconds per frame):
+
+* ``framing``: :meth:`FrameBuffer.take` splitting reads into frames;
+* ``ibapi decode``: ibapi's ``Decoder`` + our ``Adapter`` into a sink that does nothing (what
+  every frame cost before the fast path, and what non-tick frames still cost);
+* ``fast-path decode``: the same frames through :class:`TickFastPath` first (ibapi for the rest);
+* ``publish``: everything after decoding (normalise, envelope, msgpack, ZeroMQ hand-off to a
+  PUB socket with no subscriber, metrics), per frame;
+* ``read path``: all of it, ``GatewayClient.on_readable`` over a socket pair.
+
+No subscriber and no other process take part, so this is the floor of the publisher's own cost;
+the end-to-end figures add ZeroMQ's I/O thread, the subscriber and the scheduler.
+"""
+
+import socket
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Final
+
+import zmq
+from ibapi.decoder import Decoder
+from prometheus_client import CollectorRegistry
+
+from bench.frames import FrameSet, generate
+from publisher.bus import Bus
+from publisher.config import InstrumentSpec
+from publisher.gateway.adapter import Adapter
+from publisher.gateway.client import GatewayClient, Phase
+from publisher.gateway.fastpath import TickFastPath
+from publisher.gateway.framing import FrameBuffer, split_message
+from publisher.instruments import SUBSCRIBED, Instrument
+from publisher.metrics import BuildInfo, PublisherMetrics
+from publisher.sim import Catalogue
+from publisher.tickpath import TickPath
+
+REPEATS: Final = 3
+READ: Final = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class Stages:
+    """Microseconds of CPU per frame for each stage (see the module docstring)."""
+
+    frames: int
+    framing: float
+    ibapi_decode: float
+    fast_decode: float
+    publish: float
+    read_path: float
+
+
+class _Nothing:
+    """A tick sink and gateway-events stand-in that does nothing."""
+
+    def on_price(self, req_id: int, tick_type: int, price: float, mask: int) -> None: ...
+    def on_size(self, req_id: int, tick_type: int, size: Decimal) -> None: ...
+    def on_generic(self, req_id: int, tick_type: int, value: float) -> None: ...
+    def on_string(self, req_id: int, tick_type: int, value: str) -> None: ...
+    def flush(self) -> None: ...
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        return lambda *args: None
+
+
+def _cpu_per_frame(run: Callable[[], None], frames: int) -> float:
+    samples = []
+    for _ in range(REPEATS):
+        start = time.thread_time_ns()
+        run()
+        samples.append((time.thread_time_ns() - start) / frames / 1e3)
+    return statistics.median(samples)
+
+
+def _payloads(frames: FrameSet) -> list[bytes]:
+    buffer = FrameBuffer()
+    buffer.feed(frames.blob)
+    return buffer.take()
+
+
+def _decode_all(payloads: list[bytes], version: int, sink: Any, fast: bool) -> None:
+    decoder = Decoder(Adapter(_Nothing(), sink), version)
+    decode = TickFastPath(sink, version).decode if fast else (lambda payload: False)
+    for payload in payloads:
+        if decode(payload):
+            continue
+        msg_id, body = split_message(payload, version)
+        if msg_id > 200:
+            decoder.processProtoBuf(body, msg_id - 200)
+        else:
+            decoder.interpret(tuple(body.split(b"\0")[:-1]), msg_id)
+
+
+def _framing(frames: FrameSet) -> None:
+    buffer = FrameBuffer()
+    view = memoryview(frames.blob)
+    for start in range(0, len(view), READ):
+        piece = view[start : start + READ]
+        buffer.feed(bytes(piece))
+        buffer.take()
+
+
+def _tick_path(context: zmq.Context[Any], req_ids: list[int]) -> tuple[TickPath, Bus]:
+    metrics = PublisherMetrics(CollectorRegistry(), BuildInfo("bench", "bench", 1))
+    messages = metrics.messages
+    bus = Bus(
+        name="bench",
+        endpoints=["tcp://127.0.0.1:*"],
+        send_hwm=100_000,
+        context=context,
+        on_sent=lambda kind: messages[kind].inc(),
+    )
+    path = TickPath(
+        bus,
+        metrics.tick_latency,
+        time.time_ns,
+        lambda inst, state, message: None,
+        tick_messages=messages["tick"],
+    )
+    for req_id, instrument in zip(req_ids, Catalogue.builtin(), strict=False):
+        spec = InstrumentSpec(
+            key=instrument.spec.local_symbol.replace(" ", ""),
+            sec_type=instrument.spec.sec_type,
+            symbol=instrument.spec.symbol,
+            con_id=instrument.con_id,
+        )
+        inst = Instrument(spec, metrics.instrument_counter(spec.key))
+        inst.con_id, inst.state = instrument.con_id, SUBSCRIBED
+        path.by_req[req_id] = inst
+    return path, bus
+
+
+def _read_path(frames: FrameSet, context: zmq.Context[Any], req_ids: list[int]) -> float:
+    path, bus = _tick_path(context, req_ids)
+    ours, theirs = socket.socketpair()
+    try:
+        client = GatewayClient(Adapter(_Nothing(), path), ticks=path)
+        ours.setblocking(False)
+        # A connected socket past the handshake: only the read path is measured.
+        client._sock = ours
+        client.phase = Phase.OPEN
+        client.serverVersion_ = frames.version
+        client.decoder = Decoder(client.wrapper, frames.version)
+        view = memoryview(frames.blob)
+
+        def run() -> None:
+            for start in range(0, len(view), READ):
+                theirs.sendall(view[start : start + READ])
+                while client.on_readable():
+                    pass
+
+        return _cpu_per_frame(run, frames.count)
+    finally:
+        ours.close()
+        theirs.close()
+        bus.close()
+
+
+def measure(version: int, count: int = 50_000, seed: int = 7) -> Stages:
+    """Every stage for ``count`` frames at one server version."""
+    instruments = list(Catalogue.builtin())
+    req_ids = list(range(1001, 1001 + len(instruments)))
+    frames = generate(version, req_ids, instruments, count, seed)
+    payloads = _payloads(frames)
+    nothing = _Nothing()
+    context: zmq.Context[Any] = zmq.Context()
+    try:
+        framing = _cpu_per_frame(lambda: _framing(frames), count)
+        ibapi = _cpu_per_frame(lambda: _decode_all(payloads, version, nothing, False), count)
+        fast = _cpu_per_frame(lambda: _decode_all(payloads, version, nothing, True), count)
+        path, bus = _tick_path(context, req_ids)
+        try:
+
+            def publish_all() -> None:
+                _decode_all(payloads, version, path, True)
+                path.flush()
+
+            decode_and_publish = _cpu_per_frame(publish_all, count)
+        finally:
+            bus.close()
+        read_path = _read_path(frames, context, req_ids)
+    finally:
+        context.term()
+    return Stages(count, framing, ibapi, fast, decode_and_publish - fast, read_path)

@@ -1,0 +1,136 @@
+"""The benchmark's code, run on tiny inputs so it cannot rot (no timing is asserted here)."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+from ibapi.decoder import Decoder
+from ibapi.wrapper import EWrapper
+
+from bench.feeder import CHUNK_BYTES, chunks
+from bench.frames import CLASSIC_VERSION, PROTOBUF_VERSION, callbacks_in, generate
+from bench.stats import bucket_delta, histogram_quantile, quantile
+from publisher.gateway.framing import FrameBuffer, split_message
+from publisher.sim import Catalogue
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class CountingWrapper(EWrapper):  # type: ignore[misc]  # ibapi is untyped
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def tickPrice(self, *args: object) -> None:
+        self.calls += 1
+
+    def tickSize(self, *args: object) -> None:
+        self.calls += 1
+
+    def tickString(self, *args: object) -> None:
+        self.calls += 1
+
+    def tickGeneric(self, *args: object) -> None:
+        self.calls += 1
+
+    def tickPriceProtoBuf(self, *args: object) -> None: ...
+    def tickSizeProtoBuf(self, *args: object) -> None: ...
+    def tickStringProtoBuf(self, *args: object) -> None: ...
+    def tickGenericProtoBuf(self, *args: object) -> None: ...
+
+
+def test_callback_counts_match_ibapi() -> None:
+    """The expected tick count of each frame set is what ibapi's decoder really raises."""
+    instruments = list(Catalogue.builtin())
+    req_ids = list(range(1000, 1000 + len(instruments)))
+    for version in (CLASSIC_VERSION, PROTOBUF_VERSION):
+        frames = generate(version, req_ids, instruments, 300, seed=3)
+        wrapper = CountingWrapper()
+        decoder = Decoder(wrapper, version)
+        buffer = FrameBuffer()
+        buffer.feed(frames.blob)
+        for payload in buffer.take():
+            msg_id, body = split_message(payload, version)
+            if msg_id > 200:
+                decoder.processProtoBuf(body, msg_id - 200)
+            else:
+                decoder.interpret(tuple(body.split(b"\0")[:-1]), msg_id)
+        assert wrapper.calls == frames.callbacks[-1]
+        assert frames.count == 300
+
+
+def test_paced_runs_cycle_through_the_frame_set() -> None:
+    """Callbacks of a run that wraps around are counted lap by lap."""
+    prefix = (0, 2, 3, 5, 6)  # four frames raising 2, 1, 2, 1
+    assert callbacks_in(prefix, 0, 4) == 6
+    assert callbacks_in(prefix, 3, 2) == 3  # frame 3, then frame 0
+    assert callbacks_in(prefix, 1, 9) == 2 * 6 + 1
+
+
+def test_chunks_hold_whole_frames_only() -> None:
+    """A queued span is cut at frame boundaries, so replies can be slipped in between."""
+    instruments = list(Catalogue.builtin())
+    frames = generate(CLASSIC_VERSION, list(range(len(instruments))), instruments, 9000, 1)
+    views = chunks(frames, 17, 9000)
+    assert b"".join(bytes(v) for v in views) == bytes(frames.span(17, 9000))
+    boundaries = set(frames.offsets)
+    position = frames.offsets[17]
+    for view in views:
+        position += len(view)
+        assert position in boundaries
+        assert len(view) <= CHUNK_BYTES + 64
+
+
+def test_quantiles() -> None:
+    """Nearest-rank quantiles of samples, and Prometheus-style ones of bucket counts."""
+    assert quantile([5.0, 1.0, 3.0, 2.0, 4.0], 0.5) == 3.0
+    assert math.isnan(quantile([], 0.5))
+    before = [(1.0, 0.0), (2.0, 0.0), (math.inf, 0.0)]
+    after = [(1.0, 50.0), (2.0, 100.0), (math.inf, 100.0)]
+    buckets = bucket_delta(before, after)
+    assert histogram_quantile(buckets, 0.5) == 1.0
+    assert histogram_quantile(buckets, 0.75) == 1.5
+    assert math.isnan(histogram_quantile([(math.inf, 0.0)], 0.5))
+
+
+def test_a_tiny_run_prints_the_table_and_writes_results(tmp_path: Path) -> None:
+    """`python -m bench --tiny` measures both clients on both encodings and writes JSON."""
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--tiny", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = run.stdout
+    assert "machine: cpus" in out and "method:" in out
+    for title in ("classic (server version 200)", "protobuf (server version"):
+        assert title in out
+    assert out.count("targets: ") == 2
+    [result] = tmp_path.glob("bench-*.json")
+    document = json.loads(result.read_text())
+    assert [r["encoding"] for r in document["results"]] == ["classic", "protobuf"]
+    for entry in document["results"]:
+        assert entry["ibpub_lost_ticks"] == 0
+        assert entry["ibpub_burst"]["received"] == entry["ibpub_burst"]["ticks"]
+        assert entry["stock_burst"]["received"] == entry["stock_burst"]["ticks"]
+        assert entry["ibpub_sustained"]["steps"] and entry["stock_sustained"]["steps"]
+    assert len(list(tmp_path.glob("bench-*.txt"))) == 1
+
+
+def test_usage_errors_exit_2() -> None:
+    """A bad flag is a usage error."""
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--burst", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 2
+    assert "--burst" in run.stderr
