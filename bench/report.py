@@ -102,7 +102,7 @@ def rows(result: EncodingResult, plan: Plan) -> list[tuple[str, str, str, str]]:
         flag = "" if step.kept_up else " (fell behind)"
         out.append(
             (
-                f"tick-to-publish p50/p99/p99.9 us @{step.rate / 1000:g}k/s{flag}",
+                f"tick-to-publish p50/p99/p99.9 us @{step.rate / 1000:g}k ticks/s{flag}",
                 f"{_us(step.publish_p50)}/{_us(step.publish_p99)}/{_us(step.publish_p999)}",
                 "",
                 "",
@@ -111,7 +111,7 @@ def rows(result: EncodingResult, plan: Plan) -> list[tuple[str, str, str, str]]:
     for step in result.latency:
         out.append(
             (
-                f"publish-to-receipt p50/p99 us @{step.rate / 1000:g}k/s",
+                f"publish-to-receipt p50/p99 us @{step.rate / 1000:g}k ticks/s",
                 f"{_us(step.receipt_p50)}/{_us(step.receipt_p99)}",
                 "",
                 "",

@@ -42,8 +42,9 @@ counted by a subscriber process on its PUB socket) and to the stock ibapi client
   callback; a bid/ask/last frame raises two).
 - burst: {burst:,} frames queued at once; drain = first byte sent to last tick received.
 - tick-to-publish: the publisher's own ibpub_tick_latency_seconds histogram (read to hand-off
-  to ZeroMQ; quantiles interpolated inside its buckets) at each offered rate, the feeder
-  writing once per millisecond; publish-to-receipt: `ts` to arrival at the subscriber.
+  to ZeroMQ; quantiles interpolated inside its buckets) at each offered rate in ticks/s, the
+  feeder writing each frame as it falls due; publish-to-receipt: `ts` to arrival at the
+  subscriber (every 8th message).
 - CPU: utime+stime of the whole process (/proc/PID/stat, every thread) over the step or burst,
   per million ticks; peak RSS: VmHWM of the publisher at the end.
 - where the time goes: the publisher's read path stage by stage in the benchmark's own

@@ -108,6 +108,7 @@ class Plan:
     step_slice: float = 0.001
     """Paced steps: the feeder writes the frames due once per millisecond."""
     latency_rates: tuple[float, ...] = (1_000, 10_000, 50_000)
+    """Offered tick rates (ticks/s, not frames/s) of the latency steps."""
     latency_seconds: float = 2.0
     latency_slice: float = 0.0
     """Latency steps: the feeder writes each frame as it falls due (as a gateway would), so a
@@ -206,9 +207,11 @@ class Run:
         return Drain(frames, ticks, arrival.received, seconds, published, spent / ticks * 1e6)
 
     def latency(self, target: Target, publisher: PublisherProcess, rate: float) -> Latency:
-        """ibpub at ``rate``: tick-to-publish from its histogram, publish-to-receipt sampled."""
+        """ibpub offered ``rate`` ticks/s (frames at ``rate`` over the frame set's ticks per
+        frame): tick-to-publish from its histogram, publish-to-receipt sampled."""
+        frame_rate = rate * self.frame_count / self.callbacks[-1]
         before = histogram_buckets(publisher.scrape(), LATENCY_METRIC)
-        step, arrival = self._paced(target, rate, self.plan.latency_seconds, latency=True)
+        step, arrival = self._paced(target, frame_rate, self.plan.latency_seconds, latency=True)
         after = histogram_buckets(publisher.scrape(), LATENCY_METRIC)
         buckets = bucket_delta(before, after)
         receipt = [ns / 1e9 for ns in arrival.latencies_ns]

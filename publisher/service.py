@@ -60,7 +60,7 @@ from publisher.connection import (
 from publisher.connection import Phase as ConnPhase
 from publisher.curve import BusSecurity
 from publisher.gateway.adapter import Adapter, ContractMatch, contract_from_spec
-from publisher.gateway.backlog import BacklogWatch
+from publisher.gateway.backlog import BEHIND_AFTER, BacklogWatch
 from publisher.gateway.client import FrameDecodeError, GatewayClient, GatewayClosedError, Phase
 from publisher.gateway.codes import Action, classify
 from publisher.gateway.framing import FramingError
@@ -97,8 +97,11 @@ class PublisherService:
         context: zmq.Context[Any] | None = None,
         registry: CollectorRegistry | None = None,
         serve_metrics: bool = True,
+        behind_after: float = BEHIND_AFTER,
     ) -> None:
         self.settings = settings
+        self._behind_after = behind_after
+        """Seconds of reads that all leave data waiting before "behind" is reported."""
         self._context = context or zmq.Context.instance()
         self.registry = registry or CollectorRegistry()
         self.metrics = PublisherMetrics(
@@ -180,6 +183,7 @@ class PublisherService:
         )
         self._adapter = Adapter(self, self._ticks)
         self.metrics.watch(self)
+        self.metrics.gateway_backlog.set_function(self._backlog_bytes)
         if self._serve_metrics:
             self.metrics_server = MetricsServer(
                 self.settings.metrics.listen, self.registry, self.readiness
@@ -298,7 +302,8 @@ class PublisherService:
                 return
             if event & zmq.POLLIN:
                 for _ in range(READS_PER_TURN):
-                    if client.on_readable() == 0 or self._client is not client:
+                    client.on_readable()
+                    if not client.more_waiting or self._client is not client:
                         break
         except GatewayClosedError as exc:
             self._post(Dropped(str(exc)))
@@ -647,21 +652,25 @@ class PublisherService:
         client = self._client
         return client.last_read_ns if client is not None else time.time_ns()
 
-    def _backlog_reporter(self) -> Callable[[bool, int], None]:
-        """For one connection: keep the backlog gauges current after every read and publish a
-        status when the reader falls behind the gateway and when it catches up."""
-        watch = BacklogWatch()
-        backlog = self.metrics.gateway_backlog
-        backlog.set(0)
+    def _backlog_reporter(self) -> Callable[[bool], None]:
+        """For one connection: watch every read and publish a status when the reader falls
+        behind the gateway and when it catches up (``ibpub_gateway_behind_seconds`` reads the
+        same watch at scrape time)."""
+        watch = BacklogWatch(self._behind_after)
         self.metrics.gateway_behind.set_function(lambda: watch.behind_seconds(time.monotonic()))
 
-        def report(found_data: bool, unread: int) -> None:
-            backlog.set(unread)
-            change = watch.observe(time.monotonic(), found_data, unread)
+        def report(more_waiting: bool) -> None:
+            change = watch.observe(time.monotonic(), more_waiting)
             if change is not None:
-                self._status("gateway", self.gateway_state, message=change.message())
+                message = change.message(self._backlog_bytes())
+                self._status("gateway", self.gateway_state, message=message)
 
         return report
+
+    def _backlog_bytes(self) -> int:
+        """``ibpub_gateway_backlog_bytes``, read at scrape time (any thread)."""
+        client = self._client
+        return client.backlog_bytes() if client is not None else 0
 
     # -- bad input -------------------------------------------------------------------------
 

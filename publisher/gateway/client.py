@@ -108,7 +108,7 @@ class GatewayClient(EClient):  # type: ignore[misc]  # ibapi is untyped
         on_frames_read: Callable[[int], None] | None = None,
         decode_error: Callable[[FrameDecodeError], None] | None = None,
         ticks: TickHandler | None = None,
-        on_backlog: Callable[[bool, int], None] | None = None,
+        on_backlog: Callable[[bool], None] | None = None,
     ) -> None:
         super().__init__(wrapper)
         self.phase = Phase.CLOSED
@@ -121,8 +121,11 @@ class GatewayClient(EClient):  # type: ignore[misc]  # ibapi is untyped
         straight into it, and it is flushed after every read."""
         self._fast: Callable[[bytes], bool] | None = None
         self._on_backlog = on_backlog
-        """Told after every read attempt whether it found data (False: the socket was empty)
-        and how many bytes are known to be waiting (see :mod:`publisher.gateway.backlog`)."""
+        """Told after every read whether data is still waiting behind it (False: the read
+        emptied the socket; see :mod:`publisher.gateway.backlog`)."""
+        self.more_waiting = False
+        """Whether data was waiting in the socket once the last read was decoded (FIONREAD).
+        If not, the caller goes back to polling rather than spend a system call that fails."""
         self.last_read_ns = 0
         """Wall-clock ns when the chunk being decoded was read from the socket (``ts_recv``)."""
 
@@ -178,8 +181,9 @@ class GatewayClient(EClient):  # type: ignore[misc]  # ibapi is untyped
         try:
             count = sock.recv_into(view, max_bytes)
         except BlockingIOError:
+            self.more_waiting = False
             if self._on_backlog is not None:
-                self._on_backlog(False, self._frames.pending)  # caught up: the socket is empty
+                self._on_backlog(False)  # caught up: the socket is empty
             return 0
         except OSError as exc:
             self.close()
@@ -206,18 +210,21 @@ class GatewayClient(EClient):  # type: ignore[misc]  # ibapi is untyped
                 self._ticks.flush()
         if decoded and self._on_frames_read is not None:
             self._on_frames_read(decoded)
-        if self._on_backlog is not None and self._sock is not None:
-            # A short read emptied the socket; only after a full one can bytes be waiting.
-            unread = _unread(self._sock) if count == max_bytes else 0
-            self._on_backlog(True, unread + self._frames.pending)
+        # Data that arrived while this read was being decoded: if there is some after every
+        # read, the gateway sends at least as fast as we read (publisher.gateway.backlog).
+        more = self._sock is not None and _unread(self._sock) > 0
+        self.more_waiting = more
+        if self._on_backlog is not None:
+            self._on_backlog(more)
         return decoded
 
     def backlog_bytes(self) -> int:
         """Bytes the gateway sent that are not decoded yet: the kernel's receive buffer plus a
         partial frame here (see :mod:`publisher.gateway.backlog`)."""
-        if self._sock is None:
+        sock = self._sock  # read once: the scrape thread calls this while the loop runs
+        if sock is None:
             return 0
-        return _unread(self._sock) + self._frames.pending
+        return _unread(sock) + self._frames.pending
 
     def _on_handshake(self, payload: bytes) -> None:
         fields = comm.read_fields(payload)

@@ -147,6 +147,15 @@ class Faults:
         log.warning("fault: sent garbage frames to %d connections", count)
         return count
 
+    def flood(self, ticks: int) -> int:
+        """Send ``ticks`` ticks at once on top of the paced stream, as a gateway replaying a
+        backlog (market open, a reconnect) does: more than a client can read in a moment."""
+        if ticks < 1:
+            raise ValueError(f"flood needs a positive tick count, got {ticks}")
+        sent = self._gateway.burst(ticks)
+        log.warning("fault: flooded %d ticks at once", sent)
+        return sent
+
     def send_oversized(self) -> int:
         """Send a length prefix no real frame has (2 GiB): the framing is lost for good."""
         sessions = self._gateway.sessions
@@ -287,8 +296,8 @@ class Step:
 SCENARIO_HELP: Final = (
     "AT:FAULT[=ARG], comma-separated or repeated; AT is seconds after start. Faults: drop, "
     "refuse=SECONDS, silent[=SECONDS], error=CODE[@SYMBOL], reject=CODE@SYMBOL, garbage, "
-    "oversized, truncated, mute=SYMBOL, unmute=SYMBOL, reserve-client-id=ID, pacing=LIMIT. "
-    "Example: --scenario 5:drop,10:refuse=3,20:error=1101"
+    "flood=TICKS, oversized, truncated, mute=SYMBOL, unmute=SYMBOL, reserve-client-id=ID, "
+    "pacing=LIMIT. Example: --scenario 5:drop,10:refuse=3,20:error=1101,30:flood=300000"
 )
 _FAULTS: Final = frozenset(
     {
@@ -298,6 +307,7 @@ _FAULTS: Final = frozenset(
         "error",
         "reject",
         "garbage",
+        "flood",
         "oversized",
         "truncated",
         "mute",
@@ -307,7 +317,7 @@ _FAULTS: Final = frozenset(
     }
 )
 _NEEDS_ARG: Final = frozenset(
-    {"refuse", "error", "reject", "mute", "unmute", "reserve-client-id", "pacing"}
+    {"refuse", "error", "reject", "flood", "mute", "unmute", "reserve-client-id", "pacing"}
 )
 
 
@@ -349,6 +359,8 @@ def run_step(faults: Faults, step: Step) -> None:
             faults.reject_market_data(symbol, int(code))
         case "garbage":
             faults.send_garbage()
+        case "flood":
+            faults.flood(int(arg))
         case "oversized":
             faults.send_oversized()
         case "truncated":

@@ -617,6 +617,13 @@ class AsyncGateway:
                 credit -= count
                 self._emit(count)
 
+    def burst(self, count: int) -> int:
+        """Send ``count`` ticks at once, beyond the paced rate (the ``flood`` fault): each
+        session gets its share in one write, however long the socket takes to drain it."""
+        before = self.ticks_sent
+        self._emit(count)
+        return self.ticks_sent - before
+
     def _emit(self, count: int) -> None:
         batches: dict[Session, list[bytes]] = {}
         routes = self._routes

@@ -1,6 +1,7 @@
 """Falling behind the gateway: the watch's events and the reader's reports over a real socket."""
 
 import socket
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -16,20 +17,20 @@ from publisher.sim.protocol import Encoder
 def test_reads_that_always_find_data_become_behind_after_the_threshold() -> None:
     """Data at every read for BEHIND_AFTER seconds is reported once, as behind."""
     watch = BacklogWatch(behind_after=1.0)
-    assert watch.observe(10.0, True, 100) is None
-    assert watch.observe(10.5, True, 100) is None
-    change = watch.observe(11.0, True, 4096)
-    assert change == BacklogChange(True, 1.0, 4096)
-    assert watch.observe(12.0, True, 100) is None  # said once
+    assert watch.observe(10.0, True) is None
+    assert watch.observe(10.5, True) is None
+    change = watch.observe(11.0, True)
+    assert change == BacklogChange(True, 1.0)
+    assert watch.observe(12.0, True) is None  # said once
     assert watch.behind and watch.behind_seconds(12.5) == 2.5
 
 
 def test_an_empty_socket_means_caught_up() -> None:
-    """The first read that finds nothing ends the run and, if it was behind, says so."""
+    """The first read that empties the socket ends the run and, if it was behind, says so."""
     watch = BacklogWatch(behind_after=1.0)
-    watch.observe(0.0, True, 0)
-    watch.observe(2.0, True, 0)
-    change = watch.observe(3.0, False, 0)
+    watch.observe(0.0, True)
+    watch.observe(2.0, True)
+    change = watch.observe(3.0, False)
     assert change is not None and not change.behind and change.seconds == 3.0
     assert watch.behind_seconds(4.0) == 0.0
 
@@ -37,15 +38,15 @@ def test_an_empty_socket_means_caught_up() -> None:
 def test_short_runs_of_data_are_not_reported() -> None:
     """A burst drained within the threshold makes no event at all."""
     watch = BacklogWatch(behind_after=1.0)
-    events = [watch.observe(t / 10, t % 5 != 4, 0) for t in range(100)]
+    events = [watch.observe(t / 10, t % 5 != 4) for t in range(100)]
     assert events == [None] * 100
 
 
 def test_messages_say_what_happened() -> None:
     """The status texts name the time and the bytes seen."""
-    assert "1.5 s" in BacklogChange(True, 1.5, 3 << 20).message()
-    assert "3.0 MiB" in BacklogChange(True, 1.5, 3 << 20).message()
-    assert "again after 2.0 s" in BacklogChange(False, 2.0, 0).message()
+    assert "1.5 s" in BacklogChange(True, 1.5).message(3 << 20)
+    assert "3.0 MiB" in BacklogChange(True, 1.5).message(3 << 20)
+    assert "again after 2.0 s" in BacklogChange(False, 2.0).message(0)
 
 
 def test_threshold_must_be_positive() -> None:
@@ -82,14 +83,12 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
     theirs.close()
 
 
-def open_client(
-    sock: socket.socket, ticks: Recorder, reports: list[tuple[bool, int]]
-) -> GatewayClient:
+def open_client(sock: socket.socket, ticks: Recorder, reports: list[bool]) -> GatewayClient:
     """A client on an already connected socket, past the handshake at server version 200."""
     client = GatewayClient(
         Adapter(object(), ticks),  # type: ignore[arg-type]  # no control messages here
         ticks=ticks,
-        on_backlog=lambda found, unread: reports.append((found, unread)),
+        on_backlog=reports.append,
     )
     sock.setblocking(False)
     client._sock = sock
@@ -99,20 +98,31 @@ def open_client(
     return client
 
 
-def test_the_reader_reports_data_then_an_empty_socket(
+def test_the_reader_reports_what_each_read_leaves_waiting(
     pair: tuple[socket.socket, socket.socket],
 ) -> None:
-    """Each read says whether it found data and what still waits; an empty socket ends it."""
+    """Full reads leave data waiting; the short read that empties the socket says so, and a
+    partial frame stays counted as backlog until the rest of it arrives."""
     ours, theirs = pair
     ticks = Recorder()
-    reports: list[tuple[bool, int]] = []
+    reports: list[bool] = []
     client = open_client(ours, ticks, reports)
     frames = b"".join(Encoder(200).tick_size(1, 0, n) for n in range(40))
-    theirs.sendall(frames + frames[:6])  # and the start of one more frame
-    while client.on_readable(max_bytes=128):
-        pass
+    last = Encoder(200).tick_size(1, 0, 12345)
+    theirs.sendall(frames + last[:6])  # and the start of one more frame
+    while True:
+        client.on_readable(max_bytes=128)
+        if not client.more_waiting:
+            break
     assert ticks.sizes == 40
-    assert ticks.flushes == len(reports) - 1  # once per read that found data
-    found = [r for r in reports if r[0]]
-    assert found[0][1] > 0  # a full read: bytes were still waiting
-    assert reports[-1] == (False, 6)  # found empty; the partial frame is all that waits
+    assert ticks.flushes == len(reports)  # once per read
+    assert reports[0] is True  # a full read: bytes were still waiting
+    assert reports[-1] is False  # the read that emptied the socket
+    assert client.backlog_bytes() == 6  # the partial frame is all that waits
+    theirs.sendall(last[6:])  # the rest of that frame
+    deadline = time.monotonic() + 10
+    while ticks.sizes < 41 and time.monotonic() < deadline:
+        client.on_readable(max_bytes=128)
+    assert ticks.sizes == 41 and client.backlog_bytes() == 0
+    client.on_readable()  # nothing there: an empty socket counts as caught up
+    assert reports[-1] is False and not client.more_waiting

@@ -23,6 +23,7 @@ from publisher.config import (
     PublisherSettings,
     Settings,
 )
+from publisher.gateway.backlog import BEHIND_AFTER
 from publisher.service import PublisherService
 from publisher.sim import AsyncGateway, SimulatedGateway
 from tests.helpers import free_port, wait_for
@@ -71,10 +72,13 @@ def settings(
 class Listener:
     """A SUB socket on the publisher's bus that keeps every message, in order."""
 
-    def __init__(self, context: zmq.Context[Any], endpoint: str) -> None:
+    def __init__(
+        self, context: zmq.Context[Any], endpoint: str, prefixes: tuple[bytes, ...] = (b"",)
+    ) -> None:
         self.socket = context.socket(zmq.SUB)
         self.socket.setsockopt(zmq.LINGER, 0)
-        self.socket.setsockopt(zmq.SUBSCRIBE, b"")
+        for prefix in prefixes:
+            self.socket.setsockopt(zmq.SUBSCRIBE, prefix)
         self.socket.connect(endpoint)
         self.messages: list[Message] = []
 
@@ -193,11 +197,14 @@ class Stack:
     def core(self, fn: Callable[[AsyncGateway], Any]) -> Any:
         return self.gateway.call(fn)
 
-    def start_publisher(self, **options: Any) -> Listener:
+    def start_publisher(self, *, behind_after: float = BEHIND_AFTER, **options: Any) -> Listener:
         """Start the publisher and a listener that has seen a heartbeat (so it misses nothing
         that follows); start the gateway afterwards."""
         service = PublisherService(
-            settings(self.gateway_port, **options), context=self.context, serve_metrics=False
+            settings(self.gateway_port, **options),
+            context=self.context,
+            serve_metrics=False,
+            behind_after=behind_after,
         )
         service.start()
         self.service = service

@@ -2,6 +2,7 @@
 ticks resume under the same sid with seq continuing."""
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ def running() -> Iterator[Stack]:
         yield s
 
 
-def streaming(s: Stack, **options: object) -> None:
+def streaming(s: Stack, **options: Any) -> None:
     """Publisher, listener, gateway; returns once every instrument ticks."""
     listener = s.start_publisher(**options)
     s.start_gateway()
