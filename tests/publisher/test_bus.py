@@ -1,12 +1,16 @@
 """The bus: envelope, per-topic sequence numbers, two-frame messages on a real PUB socket."""
 
+import math
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import msgpack
+import msgspec
 import pytest
 import zmq
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from publisher.bus import Bus, new_session_id
 
@@ -80,3 +84,25 @@ def test_sent_callback_counts_by_type(context: zmq.Context[Any]) -> None:
     bus.publish("status.t3", "status", {})
     assert seen == ["tick", "status"]
     bus.close()
+
+
+PAYLOAD_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**64 - 1),
+    st.floats(allow_nan=False),  # NaN != NaN; its bytes are checked below
+    st.text(max_size=40),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(min_size=1, max_size=12), PAYLOAD_VALUES, max_size=16))
+def test_the_encoder_writes_exactly_what_msgpack_writes(payload: dict[str, Any]) -> None:
+    """The bus encodes with msgspec for speed; subscribers may rely on msgpack's own bytes."""
+    encode = msgspec.msgpack.Encoder().encode
+    assert encode(payload) == msgpack.packb(payload)
+
+
+def test_special_floats_encode_as_msgpack_does() -> None:
+    for value in (math.nan, math.inf, -math.inf, -0.0, 1.7976931348623157e308):
+        assert msgspec.msgpack.Encoder().encode({"price": value}) == msgpack.packb({"price": value})
