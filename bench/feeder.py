@@ -43,7 +43,7 @@ from publisher.sim.protocol import (
 
 SLICE_SECONDS: Final = 0.001
 """Paced sending, by default: frames due are written once per millisecond (10 a write at 10k/s)."""
-FINE_SLEEP: Final = 0.0001
+FINE_SLEEP: Final = 0.001
 """With ``Paced.slice_seconds`` below a millisecond the loop sleeps (``select`` cannot time
 finer) at most this long between writes: frames leave one by one as they fall due."""
 CHUNK_BYTES: Final = 65536

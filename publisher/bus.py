@@ -1,8 +1,10 @@
 """The publishing side of the bus: one PUB socket, the envelope, per-topic sequence numbers.
 
 Only the service thread touches a :class:`Bus` (ZeroMQ sockets are not thread-safe). Every
-message is two frames, ``[topic, msgpack map]``; the envelope keys (``v``, ``type``, ``pub``,
-``sid``, ``seq``, ``ts``) are added here so no caller can get them wrong.
+message is two frames, ``[topic, msgpack map]``. :meth:`Bus.publish` adds the envelope keys
+(``v``, ``type``, ``pub``, ``sid``, ``seq``, ``ts``); ticks, the hot path, arrive with the whole
+map already built and get their ``seq`` and ``ts`` here (:meth:`Bus.queue_tick`). Either way
+the sequence numbers and timestamps are only ever set here.
 """
 
 import logging
@@ -92,16 +94,25 @@ class Bus:
             self._on_sent(kind)
         return payload
 
-    def queue_tick(self, topic: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Stamp and encode a tick now; it is sent by :meth:`send_queued` (or before the next
-        :meth:`publish`). Returns the payload. ``on_sent`` is not called: the tick path counts
-        its own messages (:meth:`publisher.tickpath.TickPath.flush`).
+    def queue_tick(self, topic: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Stamp a tick's ``seq`` and ``ts`` and encode it now; it is sent by
+        :meth:`send_queued` (or before the next :meth:`publish`). Returns the payload.
+
+        The caller (:class:`publisher.tickpath.TickPath`) builds the whole payload in one dict,
+        envelope included (``v``, ``type``, ``pub`` = :attr:`name`, ``sid`` = :attr:`sid`,
+        placeholders for ``seq`` and ``ts``): building it once instead of merging a body into
+        an envelope saves about a tenth of a tick's cost. ``on_sent`` is not called: the tick
+        path counts its own messages (:meth:`publisher.tickpath.TickPath.flush`).
 
         Sending a read's ticks back to back lets ZeroMQ's I/O thread wake once per batch
-        instead of once per message, which about halves what a tick costs the publisher's
-        process (docs/performance.md).
+        instead of once per message (docs/performance.md).
         """
-        payload, topic_bytes = self._stamp(topic, "tick", body)
+        seqs = self._seqs
+        payload["seq"] = seqs[topic] = seqs.get(topic, 0) + 1
+        payload["ts"] = self._clock_ns()
+        topic_bytes = self._topic_bytes.get(topic)
+        if topic_bytes is None:
+            topic_bytes = self._topic_bytes[topic] = topic.encode()
         self._queued.append((topic_bytes, self._pack(payload)))
         return payload
 

@@ -1,9 +1,10 @@
 """The hot path: ibapi tick callbacks -> normalised contract v1 ticks -> the bus.
 
 Everything here runs once per tick on the service thread, so it does the minimum: one dict
-lookup for the instrument, the pure normalisers, one ``Bus.queue_tick`` (stamp and encode) and
-one dict increment. The rest is done per batch or per gateway read, in :meth:`TickPath.flush`,
-which the gateway client calls after each read:
+lookup for the instrument, the pure normalisers, one dict holding the whole message, one
+``Bus.queue_tick`` (stamp ``seq`` and ``ts``, encode) and one dict increment. The rest is done
+per batch or per gateway read, in :meth:`TickPath.flush`, which the gateway client calls after
+each read:
 
 * queued ticks go to ZeroMQ together, every :data:`BATCH` ticks and at the end of the read, and
   their tick-to-publish latency is observed then (:mod:`publisher.histogram`);
@@ -21,7 +22,7 @@ from typing import Any, Final, Protocol
 
 from prometheus_client import Counter
 
-from publisher.bus import Bus
+from publisher.bus import SCHEMA_VERSION, Bus
 from publisher.instruments import DELAYED, PENDING, STALE, SUBSCRIBED, Instrument
 from publisher.normalise import (
     field_name,
@@ -63,6 +64,8 @@ class TickPath:
         tick_messages: Counter | None = None,
     ) -> None:
         self.by_req: dict[int, Instrument] = {}
+        self._pub = bus.name
+        self._sid = bus.sid
         self._queue = bus.queue_tick
         self._send_bus_queue = bus.send_queued
         self._queued = 0
@@ -77,6 +80,10 @@ class TickPath:
         self._unflushed: dict[Instrument, int] = {}
         """Ticks published per instrument since the last :meth:`flush`."""
 
+    # The four callbacks build the whole message in one dict literal, envelope first (in the
+    # contract's order; Bus.queue_tick fills in seq and ts). Repeating the literal four times
+    # is deliberate: one dict and no merge per tick is the cheapest way to build it.
+
     def on_price(self, req_id: int, tick_type: int, price: float, mask: int) -> None:
         inst = self.by_req.get(req_id)
         if inst is None:
@@ -84,6 +91,12 @@ class TickPath:
         self._send(
             inst,
             {
+                "v": SCHEMA_VERSION,
+                "type": "tick",
+                "pub": self._pub,
+                "sid": self._sid,
+                "seq": 0,
+                "ts": 0,
                 "key": inst.spec.key,
                 "conid": inst.con_id,
                 "field": field_name(tick_type),
@@ -102,6 +115,12 @@ class TickPath:
         self._send(
             inst,
             {
+                "v": SCHEMA_VERSION,
+                "type": "tick",
+                "pub": self._pub,
+                "sid": self._sid,
+                "seq": 0,
+                "ts": 0,
                 "key": inst.spec.key,
                 "conid": inst.con_id,
                 "field": field_name(tick_type),
@@ -119,6 +138,12 @@ class TickPath:
         self._send(
             inst,
             {
+                "v": SCHEMA_VERSION,
+                "type": "tick",
+                "pub": self._pub,
+                "sid": self._sid,
+                "seq": 0,
+                "ts": 0,
                 "key": inst.spec.key,
                 "conid": inst.con_id,
                 "field": field_name(tick_type),
@@ -136,6 +161,12 @@ class TickPath:
         self._send(
             inst,
             {
+                "v": SCHEMA_VERSION,
+                "type": "tick",
+                "pub": self._pub,
+                "sid": self._sid,
+                "seq": 0,
+                "ts": 0,
                 "key": inst.spec.key,
                 "conid": inst.con_id,
                 "field": field_name(tick_type),
@@ -146,9 +177,9 @@ class TickPath:
             },
         )
 
-    def _send(self, inst: Instrument, body: dict[str, Any]) -> None:
-        ts_recv: int = body["ts_recv"]
-        self._record_last(inst.topic, self._queue(inst.topic, body))
+    def _send(self, inst: Instrument, payload: dict[str, Any]) -> None:
+        ts_recv: int = payload["ts_recv"]
+        self._record_last(inst.topic, self._queue(inst.topic, payload))
         self._queued_recv = ts_recv
         self._queued += 1
         if self._queued >= BATCH:

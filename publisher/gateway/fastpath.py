@@ -136,14 +136,26 @@ class TickFastPath:
         return True
 
     def _proto_price(self, body: bytes) -> bool:
+        # An absent field reads as its default (0, 0.0, ""), so a value other than the default
+        # proves the field present: HasField (0.2 us a call) is asked only about defaults.
         try:
             proto = TickPriceProto.FromString(body)
             has = proto.HasField
-            req_id = proto.reqId if has("reqId") else NO_VALID_ID
-            tick_type = proto.tickType if has("tickType") else UNSET_INTEGER
-            price = proto.price if has("price") else UNSET_DOUBLE
-            size = Decimal(proto.size) if has("size") else _UNSET_SIZE
-            mask = (proto.attrMask if has("attrMask") else UNSET_INTEGER) & _MASK
+            req_id = proto.reqId
+            if not req_id and not has("reqId"):
+                req_id = NO_VALID_ID
+            tick_type = proto.tickType
+            if not tick_type and not has("tickType"):
+                tick_type = UNSET_INTEGER
+            price = proto.price
+            if not price and not has("price"):
+                price = UNSET_DOUBLE
+            text = proto.size
+            size = Decimal(text) if text or has("size") else _UNSET_SIZE
+            mask = proto.attrMask
+            if not mask and not has("attrMask"):
+                mask = UNSET_INTEGER
+            mask &= _MASK
         except Exception:
             return False
         self._on_price(req_id, tick_type, price, mask)
@@ -156,9 +168,14 @@ class TickFastPath:
         try:
             proto = TickSizeProto.FromString(body)
             has = proto.HasField
-            req_id = proto.reqId if has("reqId") else NO_VALID_ID
-            tick_type = proto.tickType if has("tickType") else UNSET_INTEGER
-            size = Decimal(proto.size) if has("size") else _UNSET_SIZE
+            req_id = proto.reqId
+            if not req_id and not has("reqId"):
+                req_id = NO_VALID_ID
+            tick_type = proto.tickType
+            if not tick_type and not has("tickType"):
+                tick_type = UNSET_INTEGER
+            text = proto.size
+            size = Decimal(text) if text or has("size") else _UNSET_SIZE
         except Exception:
             return False
         if tick_type != NOT_SET:
