@@ -37,7 +37,8 @@ counted by a subscriber process on its PUB socket) and to the stock ibapi client
 + EReader thread + EClient.run, tick callbacks that only count, in its own process).
 - sustained: paced steps of {step:g} s climbing x{factor:g} from {first:,.0f} frames/s; a step is
   kept up when every tick arrives within {lag:g} s of its frame being due; a failed step is
-  tried once more (the stock client on a fresh connection); the figure is the highest rate
+  tried once more (the stock client on a fresh connection); then {refine} rates between the
+  last kept and the first failed one (geometric midpoints); the figure is the highest rate
   kept up. "ticks" are bus messages for ibpub and tick callbacks for ibapi (one each per
   callback; a bid/ask/last frame raises two).
 - burst: {burst:,} frames queued at once; drain = first byte sent to last tick received.
@@ -189,6 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             factor=plan.rate_factor,
             first=plan.first_rate,
             lag=plan.lag_limit,
+            refine=plan.refine_steps,
             burst=plan.burst_frames,
         )
     )

@@ -105,6 +105,9 @@ class Plan:
     max_rate: float = 400_000
     lag_limit: float = 0.25
     """A step is kept up if its last tick arrives within this many seconds of being due."""
+    refine_steps: int = 2
+    """After the ladder, rates tried between the last kept and the first failed one (each
+    halving the gap on a log scale), so a ratio is not rounded to a ladder step."""
     step_slice: float = 0.001
     """Paced steps: the feeder writes the frames due once per millisecond."""
     latency_rates: tuple[float, ...] = (1_000, 10_000, 50_000)
@@ -164,29 +167,50 @@ class Run:
         return Step(rate, frames, ticks, arrival.received, lag, kept_up, cpu), arrival
 
     def sustained(self, target: Target, log: Callable[[str], None]) -> Sustained:
-        """Climb the rate ladder; stop after a rate fails twice (a fresh try after the first).
+        """Climb the rate ladder until a rate fails twice (a fresh try after the first), then
+        try :attr:`Plan.refine_steps` rates between the last kept and the first failed one.
 
         Every search starts at the first frame, so each target meets the same frames per step.
         """
         self.position = 0
         steps: list[Step] = []
         best: Step | None = None
+        failed_rate = math.inf
         for rate in self.plan.ladder():
-            step = self.step(target, rate, self.plan.step_seconds)
-            steps.append(step)
+            step = self._try(target, rate, steps, log)
             if not step.kept_up:
-                log(f"  {target.name}: {rate:,.0f} frames/s not kept up ({_lag(step)}); again")
-                step = self.step(target, rate, self.plan.step_seconds)
-                steps.append(step)
-            if not step.kept_up:
-                log(f"  {target.name}: {rate:,.0f} frames/s not kept up ({_lag(step)})")
+                failed_rate = rate
                 break
-            log(f"  {target.name}: {rate:,.0f} frames/s kept up (lag {step.lag_seconds:.3f} s)")
             best = step
         if best is None:
             return Sustained(0.0, 0.0, math.nan, tuple(steps))
+        for _ in range(self.plan.refine_steps if math.isfinite(failed_rate) else 0):
+            rate = round(math.sqrt(best.rate * failed_rate), -2)
+            if not best.rate < rate < failed_rate:
+                break
+            step = self._try(target, rate, steps, log)
+            if step.kept_up:
+                best = step
+            else:
+                failed_rate = rate
         cpu = best.cpu_seconds / best.ticks * 1e6
         return Sustained(best.rate, best.ticks_per_second, cpu, tuple(steps))
+
+    def _try(
+        self, target: Target, rate: float, steps: list[Step], log: Callable[[str], None]
+    ) -> Step:
+        """One paced step at ``rate``, tried once more if it failed; both are kept in ``steps``."""
+        step = self.step(target, rate, self.plan.step_seconds)
+        steps.append(step)
+        if not step.kept_up:
+            log(f"  {target.name}: {rate:,.0f} frames/s not kept up ({_lag(step)}); again")
+            step = self.step(target, rate, self.plan.step_seconds)
+            steps.append(step)
+        if step.kept_up:
+            log(f"  {target.name}: {rate:,.0f} frames/s kept up (lag {step.lag_seconds:.3f} s)")
+        else:
+            log(f"  {target.name}: {rate:,.0f} frames/s not kept up ({_lag(step)})")
+        return step
 
     def burst(
         self, target: Target, frames: int, *, publisher: PublisherProcess | None = None

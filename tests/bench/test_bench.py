@@ -5,12 +5,14 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from ibapi.decoder import Decoder
 from ibapi.wrapper import EWrapper
 
 from bench.feeder import CHUNK_BYTES, chunks
 from bench.frames import CLASSIC_VERSION, PROTOBUF_VERSION, callbacks_in, generate
+from bench.scenarios import Plan, Run, Step
 from bench.stats import bucket_delta, histogram_quantile, quantile
 from publisher.gateway.framing import FrameBuffer, split_message
 from publisher.sim import Catalogue
@@ -134,3 +136,24 @@ def test_usage_errors_exit_2() -> None:
     )
     assert run.returncode == 2
     assert "--burst" in run.stderr
+
+
+def test_the_sustained_search_refines_between_the_last_kept_and_first_failed_rate() -> None:
+    """Ladder 10k, 20k, 40k; 40k fails (twice); then geometric midpoints 28.3k, then 33.6k."""
+    limit = 30_000.0
+    tried: list[float] = []
+
+    class Ladder(Run):
+        def step(self, target: Any, rate: float, seconds: float) -> Step:
+            tried.append(rate)
+            kept = rate <= limit
+            return Step(rate, int(rate), int(rate), int(rate), 0.0 if kept else math.inf, kept, 1.0)
+
+    class Target:
+        name = "fake"
+
+    plan = Plan(first_rate=10_000, rate_factor=2.0, max_rate=80_000, refine_steps=2)
+    ladder = Ladder(None, (0, 1), plan)  # type: ignore[arg-type]  # no feeder: step is faked
+    found = ladder.sustained(Target(), lambda message: None)  # type: ignore[arg-type]
+    assert tried == [10_000, 20_000, 40_000, 40_000, 28_300, 33_600, 33_600]
+    assert found.rate == 28_300
