@@ -657,7 +657,11 @@ class PublisherService:
         behind the gateway and when it catches up (``ibpub_gateway_behind_seconds`` reads the
         same watch at scrape time)."""
         watch = BacklogWatch(self._behind_after)
-        self.metrics.gateway_behind.set_function(lambda: watch.behind_seconds(time.monotonic()))
+
+        def behind_seconds() -> float:  # 0 without a connection: nothing is being read
+            return watch.behind_seconds(time.monotonic()) if self._client is not None else 0.0
+
+        self.metrics.gateway_behind.set_function(behind_seconds)
 
         def report(more_waiting: bool) -> None:
             change = watch.observe(time.monotonic(), more_waiting)

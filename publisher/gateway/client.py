@@ -121,8 +121,8 @@ class GatewayClient(EClient):  # type: ignore[misc]  # ibapi is untyped
         straight into it, and it is flushed after every read."""
         self._fast: Callable[[bytes], bool] | None = None
         self._on_backlog = on_backlog
-        """Told after every read whether data is still waiting behind it (False: the read
-        emptied the socket; see :mod:`publisher.gateway.backlog`)."""
+        """Told after every read whether more data was waiting once it was decoded (False:
+        the socket was empty; see :mod:`publisher.gateway.backlog`)."""
         self.more_waiting = False
         """Whether data was waiting in the socket once the last read was decoded (FIONREAD).
         If not, the caller goes back to polling rather than spend a system call that fails."""
