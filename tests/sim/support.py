@@ -58,7 +58,7 @@ _RECORDED = (
 )
 
 
-class RecordingWrapper(EWrapper):
+class RecordingWrapper(EWrapper):  # type: ignore[misc]  # ibapi is untyped
     """An EWrapper that records ``(callback name, args)`` for every callback in ``_RECORDED``."""
 
     def __init__(self) -> None:
@@ -195,7 +195,7 @@ class RawClient:
     def read_until_closed(self, timeout: float = DEADLINE) -> bytes:
         """Everything the server sends until it closes the socket."""
         deadline = time.monotonic() + timeout
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:

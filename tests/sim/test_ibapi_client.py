@@ -10,7 +10,7 @@ import pytest
 from ibapi.client import EClient
 from ibapi.contract import Contract
 
-from publisher.sim import MAX_SERVER_VERSION, SimulatedGateway
+from publisher.sim import MAX_SERVER_VERSION, AsyncGateway, SimulatedGateway
 from tests.sim.support import DEADLINE, RecordingWrapper, wait_until
 
 _client_ids = itertools.count(100)
@@ -37,9 +37,13 @@ class App:
         (it resets the server version under the decoder), so the gateway ends the session.
         """
         client_id = self.client_id
-        self.gateway.call(
-            lambda core: [s.close() for s in core.sessions if s.client_id == client_id]
-        )
+
+        def close_sessions(core: AsyncGateway) -> None:
+            for session in core.sessions:
+                if session.client_id == client_id:
+                    session.close()
+
+        self.gateway.call(close_sessions)
         self.thread.join(DEADLINE)
         assert not self.thread.is_alive(), "EClient.run did not finish"
 

@@ -9,8 +9,16 @@ from publisher.sim.market import Market
 from publisher.sim.protocol import PriceTick, SizeTick, StringTick, TickEvent, TickType
 
 CATALOGUE = Catalogue.builtin()
-AAPL = CATALOGUE.by_con_id(265598)
-ESZ6 = CATALOGUE.by_con_id(649180695)
+
+
+def _builtin(con_id: int) -> Instrument:
+    instrument = CATALOGUE.by_con_id(con_id)
+    assert instrument is not None, con_id
+    return instrument
+
+
+AAPL = _builtin(265598)
+ESZ6 = _builtin(649180695)
 assert AAPL is not None and ESZ6 is not None
 
 

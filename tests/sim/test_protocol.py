@@ -15,7 +15,7 @@ from ibapi.execution import ExecutionFilter
 from ibapi.message import IN, OUT
 from ibapi.server_versions import MAX_CLIENT_VER
 
-from publisher.sim.catalogue import Catalogue
+from publisher.sim.catalogue import Catalogue, Instrument
 from publisher.sim.protocol import (
     MAX_SERVER_VERSION,
     PROTOBUF_SINCE,
@@ -60,8 +60,16 @@ VERSIONS = [100, 157, 163, 164, 166, 178, 182, 186, 194, 200, 201, 204, 205, 206
 REQUEST_VERSIONS = [157, 178, 200, 201, 205, 206, 207, 213, 226]
 
 CATALOGUE = Catalogue.builtin()
-AAPL = CATALOGUE.by_con_id(265598)
-ESZ6 = CATALOGUE.by_con_id(649180695)
+
+
+def _builtin(con_id: int) -> Instrument:
+    instrument = CATALOGUE.by_con_id(con_id)
+    assert instrument is not None, con_id
+    return instrument
+
+
+AAPL = _builtin(265598)
+ESZ6 = _builtin(649180695)
 assert AAPL is not None and ESZ6 is not None
 
 
