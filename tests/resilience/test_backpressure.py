@@ -86,9 +86,13 @@ def test_a_burst_is_reported_as_behind_then_as_caught_up(running: Stack) -> None
             feed.burst(session.session, BURST_FRAMES, 120)
             behind = statuses.until(gateway_status("reading the gateway flat out"), "behind")
             assert statuses.messages[behind - 1]["state"] == "connected"
-            statuses.until(
+            assert service.registry.get_sample_value("ibpub_gateway_backlog_bytes") is not None
+            caught_up = statuses.until(
                 gateway_status("keeping up with the gateway again", behind), "caught up", 120
             )
+            # "... again after N s flat out": at least as long as it took to say "behind".
+            words = statuses.messages[caught_up - 1]["message"].split()
+            assert float(words[words.index("after") + 1]) >= BEHIND_AFTER
         finally:
             statuses.close()
         assert running.value("ibpub_gateway_behind_seconds") == 0.0
