@@ -20,7 +20,6 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Final
 
 import zmq
@@ -36,6 +35,7 @@ from publisher.gateway.fastpath import TickFastPath
 from publisher.gateway.framing import FrameBuffer, split_message
 from publisher.instruments import SUBSCRIBED, Instrument
 from publisher.metrics import BuildInfo, PublisherMetrics
+from publisher.normalise import Size
 from publisher.sim import Catalogue
 from publisher.tickpath import TickPath
 
@@ -59,7 +59,7 @@ class _Nothing:
     """A tick sink and gateway-events stand-in that does nothing."""
 
     def on_price(self, req_id: int, tick_type: int, price: float, mask: int) -> None: ...
-    def on_size(self, req_id: int, tick_type: int, size: Decimal) -> None: ...
+    def on_size(self, req_id: int, tick_type: int, size: Size) -> None: ...
     def on_generic(self, req_id: int, tick_type: int, value: float) -> None: ...
     def on_string(self, req_id: int, tick_type: int, value: str) -> None: ...
     def flush(self) -> None: ...

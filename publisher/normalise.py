@@ -12,6 +12,11 @@ from typing import Final
 # IB's "unset" sentinels (ibapi.const): a double of sys.float_info.max and Decimal(2**127 - 1).
 UNSET_DOUBLE: Final = 1.7976931348623157e308
 UNSET_DECIMAL: Final = Decimal(2**127 - 1)
+UNSET_SIZE_FLOAT: Final = float(UNSET_DECIMAL)
+
+Size = Decimal | float | None
+"""A tick size: ibapi's ``Decimal`` (UNSET_DECIMAL when unset), or, from the fast path
+(:mod:`publisher.gateway.fastpath`), the same value already as a float (None when unset)."""
 NO_PRICE: Final = -1.0
 """IB sends -1 as the price when there is no quote (for example an empty side of the book)."""
 
@@ -117,13 +122,14 @@ def normal_price(price: float) -> float | None:
     return price
 
 
-def normal_size(size: Decimal | float | int) -> float | None:
-    """IB's decimal size as a float (fractional sizes are kept); None for IB's unset marker."""
+def normal_size(size: Size | int) -> float | None:
+    """IB's decimal size as a float (fractional sizes are kept); None for IB's unset marker
+    (or None: a size the fast path already found unset)."""
     if isinstance(size, Decimal):
         if size == UNSET_DECIMAL:
             return None
         return float(size)
-    return float(size)
+    return None if size is None else float(size)
 
 
 def generic_value(tick_type: int, value: float) -> float | int:

@@ -17,7 +17,6 @@ State changes (first tick of a pending instrument) are handed back to the servic
 
 import time
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any, Final, Protocol
 
 from prometheus_client import Counter
@@ -25,6 +24,7 @@ from prometheus_client import Counter
 from publisher.bus import SCHEMA_VERSION, Bus
 from publisher.instruments import DELAYED, PENDING, STALE, SUBSCRIBED, Instrument
 from publisher.normalise import (
+    Size,
     field_name,
     generic_value,
     market_data_type,
@@ -108,7 +108,7 @@ class TickPath:
             },
         )
 
-    def on_size(self, req_id: int, tick_type: int, size: Decimal) -> None:
+    def on_size(self, req_id: int, tick_type: int, size: Size) -> None:
         inst = self.by_req.get(req_id)
         if inst is None:
             return

@@ -12,6 +12,7 @@ from ibapi.contract import Contract
 from ibapi.wrapper import EWrapper
 
 from publisher.config import InstrumentSpec
+from publisher.normalise import Size
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +45,7 @@ class TickSink(Protocol):
     """Where tick callbacks go (the hot path), with IB's raw values."""
 
     def on_price(self, req_id: int, tick_type: int, price: float, mask: int) -> None: ...
-    def on_size(self, req_id: int, tick_type: int, size: Decimal) -> None: ...
+    def on_size(self, req_id: int, tick_type: int, size: Size) -> None: ...
     def on_generic(self, req_id: int, tick_type: int, value: float) -> None: ...
     def on_string(self, req_id: int, tick_type: int, value: str) -> None: ...
 

@@ -9,21 +9,25 @@ ibapi's per-frame overhead: a field iterator with a ``logger.debug`` call per fi
 table, a ``TickAttrib`` object per price, and the no-op ``tick*ProtoBuf`` callbacks.
 
 Every value is converted with the very expression ibapi uses (``int(s or 0)``,
-``float(s or 0)``, ``Decimal(s.decode())`` with ibapi's "unset" spellings), and
-``tests/publisher/test_fastpath.py`` checks the equivalence on generated frames with Hypothesis.
+``float(s or 0)``), except sizes: ibapi makes a ``Decimal`` that the tick path turns into a
+float (:func:`publisher.normalise.normal_size`), and here the float comes straight from the
+text, with ibapi's "unset" spellings giving None (see :func:`_size_value`).
+``tests/publisher/test_fastpath.py`` checks the equivalence on generated frames with
+Hypothesis, comparing sizes as the tick path publishes them.
 """
 
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Final
 
-from ibapi.const import NO_VALID_ID, UNSET_DECIMAL, UNSET_DOUBLE, UNSET_INTEGER
+from ibapi.const import NO_VALID_ID, UNSET_DOUBLE, UNSET_INTEGER
 from ibapi.protobuf.TickPrice_pb2 import TickPrice as TickPriceProto
 from ibapi.protobuf.TickSize_pb2 import TickSize as TickSizeProto
 from ibapi.server_versions import MIN_SERVER_VER_PRE_OPEN_BID_ASK, MIN_SERVER_VER_PROTOBUF
 from ibapi.ticktype import TickTypeEnum
 
 from publisher.gateway.adapter import TickSink
+from publisher.normalise import UNSET_DECIMAL, UNSET_SIZE_FLOAT, Size
 
 SIZE_TICK_OF: Final[dict[int, int]] = {
     TickTypeEnum.BID: TickTypeEnum.BID_SIZE,
@@ -35,7 +39,6 @@ SIZE_TICK_OF: Final[dict[int, int]] = {
 }
 """ibapi raises a tickSize of this type after a tickPrice of the key type (processTickPriceMsg)."""
 NOT_SET: Final[int] = TickTypeEnum.NOT_SET
-_UNSET_SIZE: Final[Decimal] = UNSET_DECIMAL
 UNSET_SIZE_TEXTS: Final = frozenset(
     {b"2147483647", b"9223372036854775807", b"1.7976931348623157E308", b"-9223372036854775808"}
 )
@@ -52,11 +55,34 @@ _SIZE_FIELDS: Final = 5  # version, reqId, tickType, size, and the empty tail
 _MASK: Final = 7  # canAutoExecute 1, pastLimit 2, preOpen 4: Adapter.tickPrice's mask
 
 
-def _size(text: bytes) -> Decimal:
-    """ibapi's ``decode(Decimal, ...)`` of one field."""
+def _size_value(text: bytes | str) -> Size:
+    """``Decimal(text)`` as the tick path will publish it: a float, None for IB's unset value.
+
+    ``float(text)`` is ``float(Decimal(text))`` for every text both accept (both round the
+    exact decimal value correctly; ``Decimal.__float__`` goes through ``float(str(d))``). A text
+    only Decimal accepts (a NaN payload, non-ASCII digits) stays a ``Decimal``, which the tick
+    path converts exactly as it converts ibapi's; one neither accepts raises, and the frame is
+    declined to ibapi. A float equal to the unset value's is settled by the Decimal comparison
+    ``normal_size`` makes.
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        return Decimal(_text(text))
+    if value == UNSET_SIZE_FLOAT and Decimal(_text(text)) == UNSET_DECIMAL:
+        return None
+    return value
+
+
+def _text(text: bytes | str) -> str:
+    return text.decode() if isinstance(text, bytes) else text
+
+
+def _classic_size(text: bytes) -> Size:
+    """ibapi's ``decode(Decimal, ...)`` of one text field, then ``normal_size``."""
     if not text or text in UNSET_SIZE_TEXTS:
-        return _UNSET_SIZE
-    return Decimal(text.decode())
+        return None
+    return _size_value(text)  # float() takes only ASCII bytes, which always decode
 
 
 def _decline(payload: bytes) -> bool:
@@ -111,7 +137,7 @@ class TickFastPath:
             req_id = int(fields[1] or 0)
             tick_type = int(fields[2] or 0)
             price = float(fields[3] or 0)  # also "Infinity", as ibapi's special case gives
-            size = _size(fields[4])
+            size = _classic_size(fields[4])
             mask = int(fields[5] or 0) & _MASK
         except Exception:  # let ibapi meet (and report) whatever does not convert
             return False
@@ -128,7 +154,7 @@ class TickFastPath:
             int(fields[0] or 0)
             req_id = int(fields[1] or 0)
             tick_type = int(fields[2] or 0)
-            size = _size(fields[3])
+            size = _classic_size(fields[3])
         except Exception:
             return False
         if tick_type != NOT_SET:
@@ -151,7 +177,7 @@ class TickFastPath:
             if not price and not has("price"):
                 price = UNSET_DOUBLE
             text = proto.size
-            size = Decimal(text) if text or has("size") else _UNSET_SIZE
+            size = _size_value(text) if text or has("size") else None
             mask = proto.attrMask
             if not mask and not has("attrMask"):
                 mask = UNSET_INTEGER
@@ -175,7 +201,7 @@ class TickFastPath:
             if not tick_type and not has("tickType"):
                 tick_type = UNSET_INTEGER
             text = proto.size
-            size = Decimal(text) if text or has("size") else _UNSET_SIZE
+            size = _size_value(text) if text or has("size") else None
         except Exception:
             return False
         if tick_type != NOT_SET:

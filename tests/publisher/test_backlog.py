@@ -3,7 +3,6 @@
 import socket
 import time
 from collections.abc import Iterator
-from decimal import Decimal
 
 import pytest
 from ibapi.decoder import Decoder
@@ -11,6 +10,7 @@ from ibapi.decoder import Decoder
 from publisher.gateway.adapter import Adapter
 from publisher.gateway.backlog import BacklogChange, BacklogWatch
 from publisher.gateway.client import GatewayClient, Phase
+from publisher.normalise import Size
 from publisher.sim.protocol import Encoder
 
 
@@ -64,7 +64,7 @@ class Recorder:
 
     def on_price(self, req_id: int, tick_type: int, price: float, mask: int) -> None: ...
 
-    def on_size(self, req_id: int, tick_type: int, size: Decimal) -> None:
+    def on_size(self, req_id: int, tick_type: int, size: Size) -> None:
         self.sizes += 1
 
     def on_generic(self, req_id: int, tick_type: int, value: float) -> None: ...
