@@ -26,11 +26,11 @@ from typing import Any, Final
 import zmq
 from prometheus_client import CollectorRegistry
 
-from publisher.bus import Bus
+from publisher.bus.publish import Bus
 from publisher.config import InstrumentSpec
-from publisher.instruments import SUBSCRIBED, Instrument
-from publisher.metrics import BuildInfo, PublisherMetrics
-from publisher.tickpath import TickPath
+from publisher.core.instruments import SUBSCRIBED, Instrument
+from publisher.core.tickpath import TickPath
+from publisher.observability.metrics import BuildInfo, PublisherMetrics
 
 TICKS_PER_READ: Final = 16
 """Ticks between flushes: about one gateway read's worth at a few thousand ticks a second."""

@@ -27,17 +27,17 @@ from ibapi.decoder import Decoder
 from prometheus_client import CollectorRegistry
 
 from bench.frames import FrameSet, generate
-from publisher.bus import Bus
+from publisher.bus.publish import Bus
 from publisher.config import InstrumentSpec
+from publisher.core.instruments import SUBSCRIBED, Instrument
+from publisher.core.normalise import Size
+from publisher.core.tickpath import TickPath
 from publisher.gateway.adapter import Adapter
 from publisher.gateway.client import GatewayClient, Phase
 from publisher.gateway.fastpath import TickFastPath
 from publisher.gateway.framing import FrameBuffer, split_message
-from publisher.instruments import SUBSCRIBED, Instrument
-from publisher.metrics import BuildInfo, PublisherMetrics
-from publisher.normalise import Size
+from publisher.observability.metrics import BuildInfo, PublisherMetrics
 from publisher.sim import Catalogue
-from publisher.tickpath import TickPath
 
 REPEATS: Final = 3
 READ: Final = 65536

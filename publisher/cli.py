@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from types import FrameType
 
-import publisher.keys as keys
+import publisher.commands.keys as keys
 import publisher.proxy as proxy
 import publisher.sim.cli as sim_cli
 from publisher import __version__
@@ -149,7 +149,7 @@ def install_stop_handlers(stop_fn: Callable[[], None]) -> StopHandler:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from publisher.service import PublisherService
+    from publisher.service.root import PublisherService
 
     configure_logging(args.log_level)
     settings = load_settings(args.config, os.environ, overrides_from_args(args))
@@ -159,7 +159,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from publisher.demo import run_demo
+    from publisher.commands.demo import run_demo
 
     configure_logging(args.log_level if args.log_level != "INFO" else "WARNING")
     settings = load_settings(args.config, os.environ, overrides_from_args(args))

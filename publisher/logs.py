@@ -10,7 +10,7 @@ _STANDARD: Final = frozenset(
 
 
 class KeyValueFormatter(logging.Formatter):
-    """``2026-11-23T20:45:01 INFO publisher.service: subscribed key=AAPL conid=265598``."""
+    """``2026-11-23T20:45:01 INFO publisher.service.root: subscribed key=AAPL conid=265598``."""
 
     def format(self, record: logging.LogRecord) -> str:
         line = (

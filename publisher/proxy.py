@@ -42,7 +42,7 @@ from zmq.utils.monitor import recv_monitor_message
 from publisher import __version__
 from publisher.config import COMMAND_LINE
 from publisher.errors import ConfigError
-from publisher.httpd import MetricsServer, Readiness
+from publisher.observability.httpd import MetricsServer, Readiness
 
 __all__ = [
     "DEFAULT_HWM",

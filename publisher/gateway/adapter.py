@@ -12,7 +12,7 @@ from ibapi.contract import Contract
 from ibapi.wrapper import EWrapper
 
 from publisher.config import InstrumentSpec
-from publisher.normalise import Size
+from publisher.core.normalise import Size
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,7 +67,7 @@ def _unread(sock: socket.socket) -> int:
 
 class TickHandler(TickSink, Protocol):
     """The tick path as the read loop sees it: the tick callbacks, and a flush after each read
-    (:class:`publisher.tickpath.TickPath` batches its counter updates per read)."""
+    (:class:`publisher.core.tickpath.TickPath` batches its counter updates per read)."""
 
     def flush(self) -> None: ...
 

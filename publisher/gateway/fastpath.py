@@ -10,7 +10,7 @@ table, a ``TickAttrib`` object per price, and the no-op ``tick*ProtoBuf`` callba
 
 Every value is converted with the very expression ibapi uses (``int(s or 0)``,
 ``float(s or 0)``), except sizes: ibapi makes a ``Decimal`` that the tick path turns into a
-float (:func:`publisher.normalise.normal_size`), and here the float comes straight from the
+float (:func:`publisher.core.normalise.normal_size`), and here the float comes straight from the
 text, with ibapi's "unset" spellings giving None (see :func:`_size_value`).
 ``tests/publisher/test_fastpath.py`` checks the equivalence on generated frames with
 Hypothesis, comparing sizes as the tick path publishes them.
@@ -26,8 +26,8 @@ from ibapi.protobuf.TickSize_pb2 import TickSize as TickSizeProto
 from ibapi.server_versions import MIN_SERVER_VER_PRE_OPEN_BID_ASK, MIN_SERVER_VER_PROTOBUF
 from ibapi.ticktype import TickTypeEnum
 
+from publisher.core.normalise import UNSET_DECIMAL, UNSET_SIZE_FLOAT, Size
 from publisher.gateway.adapter import TickSink
-from publisher.normalise import UNSET_DECIMAL, UNSET_SIZE_FLOAT, Size
 
 SIZE_TICK_OF: Final[dict[int, int]] = {
     TickTypeEnum.BID: TickTypeEnum.BID_SIZE,

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry
 
-from publisher.httpd import MetricsServer, Readiness
+from publisher.observability.httpd import MetricsServer, Readiness
 from tests.deploy.files import (
     DEPLOY,
     DOCKERFILE,

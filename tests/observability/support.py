@@ -26,7 +26,7 @@ from publisher.config import (
     PublisherSettings,
     Settings,
 )
-from publisher.service import PublisherService
+from publisher.service.root import PublisherService
 from publisher.sim import SimulatedGateway
 from tests.helpers import free_port, wait_for
 

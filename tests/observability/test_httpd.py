@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from publisher.httpd import MetricsServer, Readiness, parse_listen
+from publisher.observability.httpd import MetricsServer, Readiness, parse_listen
 from tests.observability.support import http_get
 
 

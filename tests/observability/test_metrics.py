@@ -1,11 +1,11 @@
-"""Unit tests of publisher.metrics: each metric moves as it should, on a fresh registry."""
+"""Unit tests of publisher.observability.metrics: each metric moves as it should."""
 
 from collections.abc import Mapping
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from publisher.metrics import (
+from publisher.observability.metrics import (
     AGGREGATE_INSTRUMENT,
     INSTRUMENT_STATES,
     LATENCY_BUCKETS,

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pytest
 from ibapi.decoder import Decoder
 
+from publisher.core.normalise import Size
 from publisher.gateway.adapter import Adapter
 from publisher.gateway.backlog import BacklogChange, BacklogWatch
 from publisher.gateway.client import GatewayClient, Phase
-from publisher.normalise import Size
 from publisher.sim.protocol import Encoder
 
 

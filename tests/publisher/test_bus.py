@@ -12,7 +12,7 @@ import zmq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from publisher.bus import Bus, new_session_id
+from publisher.bus.publish import Bus, new_session_id
 
 
 @pytest.fixture

@@ -17,10 +17,10 @@ from ibapi.decoder import Decoder
 from ibapi.protobuf.TickPrice_pb2 import TickPrice as TickPriceProto
 from ibapi.protobuf.TickSize_pb2 import TickSize as TickSizeProto
 
+from publisher.core.normalise import Size, normal_size
 from publisher.gateway.adapter import Adapter
 from publisher.gateway.fastpath import TickFastPath
 from publisher.gateway.framing import split_message
-from publisher.normalise import Size, normal_size
 from publisher.sim.catalogue import Catalogue
 from publisher.sim.market import Market
 from publisher.sim.protocol import Encoder, PriceTick, SizeTick

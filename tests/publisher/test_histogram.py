@@ -5,8 +5,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-from publisher.histogram import FastHistogram
-from publisher.metrics import LATENCY_BUCKETS
+from publisher.observability.histogram import FastHistogram
+from publisher.observability.metrics import LATENCY_BUCKETS
 
 
 def exposition(registry: CollectorRegistry) -> list[str]:

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from ibapi.ticktype import TickTypeEnum
 
-from publisher.normalise import (
+from publisher.core.normalise import (
     DELAYED_TO_LIVE,
     FIELD_NAMES,
     UNSET_DECIMAL,

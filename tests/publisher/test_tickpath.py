@@ -10,11 +10,11 @@ import pytest
 import zmq
 from prometheus_client import CollectorRegistry
 
-from publisher.bus import Bus
+from publisher.bus.publish import Bus
 from publisher.config import InstrumentSpec
-from publisher.instruments import PENDING, SUBSCRIBED, Instrument
-from publisher.metrics import BuildInfo, PublisherMetrics
-from publisher.tickpath import BATCH, TickPath
+from publisher.core.instruments import PENDING, SUBSCRIBED, Instrument
+from publisher.core.tickpath import BATCH, TickPath
+from publisher.observability.metrics import BuildInfo, PublisherMetrics
 
 DEADLINE = 30.0
 

@@ -24,7 +24,7 @@ from publisher.config import (
     Settings,
 )
 from publisher.gateway.backlog import BEHIND_AFTER
-from publisher.service import PublisherService
+from publisher.service.root import PublisherService
 from publisher.sim import AsyncGateway, SimulatedGateway
 from tests.helpers import free_port, wait_for
 

@@ -13,7 +13,7 @@ import pytest
 from bench.frames import PROTOBUF_VERSION
 from bench.handles import Feed
 from publisher.config import InstrumentSpec
-from publisher.service import PublisherService
+from publisher.service.root import PublisherService
 from publisher.sim import Catalogue
 from tests.helpers import wait_for
 from tests.resilience.support import Listener, Message, Stack, stack

@@ -2,7 +2,7 @@
 
 import pytest
 
-from publisher.connection import (
+from publisher.gateway.connection import (
     ApiReady,
     ClientIdRejected,
     CloseConnection,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from publisher.config import InstrumentSpec
-from publisher.instruments import FAILED
+from publisher.core.instruments import FAILED
 from publisher.sim import AsyncGateway
 from tests.helpers import wait_for
 from tests.resilience.support import (

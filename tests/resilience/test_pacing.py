@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from publisher.pacing import IB_MESSAGES_PER_SECOND, RequestPacer
+from publisher.gateway.pacing import IB_MESSAGES_PER_SECOND, RequestPacer
 
 
 class FakeClock:

@@ -6,7 +6,7 @@ import msgpack
 from hypothesis import given
 from hypothesis import strategies as st
 
-from publisher.snapshot import LastValueCache, build_reply, parse_request
+from publisher.bus.snapshot import LastValueCache, build_reply, parse_request
 
 SID = 4242
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import zmq
 
+from publisher.bus.curve import BusSecurity, is_local_endpoint
+from publisher.commands.keys import generate_keys
 from publisher.config import BusSettings
-from publisher.curve import BusSecurity, is_local_endpoint
 from publisher.errors import ConfigError
-from publisher.keys import generate_keys
 from subscribers.client import Subscriber
 from subscribers.curve import ENV_CLIENT_KEY, ENV_SERVER_KEY, CurveKeys
 from subscribers.snapshot import SnapshotError, fetch
@@ -189,7 +189,7 @@ def test_missing_authorised_directory_is_a_config_error(tmp_path: Path, keys: Pa
 
 def test_exposed_endpoint_without_curve_logs_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     """Binding 0.0.0.0 without CURVE is allowed but warned about, naming the endpoint."""
-    with caplog.at_level(logging.WARNING, logger="publisher.curve"):
+    with caplog.at_level(logging.WARNING, logger="publisher.bus.curve"):
         start(bus(pub=("tcp://0.0.0.0:7700",)))
     (record,) = caplog.records
     assert "without CURVE" in record.getMessage()
@@ -198,7 +198,7 @@ def test_exposed_endpoint_without_curve_logs_a_warning(caplog: pytest.LogCapture
 
 def test_loopback_endpoints_without_curve_are_quiet(caplog: pytest.LogCaptureFixture) -> None:
     """The default (loopback) endpoints log nothing."""
-    with caplog.at_level(logging.WARNING, logger="publisher.curve"):
+    with caplog.at_level(logging.WARNING, logger="publisher.bus.curve"):
         security = start(bus())
     assert caplog.records == []
     assert not security.enabled

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import zmq.auth
 
-from publisher.keys import KeysError, client_names, generate_keys
+from publisher.commands.keys import KeysError, client_names, generate_keys
 from tests.helpers import BIN, DEADLINE
 
 

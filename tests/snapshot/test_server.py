@@ -7,8 +7,8 @@ import msgpack
 import pytest
 import zmq
 
-from publisher.bus import Bus
-from publisher.snapshot import REQUESTS_PER_CALL, TICKS_PER_CALL, SnapshotServer
+from publisher.bus.publish import Bus
+from publisher.bus.snapshot import REQUESTS_PER_CALL, TICKS_PER_CALL, SnapshotServer
 from tests.helpers import wait_for
 
 

@@ -17,7 +17,7 @@ import zmq
 from prometheus_client import CollectorRegistry
 
 from publisher.config import load_settings
-from publisher.service import PublisherService
+from publisher.service.root import PublisherService
 from publisher.sim import SimulatedGateway
 from tests.helpers import free_port
 

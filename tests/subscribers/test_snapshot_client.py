@@ -7,7 +7,7 @@ from typing import Any
 import msgpack
 import pytest
 
-from publisher.keys import generate_keys
+from publisher.commands.keys import generate_keys
 from subscribers.connect import Connection, add_connection_arguments, connection_from_args
 from subscribers.curve import ENV_CLIENT_KEY, ENV_SERVER_KEY, CurveKeyError, CurveKeys
 from subscribers.events import Gap, PublisherRestart, PublisherSilent, describe

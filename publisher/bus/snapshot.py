@@ -23,7 +23,7 @@ from typing import Any, Final
 import msgpack
 import zmq
 
-from publisher.bus import Bus
+from publisher.bus.publish import Bus
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from publisher.histogram import FastHistogram
+from publisher.observability.histogram import FastHistogram
 
 # 5 us .. 1 s: fine where the publisher lives (tens to hundreds of us), so that quantiles read
 # from the buckets (histogram_quantile, make bench) are not blurred across a 2.5x bucket.

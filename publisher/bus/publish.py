@@ -98,11 +98,11 @@ class Bus:
         """Stamp a tick's ``seq`` and ``ts`` and encode it now; it is sent by
         :meth:`send_queued` (or before the next :meth:`publish`). Returns the payload.
 
-        The caller (:class:`publisher.tickpath.TickPath`) builds the whole payload in one dict,
+        The caller (:class:`publisher.core.tickpath.TickPath`) builds the whole payload in one dict,
         envelope included (``v``, ``type``, ``pub`` = :attr:`name`, ``sid`` = :attr:`sid`,
         placeholders for ``seq`` and ``ts``): building it once instead of merging a body into
         an envelope saves about a tenth of a tick's cost. ``on_sent`` is not called: the tick
-        path counts its own messages (:meth:`publisher.tickpath.TickPath.flush`).
+        path counts its own messages (:meth:`publisher.core.tickpath.TickPath.flush`).
 
         Sending a read's ticks back to back lets ZeroMQ's I/O thread wake once per batch
         instead of once per message (docs/performance.md).

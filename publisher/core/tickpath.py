@@ -7,7 +7,7 @@ per batch or per gateway read, in :meth:`TickPath.flush`, which the gateway clie
 each read:
 
 * queued ticks go to ZeroMQ together, every :data:`BATCH` ticks and at the end of the read, and
-  their tick-to-publish latency is observed then (:mod:`publisher.histogram`);
+  their tick-to-publish latency is observed then (:mod:`publisher.observability.histogram`);
 * the tick counters (``ibpub_ticks_total``, ``ibpub_messages_published_total{type="tick"}``)
   are incremented once per read: a counter ``inc`` costs about 0.5 us, more than building the
   message.
@@ -21,9 +21,9 @@ from typing import Any, Final, Protocol
 
 from prometheus_client import Counter
 
-from publisher.bus import SCHEMA_VERSION, Bus
-from publisher.instruments import DELAYED, PENDING, STALE, SUBSCRIBED, Instrument
-from publisher.normalise import (
+from publisher.bus.publish import SCHEMA_VERSION, Bus
+from publisher.core.instruments import DELAYED, PENDING, STALE, SUBSCRIBED, Instrument
+from publisher.core.normalise import (
     Size,
     field_name,
     generic_value,
@@ -71,7 +71,7 @@ class TickPath:
         self._queued = 0
         """Ticks queued on the bus and not yet observed (all from one read)."""
         self._queued_recv = 0
-        # The last-value cache (publisher/snapshot.py) keeps each payload exactly as sent.
+        # The last-value cache (publisher/bus/snapshot.py) keeps each payload exactly as sent.
         self._record_last = record_last or _discard
         self._observe = latency.observe
         self._receive_time = receive_time

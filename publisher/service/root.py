@@ -7,9 +7,10 @@ so control work is never starved by a busy feed and a busy feed is never queued 
 work.
 
 Every decision about the connection (connect, time out, back off, probe, rotate client ids,
-degrade, restore) is made by the pure machine in :mod:`publisher.connection`; this module feeds
-it events and carries out the actions it returns. Every request to the gateway goes through the
-:class:`~publisher.pacing.RequestPacer`, so IB's 50 messages per second are never exceeded.
+degrade, restore) is made by the pure machine in :mod:`publisher.gateway.connection`; this
+module feeds it events and carries out the actions it returns. Every request to the gateway goes
+through the :class:`~publisher.gateway.pacing.RequestPacer`, so IB's 50 messages per second are
+never exceeded.
 
     gateway socket -> GatewayClient (framing, ibapi Decoder) -> Adapter -> this service
       -> normalise -> Bus (envelope, seq, msgpack, PUB)      \\-> PublisherMetrics
@@ -29,10 +30,18 @@ import zmq
 from prometheus_client import CollectorRegistry
 
 from publisher import __version__
-from publisher.bus import SCHEMA_VERSION, Bus
+from publisher.bus.curve import BusSecurity
+from publisher.bus.publish import SCHEMA_VERSION, Bus
+from publisher.bus.snapshot import SnapshotServer
 from publisher.config import Settings
-from publisher.connection import Action as ConnAction
-from publisher.connection import (
+from publisher.core.instruments import DELAYED, FAILED, PENDING, STALE, STREAMING, Instrument
+from publisher.core.tickpath import TickPath
+from publisher.gateway.adapter import Adapter, ContractMatch, contract_from_spec
+from publisher.gateway.backlog import BEHIND_AFTER, BacklogWatch
+from publisher.gateway.client import FrameDecodeError, GatewayClient, GatewayClosedError, Phase
+from publisher.gateway.codes import Action, classify
+from publisher.gateway.connection import Action as ConnAction
+from publisher.gateway.connection import (
     ApiReady,
     ClientIdRejected,
     CloseConnection,
@@ -57,19 +66,11 @@ from publisher.connection import (
     next_deadline,
     transition,
 )
-from publisher.connection import Phase as ConnPhase
-from publisher.curve import BusSecurity
-from publisher.gateway.adapter import Adapter, ContractMatch, contract_from_spec
-from publisher.gateway.backlog import BEHIND_AFTER, BacklogWatch
-from publisher.gateway.client import FrameDecodeError, GatewayClient, GatewayClosedError, Phase
-from publisher.gateway.codes import Action, classify
+from publisher.gateway.connection import Phase as ConnPhase
 from publisher.gateway.framing import FramingError
-from publisher.httpd import MetricsServer, Readiness
-from publisher.instruments import DELAYED, FAILED, PENDING, STALE, STREAMING, Instrument
-from publisher.metrics import BuildInfo, PublisherMetrics
-from publisher.pacing import RequestPacer
-from publisher.snapshot import SnapshotServer
-from publisher.tickpath import TickPath
+from publisher.gateway.pacing import RequestPacer
+from publisher.observability.httpd import MetricsServer, Readiness
+from publisher.observability.metrics import BuildInfo, PublisherMetrics
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import msgpack
 import zmq
 
 from publisher.config import Settings
-from publisher.service import PublisherService
+from publisher.service.root import PublisherService
 from publisher.sim import SimulatedGateway
 from subscribers.book import Book, Quote
 

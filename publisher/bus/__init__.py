@@ -1,0 +1,1 @@
+"""The bus side: the PUB socket, the last-value snapshot server, CURVE."""

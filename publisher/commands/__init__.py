@@ -1,0 +1,1 @@
+"""The ibpub subcommands beyond run: demo, keys, check-config."""

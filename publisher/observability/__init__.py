@@ -1,0 +1,1 @@
+"""Observability: metrics, the latency histogram, the HTTP endpoints."""
