@@ -651,6 +651,17 @@ def test_non_integer_port_from_the_environment_is_refused(aapl_file: Path, text:
     assert caught.value.key == "IBPUB_GATEWAY_PORT"
 
 
+@given(setting=st.sampled_from(SCALAR_SETTINGS), text=st.text(max_size=12))
+def test_any_variable_text_loads_or_is_a_config_error(
+    aapl_file: Path, setting: tuple[str, type], text: str
+) -> None:
+    """Whatever an IBPUB_* variable holds, the settings load or a ConfigError says why."""
+    try:
+        load_settings(aapl_file, {env_var_name(setting[0]): text})
+    except ConfigError as exc:
+        assert exc.file in ("environment", str(aapl_file))
+
+
 @given(heartbeat=st.floats(min_value=1e-6, max_value=1e6, allow_nan=False, allow_infinity=False))
 def test_any_positive_heartbeat_is_valid(heartbeat: float) -> None:
     """Every positive, finite heartbeat interval is accepted unchanged."""

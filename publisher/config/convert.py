@@ -190,20 +190,27 @@ class _NotOfTypeError(ValueError):
     """The text cannot be the setting's type, whatever msgspec would make of it."""
 
 
+def _unsigned(text: str) -> str:
+    """``text`` without blanks around it or one leading ``+`` (which msgspec refuses)."""
+    plain = text.strip()
+    return plain[1:] if plain[:1] == "+" and plain[1:2] not in ("+", "-") else plain
+
+
 def _plain_integer(text: str) -> str:
-    found = _INTEGER.fullmatch(text.strip().removeprefix("+"))
+    found = _INTEGER.fullmatch(_unsigned(text))
     if not found:  # msgspec's lax mode reads "1.0" and "1e3" as integers; a setting does not
         raise _NotOfTypeError(text)
     return found[1] + found[2]
 
 
 def _plain_number(text: str) -> str:
-    plain = text.strip().removeprefix("+")
+    plain = _unsigned(text)
     found = _DECIMAL.fullmatch(plain)
     if not found or not (found[2] or found[4]):
         return plain  # nan, inf, infinity: msgspec reads them; anything else it refuses
     sign, whole, dot, fraction, exponent = found.groups(default="")
-    return f"{sign}{int(whole or '0')}{dot and '.'}{fraction or (dot and '0')}{exponent}"
+    whole = whole.lstrip("0") or "0"  # msgspec refuses leading zeros
+    return f"{sign}{whole}{dot and '.'}{fraction or (dot and '0')}{exponent}"
 
 
 def _plain_text(text: str, kind: Any) -> object:
