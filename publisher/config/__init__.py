@@ -4,10 +4,13 @@ The package hands on the names other modules use; each lives in one module with 
 
 * :mod:`~publisher.config.model`: the frozen value objects and their ``DEFAULT_*`` constants
   (pure; they validate values on construction),
-* :mod:`~publisher.config.rules`: the value rules they share (endpoints, dates, topic keys),
+* :mod:`~publisher.config.rules`: IB's vocabularies and the value rules the objects share
+  (endpoints, dates, topic keys; pure),
 * :mod:`~publisher.config.schema`: which settings exist, with their variable and flag names,
+* :mod:`~publisher.config.convert`: typing raw values with ``msgspec.convert`` (strict for
+  TOML, lax for text) and msgspec's errors in ``file: key: problem`` words (pure),
 * :mod:`~publisher.config.loading`: :func:`load_settings`, which reads the file and the
-  environment mapping it is given and types them with ``msgspec.convert``,
+  environment mapping it is given, and merges and validates them,
 * :mod:`~publisher.config.flags`: the ``--section-key`` override flags.
 
 ``ibpub check-config`` is a command and lives in :mod:`publisher.commands.check_config`.
@@ -36,9 +39,6 @@ from publisher.config.model import (
     DEFAULT_SEND_HWM,
     DEFAULT_SNAPSHOT_ENDPOINT,
     DEFAULT_STALE_AFTER,
-    MARKET_DATA_TYPES,
-    RIGHTS,
-    SEC_TYPES,
     BusSettings,
     GatewaySettings,
     InstrumentSpec,
@@ -46,7 +46,14 @@ from publisher.config.model import (
     PublisherSettings,
     Settings,
 )
-from publisher.config.rules import KEY_PATTERN, derive_key, sanitize_key
+from publisher.config.rules import (
+    KEY_PATTERN,
+    MARKET_DATA_TYPES,
+    RIGHTS,
+    SEC_TYPES,
+    derive_key,
+    sanitize_key,
+)
 from publisher.config.schema import ENV_PREFIX, SCALAR_SETTINGS, env_var_name, flag_name
 
 __all__ = [

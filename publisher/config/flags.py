@@ -10,7 +10,7 @@ import argparse
 from collections.abc import Mapping
 from typing import Final
 
-from publisher.config.model import MARKET_DATA_TYPES
+from publisher.config.rules import MARKET_DATA_TYPES
 from publisher.config.schema import SCALARS, dest, env_var_name, flag_name
 
 __all__ = ["add_override_flags", "overrides_from_args"]

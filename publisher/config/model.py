@@ -4,7 +4,7 @@ Each class is one section of the configuration file (``[publisher]``, ``[gateway
 ``[metrics]``, one ``[[instruments]]`` table) with its documented defaults as named ``DEFAULT_*``
 constants; :class:`Settings` holds them all. They check *values* (ranges, vocabularies, endpoint
 shapes, cross-field rules), not types: typing the raw text and TOML values is
-:mod:`publisher.config.loading`'s job, and mypy's in code.
+:mod:`publisher.config.convert`'s job, and mypy's in code.
 
 A bad value raises :class:`~publisher.errors.ConfigError` whose ``file`` is the class name
 (``GatewaySettings: port: must be 1..65535, got 0``); the loader re-labels it with the file,
@@ -16,14 +16,17 @@ default ``repr`` is safe to log (see :class:`BusSettings`).
 
 import math
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, NoReturn
 
 from publisher.config.rules import (
     KEY_PATTERN,
     KEY_RULE,
+    MARKET_DATA_TYPES,
+    MAX_INT32,
     OPTION_TYPES,
+    RIGHTS,
+    SEC_TYPES,
     date_problem,
     derive_key,
     endpoint_problem,
@@ -54,10 +57,6 @@ __all__ = [
     "DEFAULT_SEND_HWM",
     "DEFAULT_SNAPSHOT_ENDPOINT",
     "DEFAULT_STALE_AFTER",
-    "MARKET_DATA_TYPES",
-    "MAX_INT32",
-    "RIGHTS",
-    "SEC_TYPES",
     "BusSettings",
     "GatewaySettings",
     "InstrumentSpec",
@@ -88,41 +87,6 @@ DEFAULT_HEARTBEAT_INTERVAL: Final = 1.0
 DEFAULT_SEND_HWM: Final = 100_000
 DEFAULT_METRICS_LISTEN: Final = "127.0.0.1:9700"
 DEFAULT_METRICS_PER_INSTRUMENT: Final = True
-
-MARKET_DATA_TYPES: Final[Mapping[str, int]] = {
-    "live": 1,
-    "frozen": 2,
-    "delayed": 3,
-    "delayed-frozen": 4,
-}
-"""``gateway.market_data_type`` names and the ids ``reqMarketDataType`` takes."""
-
-SEC_TYPES: Final[tuple[str, ...]] = (
-    "STK",  # stock or ETF
-    "OPT",  # option
-    "FUT",  # future
-    "CONTFUT",  # continuous future
-    "IND",  # index
-    "FOP",  # future option
-    "CASH",  # forex pair
-    "CFD",
-    "BAG",  # combo: needs legs, which a configuration cannot describe (refused below)
-    "WAR",  # warrant
-    "IOPT",  # structured product (Dutch warrant)
-    "BOND",
-    "CMDTY",  # commodity
-    "NEWS",
-    "FUND",  # mutual fund
-    "CRYPTO",
-    "EVENT",  # event contract
-)
-"""IB's security types (``Contract.secType``), as the TWS API documentation lists them."""
-
-RIGHTS: Final[tuple[str, ...]] = ("", "C", "P", "CALL", "PUT")
-"""``right`` of an option: none, call or put."""
-
-MAX_INT32: Final = 2**31 - 1
-"""The largest client id and send high-water mark (IB and ZeroMQ take a signed 32-bit int)."""
 
 
 def _fail(owner: object, key: str, problem: str) -> NoReturn:

@@ -1,4 +1,4 @@
-"""The rules a setting's value follows: endpoints, ports, dates, topic keys, close spellings.
+"""The rules a setting's value follows: IB's vocabularies, endpoints, dates, topic keys.
 
 Pure functions, values in and values out: each ``*_problem`` returns the problem as the text a
 :class:`~publisher.errors.ConfigError` shows, or ``None`` when the value is fine. The value
@@ -12,14 +12,18 @@ their place.
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Final
 
 __all__ = [
     "KEY_PATTERN",
     "KEY_RULE",
+    "MARKET_DATA_TYPES",
+    "MAX_INT32",
     "OPTION_TYPES",
+    "RIGHTS",
+    "SEC_TYPES",
     "date_problem",
     "derive_key",
     "endpoint_problem",
@@ -36,6 +40,41 @@ _NOT_KEY_CHARS: Final = re.compile(r"[^A-Za-z0-9._-]+")
 
 OPTION_TYPES: Final = frozenset({"OPT", "FOP"})
 """Security types whose contract needs an expiry, a right and a strike."""
+
+MARKET_DATA_TYPES: Final[Mapping[str, int]] = {
+    "live": 1,
+    "frozen": 2,
+    "delayed": 3,
+    "delayed-frozen": 4,
+}
+"""``gateway.market_data_type`` names and the ids ``reqMarketDataType`` takes."""
+
+SEC_TYPES: Final[tuple[str, ...]] = (
+    "STK",  # stock or ETF
+    "OPT",  # option
+    "FUT",  # future
+    "CONTFUT",  # continuous future
+    "IND",  # index
+    "FOP",  # future option
+    "CASH",  # forex pair
+    "CFD",
+    "BAG",  # combo: needs legs, which a configuration cannot describe (refused below)
+    "WAR",  # warrant
+    "IOPT",  # structured product (Dutch warrant)
+    "BOND",
+    "CMDTY",  # commodity
+    "NEWS",
+    "FUND",  # mutual fund
+    "CRYPTO",
+    "EVENT",  # event contract
+)
+"""IB's security types (``Contract.secType``), as the TWS API documentation lists them."""
+
+RIGHTS: Final[tuple[str, ...]] = ("", "C", "P", "CALL", "PUT")
+"""``right`` of an option: none, call or put."""
+
+MAX_INT32: Final = 2**31 - 1
+"""The largest client id and send high-water mark (IB and ZeroMQ take a signed 32-bit int)."""
 
 
 def suggest(value: str, choices: Iterable[str]) -> str:
