@@ -16,12 +16,8 @@ import publisher.commands.keys as keys
 import publisher.proxy as proxy
 import publisher.sim.cli as sim_cli
 from publisher import __version__
-from publisher.config import (
-    add_override_flags,
-    check_config,
-    load_settings,
-    overrides_from_args,
-)
+from publisher.commands.check_config import check_config
+from publisher.config import add_override_flags, load_settings, overrides_from_args
 from publisher.errors import ConfigError
 from publisher.logs import configure_logging
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from publisher.commands.check_config import check_config
 from publisher.config import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CONNECT_TIMEOUT,
@@ -32,7 +33,6 @@ from publisher.config import (
     PublisherSettings,
     Settings,
     add_override_flags,
-    check_config,
     derive_key,
     env_var_name,
     flag_name,
@@ -467,6 +467,94 @@ def test_bad_flag_value_names_the_flag(tmp_path: Path) -> None:
     assert (caught.value.file, caught.value.key) == ("command line", "--bus-heartbeat-interval")
 
 
+@pytest.mark.parametrize(
+    ("variable", "text", "expected"),
+    [
+        ("IBPUB_GATEWAY_PORT", " 4002 ", 4002),
+        ("IBPUB_GATEWAY_PORT", "+4002", 4002),
+        ("IBPUB_GATEWAY_PORT", "04002", 4002),
+        ("IBPUB_BUS_HEARTBEAT_INTERVAL", ".5", 0.5),
+        ("IBPUB_BUS_HEARTBEAT_INTERVAL", "5.", 5.0),
+        ("IBPUB_BUS_HEARTBEAT_INTERVAL", " +1.5e-1 ", 0.15),
+        ("IBPUB_METRICS_PER_INSTRUMENT", "No", False),
+        ("IBPUB_METRICS_PER_INSTRUMENT", " off ", False),
+        ("IBPUB_METRICS_PER_INSTRUMENT", "0", False),
+        ("IBPUB_GATEWAY_ALLOW_DELAYED_FALLBACK", "YES", True),
+        ("IBPUB_GATEWAY_ALLOW_DELAYED_FALLBACK", "on", True),
+        ("IBPUB_GATEWAY_ALLOW_DELAYED_FALLBACK", "1", True),
+        ("IBPUB_GATEWAY_FALLBACK_CLIENT_IDS", "18, 19,", (18, 19)),
+    ],
+)
+def test_text_is_converted_laxly(
+    aapl_file: Path, variable: str, text: str, expected: object
+) -> None:
+    """Variable text is read leniently: blanks, a plus sign, bare dots and yes/no/on/off."""
+    settings = load_settings(aapl_file, {variable: text})
+    section, name = variable.removeprefix("IBPUB_").lower().split("_", 1)
+    assert getattr(getattr(settings, section), name) == expected
+
+
+@pytest.mark.parametrize("text", ["1.0", "1e3", "4_002", "0x10", "true"])
+def test_integer_text_must_be_an_integer(aapl_file: Path, text: str) -> None:
+    """Text such as 1.0 or 1e3 is not an integer setting, though it names a whole number."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(aapl_file, {}, {"gateway.client_id": text})
+    assert str(caught.value) == (
+        f"command line: --gateway-client-id: expected an integer, got string {text!r}"
+    )
+
+
+def test_boolean_text_outside_the_words_is_refused(aapl_file: Path) -> None:
+    """A boolean variable must be one of true/false, 1/0, yes/no, on/off."""
+    err = config_error(aapl_file, {"IBPUB_METRICS_PER_INSTRUMENT": "maybe"})
+    assert str(err) == (
+        "environment: IBPUB_METRICS_PER_INSTRUMENT: "
+        "expected a boolean (true or false), got string 'maybe'"
+    )
+
+
+def test_client_id_list_text_names_the_variable(aapl_file: Path) -> None:
+    """A fallback client id list with a non-integer in it is refused, naming the variable."""
+    err = config_error(aapl_file, {"IBPUB_GATEWAY_FALLBACK_CLIENT_IDS": "18,x"})
+    assert (err.file, err.key) == ("environment", "IBPUB_GATEWAY_FALLBACK_CLIENT_IDS")
+    assert err.problem == "expected comma-separated integers, got string '18,x'"
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "problem"),
+    [
+        (
+            '[gateway]\nfallback_client_ids = ["18"]',
+            "gateway.fallback_client_ids",
+            "expected an array of integers, got an array",
+        ),
+        ("[bus]\npub = [1, 2]", "bus.pub", "expected an array of strings, got an array"),
+        (
+            "[gateway]\nallow_delayed_fallback = 1",
+            "gateway.allow_delayed_fallback",
+            "expected a boolean (true or false), got integer 1",
+        ),
+        (
+            "[gateway]\nport = 1979-05-27",
+            "gateway.port",
+            "expected an integer, got date 1979-05-27",
+        ),
+    ],
+)
+def test_toml_values_are_typed_strictly(tmp_path: Path, line: str, key: str, problem: str) -> None:
+    """A TOML value is never coerced: a string is not an integer, an integer not a boolean."""
+    err = config_error(write(tmp_path, line + "\n" + AAPL))
+    assert (err.key, err.problem) == (key, problem)
+
+
+def test_first_problem_in_a_table_is_reported(tmp_path: Path) -> None:
+    """Of a misspelt key and a mistyped one, the one written first is reported."""
+    err = config_error(write(tmp_path, '[gateway]\nport = "x"\nhots = "h"\n' + AAPL))
+    assert err.key == "gateway.port"
+    err = config_error(write(tmp_path, '[gateway]\nhots = "h"\nport = "x"\n' + AAPL))
+    assert err.key == "gateway.hots"
+
+
 # -- instrument keys ---------------------------------------------------------------------------
 
 
@@ -561,6 +649,17 @@ def test_non_integer_port_from_the_environment_is_refused(aapl_file: Path, text:
     with pytest.raises(ConfigError) as caught:
         load_settings(aapl_file, {"IBPUB_GATEWAY_PORT": text})
     assert caught.value.key == "IBPUB_GATEWAY_PORT"
+
+
+@given(setting=st.sampled_from(SCALAR_SETTINGS), text=st.text(max_size=12))
+def test_any_variable_text_loads_or_is_a_config_error(
+    aapl_file: Path, setting: tuple[str, type], text: str
+) -> None:
+    """Whatever an IBPUB_* variable holds, the settings load or a ConfigError says why."""
+    try:
+        load_settings(aapl_file, {env_var_name(setting[0]): text})
+    except ConfigError as exc:
+        assert exc.file in ("environment", str(aapl_file))
 
 
 @given(heartbeat=st.floats(min_value=1e-6, max_value=1e6, allow_nan=False, allow_infinity=False))

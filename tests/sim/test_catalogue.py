@@ -214,6 +214,40 @@ def test_bad_files_name_the_file_the_key_and_the_problem(
     assert str(path) in message and key in caught.value.key and problem in message
 
 
+@pytest.mark.parametrize(
+    ("extra", "key", "message"),
+    [
+        ("sec_ids = { ISIN = 5 }", "sec_ids", "tags and values must be strings"),
+        ('sec_ids = [["ISIN", "x", "y"]]', "sec_ids", 'must be a table like {ISIN = "..."}'),
+        ('sec_ids = "US0079031078"', "sec_ids", 'must be a table like {ISIN = "..."}'),
+        ("lot = 1.5", "lot", "must be an integer, not 1.5"),
+        ("min_tick = true", "min_tick", "must be a number, not True"),
+        ("long_name = 7", "long_name", "must be a string, not 7"),
+        ('long_name = "Caf\u00e9"', "long_name", "must be ASCII (the TWS protocol is ASCII)"),
+    ],
+)
+def test_values_are_typed_strictly(tmp_path: Path, extra: str, key: str, message: str) -> None:
+    """A value of the wrong type is refused, never coerced, with the key and the problem."""
+    path = tmp_path / "typed.toml"
+    path.write_text(
+        '[[contracts]]\ncon_id = 1\nsymbol = "X"\nsec_type = "STK"\nexchange = "SMART"\n'
+        f'currency = "USD"\nprice = 1.0\n{extra}\n'
+    )
+    with pytest.raises(CatalogueError) as caught:
+        load_instruments(path)
+    assert (caught.value.key, caught.value.problem) == (f"contracts[0].{key}", message)
+
+
+def test_json_whole_number_float_is_not_an_integer(tmp_path: Path) -> None:
+    """JSON 1.0 for con_id is refused: a JSON value is typed as strictly as a TOML one."""
+    path = tmp_path / "float.json"
+    entry = {"con_id": 1.0, "symbol": "X", "sec_type": "STK", "exchange": "SMART"}
+    path.write_text(json.dumps([{**entry, "currency": "USD", "price": 1}]))
+    with pytest.raises(CatalogueError) as caught:
+        load_instruments(path)
+    assert str(caught.value) == f"{path}: contracts[0].con_id: must be an integer, not 1.0"
+
+
 def test_unsupported_extension_and_missing_file_are_errors(tmp_path: Path) -> None:
     """Only .toml and .json are read, and a missing file is reported, not raised raw."""
     (tmp_path / "c.yaml").write_text("contracts: []")
