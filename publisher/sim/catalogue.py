@@ -27,10 +27,11 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Final
 
+from publisher.errors import IbpubError
 from publisher.sim.protocol import ContractQuery, ContractSpec
 
 
-class CatalogueError(ValueError):
+class CatalogueError(IbpubError, ValueError):
     """A catalogue file could not be used; names the file, the key and the problem."""
 
     def __init__(self, path: Path | str, key: str, problem: str) -> None:
