@@ -32,8 +32,8 @@ right), so a module's failure modes read with the module::
 
 ``ConfigError`` is the user's mistake (a file, an environment variable or a flag) and the CLI
 turns it into exit code 2 with the message ``error: <file>: <key>: <problem>``. ``EndpointError``
-is raised by the pure parsers, which know the text but not where it came from: the caller that
-does (the configuration, the proxy's flags) turns it into a ``ConfigError``. The gateway errors
+is raised by the pure parsers, which know the text but not where it came from: a caller that
+knows (a configuration key, a flag) reports it as a ``ConfigError`` naming that. The gateway errors
 are raised at run time and end one connection, which the service then reconnects. The three
 marked ``(ValueError)`` are also ``ValueError``\\ s, as they were before this tree: a bad value.
 
