@@ -30,6 +30,7 @@ from publisher.bus.publish import Bus
 from publisher.config import InstrumentSpec
 from publisher.core.instruments import SUBSCRIBED, Instrument
 from publisher.core.tickpath import TickPath
+from publisher.gateway.ticktypes import IBAPI_TICK_NAMES
 from publisher.observability.metrics import BuildInfo, PublisherMetrics
 
 TICKS_PER_READ: Final = 16
@@ -62,7 +63,12 @@ def _tick_path(context: zmq.Context[Any], *, metrics: bool) -> tuple[TickPath, C
     counter: Any = real.instrument_counter("AAPL") if metrics else nothing
     messages: Any = real.messages["tick"] if metrics else nothing
     path = TickPath(
-        bus, latency, time.time_ns, lambda inst, state, message: None, tick_messages=messages
+        bus,
+        latency,
+        time.time_ns,
+        lambda inst, state, message: None,
+        tick_names=IBAPI_TICK_NAMES,
+        tick_messages=messages,
     )
     instrument = Instrument(InstrumentSpec(key="AAPL", sec_type="STK", symbol="AAPL"), counter)
     instrument.state = SUBSCRIBED

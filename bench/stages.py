@@ -36,6 +36,7 @@ from publisher.gateway.adapter import Adapter
 from publisher.gateway.client import GatewayClient, Phase
 from publisher.gateway.fastpath import TickFastPath
 from publisher.gateway.framing import FrameBuffer, split_message
+from publisher.gateway.ticktypes import IBAPI_TICK_NAMES
 from publisher.observability.metrics import BuildInfo, PublisherMetrics
 from publisher.sim import Catalogue
 
@@ -120,6 +121,7 @@ def _tick_path(context: zmq.Context[Any], req_ids: list[int]) -> tuple[TickPath,
         metrics.tick_latency,
         time.time_ns,
         lambda inst, state, message: None,
+        tick_names=IBAPI_TICK_NAMES,
         tick_messages=messages["tick"],
     )
     for req_id, instrument in zip(req_ids, Catalogue.builtin(), strict=False):

@@ -7,10 +7,8 @@ Exit codes: 0 clean stop (also after SIGINT/SIGTERM), 2 usage or configuration e
 import argparse
 import logging
 import os
-import signal
 import sys
-from collections.abc import Callable, Sequence
-from types import FrameType
+from collections.abc import Sequence
 
 import publisher.commands.keys as keys
 import publisher.proxy as proxy
@@ -20,6 +18,7 @@ from publisher.commands.check_config import check_config
 from publisher.config import add_override_flags, load_settings, overrides_from_args
 from publisher.errors import ConfigError
 from publisher.logs import configure_logging
+from publisher.signals import install_stop_handlers
 
 EXIT_OK = 0
 EXIT_FATAL = 1
@@ -120,28 +119,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     keys.add_arguments(keys_parser)
     return parser
-
-
-class StopHandler:
-    """Signal handler that asks a running service to stop (once, then lets a second ^C kill)."""
-
-    def __init__(self, stop_fn: Callable[[], None]) -> None:
-        self._stop_fn = stop_fn
-        self.signalled = False
-
-    def __call__(self, signum: int, frame: FrameType | None) -> None:
-        if self.signalled and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.signalled = True
-        self._stop_fn()
-
-
-def install_stop_handlers(stop_fn: Callable[[], None]) -> StopHandler:
-    """Route SIGINT and SIGTERM to ``stop_fn``; returns the handler (it records the signal)."""
-    handler = StopHandler(stop_fn)
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    return handler
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

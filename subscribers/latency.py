@@ -29,6 +29,8 @@ import zmq
 from subscribers.client import DEFAULT_ENDPOINT, Subscriber
 from subscribers.connect import connection_from_args
 from subscribers.curve import CurveKeys
+from subscribers.endpoints import format_listen
+from subscribers.endpoints import parse_listen as parse_listen  # still importable from here
 
 if TYPE_CHECKING:  # prometheus-client is imported only when --metrics-listen asks for it
     from prometheus_client import CollectorRegistry
@@ -286,22 +288,13 @@ class MetricsEndpoint:
         host, port = parse_listen(listen)
         self._server, self._thread = start_http_server(port, host, registry)
         self.port: int = self._server.server_port
-        self.url = f"http://{listen.rpartition(':')[0]}:{self.port}/metrics"
+        self.url = f"http://{format_listen(host, self.port)}/metrics"
 
     def close(self) -> None:
         """Stop serving and release the port."""
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    """``"host:port"`` (IPv6 as ``[::1]:9701``) to (host, port); ValueError when malformed."""
-    host, sep, port = listen.rpartition(":")
-    host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"expected HOST:PORT (e.g. 127.0.0.1:9701), got {listen!r}")
-    return host, int(port)
 
 
 # -- options and the loop --------------------------------------------------------------------------

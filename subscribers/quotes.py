@@ -37,6 +37,8 @@ EXIT_ERROR: Final = 1
 EXIT_USAGE: Final = 2
 TTY_INTERVAL: Final = 0.5
 PLAIN_INTERVAL: Final = 5.0
+STOP_POLL: Final = 0.1
+"""How often :func:`show_quotes` checks its ``stop`` callable between messages."""
 RATE_WINDOW: Final = 2.0
 """Seconds over which ticks per second are averaged."""
 
@@ -93,12 +95,31 @@ def _size(value: float | None, width: int) -> str:
     return f"{value:>{width}.4g}"
 
 
-class QuotesView:
-    """The state behind the table: the subscriber's book plus rates, losses and gateways."""
+NOTES: Final = 3
+"""Notable events (and, with ``statuses``, status messages) kept under the table."""
 
-    def __init__(self, subscriber: Subscriber, clock: Callable[[], float] = time.monotonic):
+
+class QuotesView:
+    """The state behind the table: the subscriber's book plus rates, losses and gateways.
+
+    ``ibpub demo`` shows the same view (one table for both commands), titled ``ibpub demo`` and
+    with ``statuses`` on: there the instruments' status messages (subscribed, delayed...) are
+    news worth a line, while ``ibsub quotes`` on a long-running bus notes only losses and
+    publisher events.
+    """
+
+    def __init__(
+        self,
+        subscriber: Subscriber,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        title: str = "ibsub quotes",
+        statuses: bool = False,
+    ):
         self.subscriber = subscriber
         self._clock = clock
+        self.title = title
+        self._statuses = statuses
         self.lost: dict[str, int] = {}
         """Messages lost per instrument key."""
         self.gateways: dict[str, str] = {}
@@ -109,8 +130,16 @@ class QuotesView:
         self.rates: dict[str, float] = {}
 
     def on_message(self, msg: Message) -> None:
-        if isinstance(msg, Status) and msg.scope == "gateway":
+        if not isinstance(msg, Status):
+            return
+        if msg.scope == "gateway":
             self.gateways[msg.pub] = msg.state
+        if self._statuses:
+            key = f"{msg.key} " if msg.key else ""
+            self._note(f"{msg.scope} {key}{msg.state}: {msg.message}")
+
+    def _note(self, text: str) -> None:
+        self.notes = [*self.notes[1 - NOTES :], text]
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, Gap) and event.topic.startswith(TICK_PREFIX):
@@ -118,7 +147,7 @@ class QuotesView:
             self.lost[key] = self.lost.get(key, 0) + event.missing
         notable = isinstance(event, Gap | PublisherRestart | PublisherSilent | SnapshotFailed)
         if notable or (isinstance(event, PublisherAlive) and event.returned):
-            self.notes = [*self.notes[-2:], describe(event)]
+            self._note(describe(event))
 
     def update_rates(self, now: float) -> None:
         """Refresh ticks per second for instruments whose window has passed."""
@@ -157,7 +186,7 @@ class QuotesView:
         """The full-screen table's lines."""
         stats = self.subscriber.stats
         lines = [
-            f"ibsub quotes  {endpoint}  gateway {self.gateway_text()}   (Ctrl-C to stop)",
+            f"{self.title}  {endpoint}  gateway {self.gateway_text()}   (Ctrl-C to stop)",
             f"received {stats.received}  gaps {stats.gaps} ({stats.lost} lost)  "
             f"malformed {stats.malformed}  restarts {stats.publisher_restarts}",
             "",
@@ -251,26 +280,46 @@ def run_quotes(options: QuotesOptions, out: TextIO, err: TextIO) -> int:
         print(f"ibsub: error: cannot connect to {conn.endpoint!r}: {exc.strerror}", file=err)
         return EXIT_ERROR
     view = QuotesView(subscriber)
+    with subscriber:
+        return show_quotes(view, out, interval, conn.endpoint)
+
+
+def show_quotes(
+    view: QuotesView,
+    out: TextIO,
+    interval: float,
+    endpoint: str,
+    stop: Callable[[], bool] | None = None,
+) -> int:
+    """Draw ``view`` every ``interval`` seconds from its (entered) subscriber until
+    KeyboardInterrupt (SIGINT, or SIGTERM as the ``ibsub`` commands route it) or, when given,
+    until ``stop()`` is true (checked every :data:`STOP_POLL` seconds); returns the exit status.
+
+    On a terminal the table is redrawn on the alternate screen, restored on the way out.
+    """
+    subscriber = view.subscriber
+    tty = out.isatty()
+    wait_cap = STOP_POLL if stop is not None else float("inf")
     if tty:
         out.write(ENTER_SCREEN)
     try:
-        with subscriber:
-            next_draw = time.monotonic() + (0.0 if tty else interval)
-            while True:
-                now = time.monotonic()
-                if now >= next_draw:
-                    view.update_rates(now)
-                    _draw(view, out, tty, conn.endpoint)
-                    next_draw = now + interval
-                msg = subscriber.recv(max(0.0, next_draw - time.monotonic()))
-                if msg is not None:
-                    view.on_message(msg)
+        next_draw = time.monotonic() + (0.0 if tty else interval)
+        while stop is None or not stop():
+            now = time.monotonic()
+            if now >= next_draw:
+                view.update_rates(now)
+                _draw(view, out, tty, endpoint)
+                next_draw = now + interval
+            msg = subscriber.recv(min(wait_cap, max(0.0, next_draw - time.monotonic())))
+            if msg is not None:
+                view.on_message(msg)
     except KeyboardInterrupt:
-        return EXIT_OK
+        pass
     finally:
         if tty:
             out.write(LEAVE_SCREEN)
             out.flush()
+    return EXIT_OK
 
 
 def _draw(view: QuotesView, out: TextIO, tty: bool, endpoint: str) -> None:

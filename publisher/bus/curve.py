@@ -15,39 +15,22 @@ import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
 from publisher.config import BusSettings
+from publisher.endpoints import reaches_beyond_host
 from publisher.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-LOOPBACK_HOSTS: Final = frozenset({"localhost", "::1", "[::1]", "lo", "ip6-localhost"})
-LOCAL_TRANSPORTS: Final = frozenset({"ipc", "inproc"})
-
-
-def is_local_endpoint(endpoint: str) -> bool:
-    """True when only this host can reach ``endpoint`` (loopback tcp, ipc, inproc)."""
-    transport, sep, address = endpoint.partition("://")
-    if not sep:
-        return False
-    if transport in LOCAL_TRANSPORTS:
-        return True
-    if transport != "tcp":
-        return False
-    host = address.rpartition(":")[0]
-    if ";" in host:  # "source;destination" form: the bound side is the destination
-        host = host.rpartition(";")[2]
-    return host in LOOPBACK_HOSTS or host.startswith("127.")
-
 
 def exposed_endpoints(bus: BusSettings) -> list[str]:
-    """The endpoints of ``bus`` that other hosts may reach."""
-    return [e for e in (*bus.pub, bus.snapshot) if not is_local_endpoint(e)]
+    """The endpoints of ``bus`` that other hosts may reach (:func:`reaches_beyond_host`)."""
+    return [e for e in (*bus.pub, bus.snapshot) if reaches_beyond_host(e)]
 
 
 class BusSecurity:

@@ -24,6 +24,7 @@ import msgpack
 import zmq
 
 from publisher.bus.publish import Bus
+from publisher.errors import IbpubError
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def _seq(payload: Payload) -> int:
     return seq
 
 
-class RequestError(ValueError):
+class RequestError(IbpubError, ValueError):
     """A snapshot request the server cannot answer; the reason goes back to the client."""
 
 

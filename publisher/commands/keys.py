@@ -25,6 +25,8 @@ from typing import Final, TextIO
 
 import zmq.auth
 
+from publisher.errors import IbpubError
+
 EXIT_OK: Final = 0
 EXIT_USAGE: Final = 2
 SERVER_NAME: Final = "server"
@@ -48,8 +50,17 @@ examples:
 exit codes: 0 keys written, 2 usage error (a bad name, an existing client), 1 anything else."""
 
 
-class KeysError(Exception):
-    """A request ``ibpub keys`` refuses (a bad or existing client name); exit status 2."""
+class KeysError(IbpubError):
+    """A request ``ibpub keys`` refuses (a bad or existing client name); exit status 2.
+
+    ``problem`` says what is wrong; it is also the message.
+    """
+
+    problem: str
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
 
 
 @dataclass(frozen=True, slots=True)

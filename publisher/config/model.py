@@ -29,12 +29,10 @@ from publisher.config.rules import (
     SEC_TYPES,
     date_problem,
     derive_key,
-    endpoint_problem,
-    fixed_endpoint,
-    port_problem,
     suggest,
 )
-from publisher.errors import ConfigError
+from publisher.endpoints import endpoint_problem, host_port_problem, parse_endpoint
+from publisher.errors import ConfigError, EndpointError
 
 __all__ = [
     "DEFAULT_ALLOW_DELAYED_FALLBACK",
@@ -94,6 +92,14 @@ def _fail(owner: object, key: str, problem: str) -> NoReturn:
 
 
 # -- value objects -----------------------------------------------------------------------------
+
+
+def _fixed(endpoint: str) -> bool:
+    """Whether two binds of ``endpoint`` would collide (a tcp port 0 or * picks a fresh port)."""
+    try:
+        return not parse_endpoint(endpoint, bind=True).picks_free_port
+    except EndpointError:
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,16 +214,16 @@ class BusSettings:
             _fail(self, "pub", "needs at least one endpoint")
         bound: dict[str, str] = {}
         for i, endpoint in enumerate(self.pub):
-            problem = endpoint_problem(endpoint)
+            problem = endpoint_problem(endpoint, bind=True)
             if problem:
                 _fail(self, "pub", problem)
-            if fixed_endpoint(endpoint) and endpoint in bound:
+            if _fixed(endpoint) and endpoint in bound:
                 _fail(self, "pub", f"{endpoint!r} is listed twice ({bound[endpoint]} and pub[{i}])")
             bound[endpoint] = f"pub[{i}]"
-        problem = endpoint_problem(self.snapshot)
+        problem = endpoint_problem(self.snapshot, bind=True)
         if problem:
             _fail(self, "snapshot", problem)
-        if fixed_endpoint(self.snapshot) and self.snapshot in bound:
+        if _fixed(self.snapshot) and self.snapshot in bound:
             _fail(self, "snapshot", f"{self.snapshot!r} is also bus.{bound[self.snapshot]}")
         if not (math.isfinite(self.heartbeat_interval) and self.heartbeat_interval > 0):
             _fail(self, "heartbeat_interval", f"must be > 0 seconds, got {self.heartbeat_interval}")
@@ -252,12 +258,9 @@ class MetricsSettings:
     for very large universes (one ``instrument="_all"`` series each instead)."""
 
     def __post_init__(self) -> None:
-        host, sep, port = self.listen.rpartition(":")
-        if not sep or not host:
-            _fail(self, "listen", f"expected host:port (e.g. 127.0.0.1:9700), got {self.listen!r}")
-        problem = port_problem(port, allow_any=False)
+        problem = host_port_problem(self.listen)
         if problem:
-            _fail(self, "listen", f"{self.listen!r}: {problem}")
+            _fail(self, "listen", problem)
         if not isinstance(self.per_instrument, bool):
             _fail(self, "per_instrument", f"must be true or false, got {self.per_instrument!r}")
 

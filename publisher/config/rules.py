@@ -1,13 +1,11 @@
-"""The rules a setting's value follows: IB's vocabularies, endpoints, dates, topic keys.
+"""The rules a setting's value follows: IB's vocabularies, dates, topic keys.
 
 Pure functions, values in and values out: each ``*_problem`` returns the problem as the text a
 :class:`~publisher.errors.ConfigError` shows, or ``None`` when the value is fine. The value
 objects (:mod:`publisher.config.model`) and the loader (:mod:`publisher.config.loading`) share
 them, so a value refused in code and one refused in a file are refused in the same words.
 
-The endpoint rules (:func:`endpoint_problem`, :func:`port_problem`, :func:`fixed_endpoint`) are
-the configuration's own and sit in their own functions so that a single endpoint module can take
-their place.
+Endpoints and listen addresses follow :mod:`publisher.endpoints`, the one grammar for all of ibpub.
 """
 
 import difflib
@@ -26,9 +24,6 @@ __all__ = [
     "SEC_TYPES",
     "date_problem",
     "derive_key",
-    "endpoint_problem",
-    "fixed_endpoint",
-    "port_problem",
     "sanitize_key",
     "suggest",
 ]
@@ -85,37 +80,6 @@ def suggest(value: str, choices: Iterable[str]) -> str:
             return f" (did you mean {option!r}?)"
     close = difflib.get_close_matches(value, options, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-# -- endpoints -----------------------------------------------------------------------------------
-
-
-def port_problem(port: str, *, allow_any: bool) -> str | None:
-    """Whether ``port`` (text) is a TCP port 0..65535, or ``*`` when ``allow_any``."""
-    if allow_any and port == "*":
-        return None
-    if re.fullmatch(r"[0-9]{1,5}", port) and int(port) <= 65535:
-        return None
-    return f"port {port!r} is not a number 0..65535" + (" or *" if allow_any else "")
-
-
-def endpoint_problem(endpoint: str) -> str | None:
-    """Whether ``endpoint`` is a ZeroMQ ``tcp://host:port`` or ``ipc://path`` to bind."""
-    scheme, sep, rest = endpoint.partition("://")
-    if not sep or scheme not in ("tcp", "ipc"):
-        return f"{endpoint!r} must start with tcp:// or ipc://"
-    if scheme == "ipc":
-        return None if rest else f"{endpoint!r} needs a path after ipc://"
-    host, sep, port = rest.rpartition(":")
-    if not sep or not host:
-        return f"{endpoint!r} needs host:port after tcp:// (e.g. tcp://127.0.0.1:7700)"
-    problem = port_problem(port, allow_any=True)
-    return f"{endpoint!r}: {problem}" if problem else None
-
-
-def fixed_endpoint(endpoint: str) -> bool:
-    """Whether two binds of this endpoint would collide (port 0 and * pick a fresh port)."""
-    return not endpoint.startswith("tcp://") or endpoint.rpartition(":")[2] not in ("0", "*")
 
 
 # -- contract fields -------------------------------------------------------------------------------

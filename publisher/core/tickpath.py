@@ -16,7 +16,7 @@ State changes (first tick of a pending instrument) are handed back to the servic
 """
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final, Protocol
 
 from prometheus_client import Counter
@@ -26,6 +26,7 @@ from publisher.core.instruments import DELAYED, PENDING, STALE, SUBSCRIBED, Inst
 from publisher.core.normalise import (
     Size,
     field_name,
+    field_names,
     generic_value,
     market_data_type,
     normal_price,
@@ -61,9 +62,14 @@ class TickPath:
         on_state: StateChange,
         record_last: Callable[[str, dict[str, Any]], None] | None = None,
         *,
+        tick_names: Mapping[int, str],
         tick_messages: Counter | None = None,
     ) -> None:
+        """``tick_names`` is ibapi's ``{id: lower-case name}`` table
+        (:data:`publisher.gateway.ticktypes.IBAPI_TICK_NAMES`), passed in to keep ibapi out of
+        the core."""
         self.by_req: dict[int, Instrument] = {}
+        self._fields = field_names(tick_names)
         self._pub = bus.name
         self._sid = bus.sid
         self._queue = bus.queue_tick
@@ -99,7 +105,7 @@ class TickPath:
                 "ts": 0,
                 "key": inst.spec.key,
                 "conid": inst.con_id,
-                "field": field_name(tick_type),
+                "field": field_name(self._fields, tick_type),
                 "tick_type": tick_type,
                 "price": normal_price(price),
                 "attrib": mask,
@@ -123,7 +129,7 @@ class TickPath:
                 "ts": 0,
                 "key": inst.spec.key,
                 "conid": inst.con_id,
-                "field": field_name(tick_type),
+                "field": field_name(self._fields, tick_type),
                 "tick_type": tick_type,
                 "size": normal_size(size),
                 "mdt": market_data_type(tick_type, inst.mdt),
@@ -146,7 +152,7 @@ class TickPath:
                 "ts": 0,
                 "key": inst.spec.key,
                 "conid": inst.con_id,
-                "field": field_name(tick_type),
+                "field": field_name(self._fields, tick_type),
                 "tick_type": tick_type,
                 "value": generic_value(tick_type, value),
                 "mdt": market_data_type(tick_type, inst.mdt),
@@ -169,7 +175,7 @@ class TickPath:
                 "ts": 0,
                 "key": inst.spec.key,
                 "conid": inst.con_id,
-                "field": field_name(tick_type),
+                "field": field_name(self._fields, tick_type),
                 "tick_type": tick_type,
                 "value": string_value(tick_type, value),
                 "mdt": market_data_type(tick_type, inst.mdt),

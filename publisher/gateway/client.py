@@ -23,6 +23,7 @@ from ibapi.client import EClient
 from ibapi.decoder import Decoder
 from ibapi.server_versions import MAX_CLIENT_VER, MIN_CLIENT_VER
 
+from publisher.errors import GatewayError
 from publisher.gateway.adapter import TickSink
 from publisher.gateway.fastpath import TickFastPath
 from publisher.gateway.framing import FrameBuffer, split_message
@@ -42,11 +43,11 @@ class Phase(Enum):
     CLOSED = "closed"
 
 
-class GatewayClosedError(Exception):
+class GatewayClosedError(GatewayError):
     """The gateway closed the socket or it failed; carries the reason for status messages."""
 
 
-class FrameDecodeError(Exception):
+class FrameDecodeError(GatewayError):
     """ibapi's decoder raised on one frame; the framing itself is intact."""
 
     def __init__(self, msg_id: int, payload: bytes, cause: BaseException) -> None:

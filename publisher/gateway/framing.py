@@ -12,6 +12,8 @@ import struct
 from collections.abc import Iterator
 from typing import Final
 
+from publisher.errors import GatewayError
+
 HEADER: Final = 4
 _LENGTH: Final = struct.Struct(">I")
 MAX_FRAME: Final = 0xFFFFFF
@@ -19,7 +21,7 @@ MAX_FRAME: Final = 0xFFFFFF
 DEFAULT_CAPACITY: Final = 1 << 20
 
 
-class FramingError(Exception):
+class FramingError(GatewayError):
     """The byte stream can no longer be split into frames (an impossible length prefix)."""
 
     def __init__(self, length: int, head: bytes) -> None:

@@ -25,6 +25,8 @@ from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
+from publisher.endpoints import HostPort, parse_host_port
+
 log = logging.getLogger(__name__)
 
 StartResponse = Callable[..., Any]
@@ -82,28 +84,28 @@ class _QuietHandler(WSGIRequestHandler):
         pass  # one line per scrape would drown the structured logs
 
 
-def parse_listen(listen: str) -> tuple[str, int]:
-    """``"host:port"`` (IPv6 as ``[::1]:9700``) to a (host, port) pair."""
-    host, _, port = listen.rpartition(":")
-    return host.strip("[]") or "0.0.0.0", int(port)
-
-
 class MetricsServer:
     """Serves the registry and the health endpoints until :meth:`close`."""
 
     def __init__(
         self, listen: str, registry: CollectorRegistry, readiness: Callable[[], Readiness]
     ) -> None:
+        """Serve on ``listen`` (``host:port``, :func:`publisher.endpoints.parse_host_port`;
+        raises :class:`~publisher.errors.EndpointError` when it does not parse)."""
         self._metrics_app = make_wsgi_app(WithoutCreatedSeries(registry))
         self._readiness = readiness
-        host, port = parse_listen(listen)
+        address = parse_host_port(listen)
         # WSGIServer binds IPv4 unless told otherwise; "[::1]:9700" needs an IPv6 socket.
-        server_class = _ThreadingServer6 if ":" in host else _ThreadingServer
+        server_class = _ThreadingServer6 if address.ipv6 else _ThreadingServer
         self._server = make_server(
-            host, port, self._app, server_class=server_class, handler_class=_QuietHandler
+            address.host,
+            address.port,
+            self._app,
+            server_class=server_class,
+            handler_class=_QuietHandler,
         )
         self.port: int = self._server.server_port
-        self.address = f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+        self.address = str(HostPort(address.host, self.port))
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": SHUTDOWN_POLL},

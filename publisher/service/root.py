@@ -69,6 +69,7 @@ from publisher.gateway.connection import (
 from publisher.gateway.connection import Phase as ConnPhase
 from publisher.gateway.framing import FramingError
 from publisher.gateway.pacing import RequestPacer
+from publisher.gateway.ticktypes import IBAPI_TICK_NAMES
 from publisher.observability.httpd import MetricsServer, Readiness
 from publisher.observability.metrics import BuildInfo, PublisherMetrics
 
@@ -180,6 +181,7 @@ class PublisherService:
             self._receive_time,
             self._set_instrument,
             self.snapshot.cache.record,
+            tick_names=IBAPI_TICK_NAMES,
             tick_messages=messages["tick"],
         )
         self._adapter = Adapter(self, self._ticks)

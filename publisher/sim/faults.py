@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from publisher.errors import IbpubError
+
 if TYPE_CHECKING:  # the server imports this module; only type names flow back
     from publisher.sim.catalogue import Instrument
     from publisher.sim.server import AsyncGateway, Session
@@ -280,7 +282,7 @@ def garbage_payloads(server_version: int) -> list[bytes]:
 # -- scripted scenarios (``ibpub sim --scenario``) ---------------------------------------------
 
 
-class ScenarioError(ValueError):
+class ScenarioError(IbpubError, ValueError):
     """A ``--scenario`` step that cannot be parsed; the message says why."""
 
 

@@ -68,6 +68,8 @@ from ibapi.protobuf.TickSize_pb2 import TickSize as TickSizeProto
 from ibapi.protobuf.TickSnapshotEnd_pb2 import TickSnapshotEnd as TickSnapshotEndProto
 from ibapi.protobuf.TickString_pb2 import TickString as TickStringProto
 
+from publisher.errors import IbpubError
+
 # ---------------------------------------------------------------------------------------------
 # Constants
 
@@ -226,7 +228,7 @@ MARKET_DATA_TYPES: Final = frozenset({1, 2, 3, 4})
 # Errors
 
 
-class ProtocolError(Exception):
+class ProtocolError(IbpubError):
     """The peer sent something the TWS protocol does not allow; the connection should close."""
 
 

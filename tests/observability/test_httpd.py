@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from publisher.observability.httpd import MetricsServer, Readiness, parse_listen
+from publisher.errors import EndpointError
+from publisher.observability.httpd import MetricsServer, Readiness
 from tests.observability.support import http_get
 
 
@@ -111,10 +112,11 @@ def test_close_releases_the_port(registry: CollectorRegistry, switch: Switch) ->
     again.close()
 
 
-def test_listen_parses_ipv6_brackets() -> None:
-    """ "[::1]:9700" is host ::1, port 9700."""
-    assert parse_listen("[::1]:9700") == ("::1", 9700)
-    assert parse_listen("127.0.0.1:9700") == ("127.0.0.1", 9700)
+def test_a_malformed_listen_address_is_refused(registry: CollectorRegistry, switch: Switch) -> None:
+    """A listen address that is not host:port raises EndpointError naming it, binding nothing."""
+    with pytest.raises(EndpointError) as caught:
+        MetricsServer("9700", registry, switch)
+    assert caught.value.text == "9700"
 
 
 def _ipv6_loopback() -> bool:

@@ -9,18 +9,21 @@ from ibapi.ticktype import TickTypeEnum
 
 from publisher.core.normalise import (
     DELAYED_TO_LIVE,
-    FIELD_NAMES,
     UNSET_DECIMAL,
     UNSET_DOUBLE,
     attrib_mask,
     field_name,
+    field_names,
     generic_value,
     market_data_type,
     normal_price,
     normal_size,
     string_value,
 )
+from publisher.gateway.ticktypes import IBAPI_TICK_NAMES
 
+# The contract's names (docs: contract.md "Tick"), written out here rather than read from the
+# module under test.
 CORE = {
     0: "bid_size",
     1: "bid",
@@ -36,37 +39,79 @@ CORE = {
     45: "last_timestamp",
     49: "halted",
 }
+DELAYED = {
+    66: 1,
+    67: 2,
+    68: 4,
+    69: 0,
+    70: 3,
+    71: 5,
+    72: 6,
+    73: 7,
+    74: 8,
+    75: 9,
+    76: 14,
+    88: 45,
+    90: 49,
+}
+
+NAMES = field_names(IBAPI_TICK_NAMES)
+"""The table the publisher names its fields from (service/root.py builds the same)."""
+IBAPI_IDS = sorted(i for i, name in TickTypeEnum.idx2name.items() if name != "NOT_SET")
+
+
+def name_of(tick_type: int) -> str:
+    return field_name(NAMES, tick_type)
 
 
 @pytest.mark.parametrize(("tick_type", "name"), sorted(CORE.items()))
 def test_core_tick_types_use_contract_names(tick_type: int, name: str) -> None:
     """Tick types 0..9, 14, 45 and 49 map to the contract's field names."""
-    assert field_name(tick_type) == name
+    assert name_of(tick_type) == name
 
 
-@pytest.mark.parametrize(("delayed", "live"), sorted(DELAYED_TO_LIVE.items()))
+@pytest.mark.parametrize(("delayed", "live"), sorted(DELAYED.items()))
 def test_delayed_ids_map_to_live_names(delayed: int, live: int) -> None:
     """Delayed ids (66-76, 88, 90) carry the same field name as their live twin."""
-    assert field_name(delayed) == CORE[live]
+    assert name_of(delayed) == CORE[live]
 
 
-def test_other_known_types_use_ibapi_lower_case_name() -> None:
-    """Any other known type uses ibapi's TickTypeEnum name in lower case."""
-    for tick_type in (21, 37, 48, 77, 84, 86, 105):
-        assert field_name(tick_type) == TickTypeEnum.toStr(tick_type).lower()
+def test_the_delayed_ids_are_the_contracts() -> None:
+    """The normaliser treats exactly the contract's delayed ids as delayed twins."""
+    assert dict(DELAYED_TO_LIVE) == DELAYED
 
 
-def test_name_table_agrees_with_installed_ibapi() -> None:
-    """Our copy of the names matches ibapi's enum for every id we did not rename."""
-    for tick_type, name in FIELD_NAMES.items():
-        if tick_type in CORE or tick_type in DELAYED_TO_LIVE:
-            continue
-        assert name == TickTypeEnum.toStr(tick_type).lower()
+@pytest.mark.parametrize("tick_type", IBAPI_IDS)
+def test_every_ibapi_tick_type_gets_its_name(tick_type: int) -> None:
+    """Every id of ibapi's TickTypeEnum has the contract's name, else ibapi's in lower case."""
+    live = DELAYED.get(tick_type, tick_type)
+    expected = CORE.get(live, TickTypeEnum.toStr(tick_type).lower())
+    assert name_of(tick_type) == expected
+
+
+def test_odd_lot_ask_exch_is_named() -> None:
+    """Tick 110 (odd-lot ticks, server version 225) is ``odd_lot_ask_exch``, not ``tick_110``."""
+    assert TickTypeEnum.ODD_LOT_ASK_EXCH == 110
+    assert name_of(110) == "odd_lot_ask_exch"
+
+
+def test_ibapi_placeholder_is_not_a_name() -> None:
+    """ibapi's closing ``NOT_SET`` member names no tick type: its id publishes as ``tick_<id>``."""
+    not_set: int = TickTypeEnum.NOT_SET
+    assert name_of(not_set) == f"tick_{not_set}"
 
 
 def test_unknown_id_becomes_tick_id() -> None:
     """An id ibapi does not know becomes ``tick_<id>``."""
-    assert field_name(999) == "tick_999"
+    assert name_of(999) == "tick_999"
+
+
+def test_a_newer_ibapis_names_pass_through() -> None:
+    """The core names from the table it is given: an id it has never seen takes that name."""
+    names = field_names({1: "bid_from_ibapi", 120: "some_new_tick"})
+    assert field_name(names, 120) == "some_new_tick"
+    assert field_name(names, 1) == "bid"  # the contract's names win
+    assert field_name(names, 121) == "tick_121"
 
 
 @pytest.mark.parametrize("current", [1, 2, 3, 4])

@@ -14,6 +14,7 @@ from publisher.bus.publish import Bus
 from publisher.config import InstrumentSpec
 from publisher.core.instruments import PENDING, SUBSCRIBED, Instrument
 from publisher.core.tickpath import BATCH, TickPath
+from publisher.gateway.ticktypes import IBAPI_TICK_NAMES
 from publisher.observability.metrics import BuildInfo, PublisherMetrics
 
 DEADLINE = 30.0
@@ -43,6 +44,7 @@ class Setup:
             self.metrics.tick_latency,
             time.time_ns,
             self.on_state,
+            tick_names=IBAPI_TICK_NAMES,
             tick_messages=messages["tick"],
         )
         spec = InstrumentSpec(key="AAPL", sec_type="STK", symbol="AAPL")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import zmq
 
-from publisher.bus.curve import BusSecurity, is_local_endpoint
+from publisher.bus.curve import BusSecurity, exposed_endpoints
 from publisher.commands.keys import generate_keys
 from publisher.config import BusSettings
 from publisher.errors import ConfigError
@@ -213,17 +213,16 @@ def test_loopback_endpoints_without_curve_are_quiet(caplog: pytest.LogCaptureFix
         ("tcp://[::1]:7700", True),
         ("tcp://lo:7700", True),
         ("ipc:///tmp/bus", True),
-        ("inproc://bus", True),
         ("tcp://0.0.0.0:7700", False),
         ("tcp://*:7700", False),
         ("tcp://10.0.0.5:7700", False),
         ("tcp://eth0:7700", False),
-        ("ws://127.0.0.1:7700", False),
     ],
 )
-def test_loopback_detection(endpoint: str, local: bool) -> None:
-    """Loopback tcp, ipc and inproc are local; anything else may be reachable from elsewhere."""
-    assert is_local_endpoint(endpoint) is local
+def test_only_endpoints_beyond_the_host_are_exposed(endpoint: str, local: bool) -> None:
+    """Loopback tcp and ipc binds are not exposed; any other bind may be reached from elsewhere."""
+    settings = bus(pub=(endpoint,), snapshot="ipc:///tmp/ibpub-test-snapshot")
+    assert exposed_endpoints(settings) == ([] if local else [endpoint])
 
 
 def test_security_repr_hides_the_secret(keys: Path) -> None:

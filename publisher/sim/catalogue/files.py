@@ -29,6 +29,7 @@ from typing import Any, Final
 
 import msgspec
 
+from publisher.errors import IbpubError
 from publisher.sim.catalogue.contracts import Instrument
 from publisher.sim.catalogue.lookup import Catalogue
 from publisher.sim.protocol import ContractSpec
@@ -36,7 +37,7 @@ from publisher.sim.protocol import ContractSpec
 __all__ = ["CatalogueError", "load_catalogue", "load_instruments"]
 
 
-class CatalogueError(ValueError):
+class CatalogueError(IbpubError, ValueError):
     """A catalogue file could not be used; names the file, the key and the problem."""
 
     def __init__(self, path: Path | str, key: str, problem: str) -> None:
