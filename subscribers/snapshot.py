@@ -120,7 +120,10 @@ def _explain(body: bytes, exc: msgspec.MsgspecError) -> SnapshotError:
     """Why the typed decoder refused a reply (the slow path: error replies and broken ones)."""
     if not isinstance(exc, msgspec.ValidationError):  # (a ValidationError is a DecodeError)
         return SnapshotError("reply is not valid msgpack")
-    reply = msgspec.msgpack.decode(body)  # it parsed: only validation failed
+    try:
+        reply = msgspec.msgpack.decode(body)
+    except msgspec.DecodeError:  # refused as it was read, before its trailing bytes were seen
+        return SnapshotError("reply is not valid msgpack")
     if not isinstance(reply, dict):
         return SnapshotError("reply is not a msgpack map")
     version = reply.get("v")

@@ -379,7 +379,7 @@ def _explain(text: str, kind: str, payload: Buffer, exc: msgspec.MsgspecError) -
         return WireError(f"payload is not valid msgpack ({exc})", text)
     try:
         obj = msgspec.msgpack.decode(payload)
-    except msgspec.MsgspecError as again:  # not expected: typed decoding already parsed it
+    except msgspec.MsgspecError as again:  # refused as it was read, before its end was seen
         return WireError(f"payload is not valid msgpack ({again})", text)
     if not isinstance(obj, dict):
         return WireError(f"payload must be a map, not {_wire_type(obj)}", text)
