@@ -11,13 +11,8 @@ every key's presence and type in C, and only the checks that span fields or fram
 (the topic's name against ``key`` or ``pub``; exactly one of ``price``, ``size``, ``value``).
 That costs about 1.3 us per tick where the hand-written checks it replaced cost about 7 us on the
 same machine. A payload the typed decoder refuses takes a slower path that explains why in the
-contract's terms (:func:`_explain`); no valid message ever takes it.
-
-Exceptions::
-
-    ValueError
-     +-- WireError       the peer sent something contract v1 does not allow (reason, topic)
-          +-- UnknownTypeError  a topic prefix this library does not know (contract 1.1: ignore it)
+contract's terms (:func:`_explain`); no valid message ever takes it. The decoded messages and
+:class:`WireError` are defined in :mod:`subscribers.messages` and re-exported here.
 
 Values are checked for type, not for membership of an enumeration: a ``state`` or ``mdt`` this
 module has not heard of is passed on, so a display tool keeps showing what arrives. Keys the
@@ -31,11 +26,21 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, tzinfo
 from types import MappingProxyType
-from typing import Any, Final, Literal, NamedTuple, TypeAlias
+from typing import Any, Final, NamedTuple, TypeAlias
 
 import msgspec
-from msgspec import UNSET, Struct
+from msgspec import UNSET
 
+from subscribers.messages import (
+    TICK_KINDS,
+    Heartbeat,
+    Message,
+    Status,
+    Tick,
+    TickKind,
+    UnknownTypeError,
+    WireError,
+)
 from subscribers.schema import (
     HEARTBEAT_PREFIX,
     SCHEMA_VERSION,
@@ -74,122 +79,10 @@ __all__ = [
     "to_jsonable",
 ]
 
-TickKind: TypeAlias = Literal["price", "size", "value"]
-TICK_KINDS: Final[tuple[TickKind, ...]] = ("price", "size", "value")
-
 ATTRIB_NAMES: Final[Mapping[int, str]] = MappingProxyType(
     {1: "can-auto-execute", 2: "past-limit", 4: "pre-open"}
 )
 """The bits of a price tick's ``attrib`` mask."""
-
-
-class WireError(ValueError):
-    """A message that contract v1 does not allow; ``reason`` says why, ``topic`` where."""
-
-    def __init__(self, reason: str, topic: str) -> None:
-        super().__init__(f"{topic!r}: {reason}")
-        self.reason = reason
-        self.topic = topic
-
-
-class UnknownTypeError(WireError):
-    """A topic prefix this library does not know (a later contract's data kind, e.g. ``bar.``).
-
-    Contract 1.1 says a subscriber ignores message types it does not know: a caller that wants
-    to tell them from broken messages catches this subclass.
-    """
-
-
-class Tick(Struct, frozen=True, kw_only=True, gc=False):
-    """One normalised tick of one instrument (topic ``tick.<key>``).
-
-    Exactly one of ``price``, ``size`` and ``value`` was on the wire; ``kind`` says which (the
-    other two are None). A price of None is IB's "no price" marker. A frozen msgspec Struct, not
-    a dataclass: building one costs about a tenth as much (0.2 us against 2.5 us per tick).
-    """
-
-    v: int = SCHEMA_VERSION
-    type: Literal["tick"] = "tick"
-    pub: str
-    sid: int
-    seq: int
-    ts: int
-    key: str
-    conid: int
-    field: str
-    tick_type: int
-    kind: TickKind
-    price: float | None = None
-    size: float | None = None
-    value: float | int | str | None = None
-    attrib: int | None = None
-    mdt: int
-    ts_recv: int
-
-    def __post_init__(self) -> None:
-        kind = self.kind
-        if (
-            (kind != "price" and (self.price is not None or self.attrib is not None))
-            or (kind != "size" and self.size is not None)
-            or (kind != "value" and self.value is not None)
-        ):
-            raise ValueError(f"a {kind} tick carries only its {kind} (and attrib if a price)")
-
-    @property
-    def topic(self) -> str:
-        """The topic this tick travels on."""
-        return TICK_PREFIX + self.key
-
-    @property
-    def datum(self) -> float | int | str | None:
-        """The tick's one value, whichever of ``price``, ``size`` or ``value`` it is."""
-        if self.kind == "price":
-            return self.price
-        if self.kind == "size":
-            return self.size
-        return self.value
-
-
-class Status(Struct, frozen=True, kw_only=True, gc=False):
-    """A change of state of a publisher's gateway, an instrument or itself (``status.<pub>``)."""
-
-    v: int = SCHEMA_VERSION
-    type: Literal["status"] = "status"
-    pub: str
-    sid: int
-    seq: int
-    ts: int
-    scope: str
-    state: str
-    key: str | None
-    code: int | None
-    message: str
-
-    @property
-    def topic(self) -> str:
-        """The topic this status travels on."""
-        return STATUS_PREFIX + self.pub
-
-
-class Heartbeat(Struct, frozen=True, kw_only=True):
-    """A publisher's periodic heartbeat (``hb.<pub>``); ``seqs`` maps tick topics to last seq."""
-
-    v: int = SCHEMA_VERSION
-    type: Literal["hb"] = "hb"
-    pub: str
-    sid: int
-    seq: int
-    ts: int
-    gateway: str
-    seqs: Mapping[str, int]
-
-    @property
-    def topic(self) -> str:
-        """The topic this heartbeat travels on."""
-        return HEARTBEAT_PREFIX + self.pub
-
-
-Message: TypeAlias = Tick | Status | Heartbeat
 
 
 # -- decoding: one typed msgspec decode, then the checks that span fields or frames ------------
