@@ -7,8 +7,9 @@ nothing else. :func:`build_reply` is pure: a request's bytes in, a reply Struct 
 ``PublisherService.add_pollable``). Each call answers at most :data:`REQUESTS_PER_CALL` requests
 and stops early once :data:`TICKS_PER_CALL` ticks have been packed, so a crowd of late joiners
 cannot stall the tick path for long; the rest wait for the next turn of the service loop. One
-reply costs about 2.5 us per tick it carries (a full snapshot of 1000 instruments with 15 fields
-each: about 40 ms, once).
+reply costs about 0.3 us per tick it carries, built and encoded (a full snapshot of 1000
+instruments with 15 fields each: 4.6 ms on a shared 2-core machine, where msgpack.Packer took
+11.7 ms).
 
 Request, one frame, msgpack ``{"v": 1, "prefix": "tick.AAPL"}`` (``""``: every topic). Reply, one
 frame, msgpack ``{"v": 1, "sid": int, "ts": int, "topics": [{"topic", "seq", "ticks"}]}``. A
