@@ -9,8 +9,10 @@ on that side and this module re-exports it, adding what only a publisher needs. 
 Ticks are the exception, on purpose: the tick path builds each tick as one dict literal in the
 contract's key order (:mod:`publisher.core.tickpath`), because a tick has optional keys and
 msgspec writes a Struct with unset fields under a 16-bit map header (``de 00 0e``) where
-msgpack writes a one-byte one (``8e``). The dict literal is proven to follow this schema by
-tests/publisher/test_bus.py (it decodes as a :class:`TickPayload` and keeps its key order).
+msgpack writes a one-byte one (``8e``). That the literal follows this schema (it decodes as a
+:class:`TickPayload`, its keys in the Struct's field order) is tested on its shape in
+tests/publisher/test_bus.py and on a live publisher's ticks in
+tests/subscribers/test_schema_roundtrip.py.
 
 Pure: no sockets, no clocks (``seq`` and ``ts`` are handed in by the bus).
 """
