@@ -2,8 +2,9 @@
 
 The publisher answers on a ROUTER socket (``bus.snapshot``, default ``tcp://127.0.0.1:7701``).
 Request: one msgpack frame ``{"v": 1, "prefix": "tick.AAPL"}`` (``""`` for every topic). Reply:
-``{"v": 1, "sid", "ts", "topics": [{"topic", "seq", "ticks": [tick payload, ...]}]}``, or
-``{"v": 1, "error": "..."}`` for a request the publisher could not understand.
+``{"v": 1, "sid", "ts", "topics": [{"topic", "seq", "ticks": [tick payload, ...]}]}`` (contract
+1.1 may add ``"states": [status payload, ...]``), or ``{"v": 1, "error": "..."}`` for a request
+the publisher could not understand. All of them are Structs of :mod:`subscribers.schema`.
 
 :func:`encode_request` and :func:`decode_reply` are pure; :class:`SnapshotClient` owns a
 DEALER socket and never blocks (a :class:`~subscribers.client.Subscriber` polls it beside its
@@ -16,11 +17,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-import msgpack
+import msgspec
 import zmq
+from msgspec import UNSET
 
 from subscribers.curve import CurveKeys
-from subscribers.wire import SCHEMA_VERSION, Tick, WireError, decode_map
+from subscribers.schema import SCHEMA_VERSION, SnapshotReply, SnapshotRequest
+from subscribers.wire import Status, Tick, WireError, decode_payload, decode_state
 
 DEFAULT_TIMEOUT: Final = 5.0
 """Seconds to wait for a snapshot reply before giving up."""
@@ -47,13 +50,15 @@ class TopicSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """A decoded, validated snapshot reply (or several merged); ``malformed`` ticks were
-    dropped from it."""
+    """A decoded, validated snapshot reply (or several merged); ``malformed`` ticks and states
+    were dropped from it. ``states`` (contract 1.1) is the latest status of every (scope, key),
+    empty from a publisher that does not send them."""
 
     sid: int
     ts: int
     topics: tuple[TopicSnapshot, ...]
     malformed: int = 0
+    states: tuple[Status, ...] = ()
 
     @property
     def tick_count(self) -> int:
@@ -61,38 +66,34 @@ class Snapshot:
         return sum(len(t.ticks) for t in self.topics)
 
 
+_encode: Final = msgspec.msgpack.Encoder().encode
+_decode_reply: Final = msgspec.msgpack.Decoder(SnapshotReply[msgspec.Raw]).decode
+
+
 def encode_request(prefix: str = "") -> bytes:
     """The request for every topic starting with ``prefix``."""
-    return bytes(msgpack.packb({"v": SCHEMA_VERSION, "prefix": prefix}))
+    return _encode(SnapshotRequest(v=SCHEMA_VERSION, prefix=prefix))
 
 
 def decode_reply(body: bytes) -> Snapshot:
-    """Decode and validate one reply; raises :class:`SnapshotError` for an error or bad reply."""
+    """Decode and validate one reply; raises :class:`SnapshotError` for an error or bad reply.
+
+    The reply's frame is decoded once, typed (:class:`~subscribers.schema.SnapshotReply`), with
+    each tick and state left as raw msgpack; each is then decoded by the live decoder, so a bad
+    one is dropped and counted (``malformed``) instead of failing the whole snapshot.
+    """
     try:
-        reply = msgpack.unpackb(body, raw=False)
-    except Exception:  # msgpack may raise any Exception subclass on bad input
-        raise SnapshotError("reply is not valid msgpack") from None
-    if not isinstance(reply, dict):
-        raise SnapshotError("reply is not a msgpack map")
-    if reply.get("v") != SCHEMA_VERSION:
-        raise SnapshotError(f"reply has unknown schema version {reply.get('v')!r}")
-    if "error" in reply:
-        raise SnapshotError(f"publisher refused the request: {reply['error']}")
-    sid, ts, topics = reply.get("sid"), reply.get("ts"), reply.get("topics")
-    if type(sid) is not int or type(ts) is not int or not isinstance(topics, list):
-        raise SnapshotError("reply lacks an int sid, an int ts or a topics array")
+        reply = _decode_reply(body)
+    except msgspec.MsgspecError as exc:
+        raise _explain(body, exc) from None
+    sid = reply.sid
     decoded = []
     malformed = 0
-    for entry in topics:
-        if not isinstance(entry, dict):
-            raise SnapshotError("a topics entry is not a map")
-        topic, seq, ticks = entry.get("topic"), entry.get("seq"), entry.get("ticks")
-        if type(topic) is not str or type(seq) is not int or not isinstance(ticks, list):
-            raise SnapshotError("a topics entry lacks a str topic, an int seq or a ticks array")
+    for entry in reply.topics:
         good = []
-        for payload in ticks:
+        for payload in entry.ticks:
             try:
-                tick = decode_map(topic, payload)
+                tick = decode_payload(entry.topic, payload)
             except WireError:
                 malformed += 1
                 continue
@@ -100,8 +101,46 @@ def decode_reply(body: bytes) -> Snapshot:
                 good.append(tick)
             else:
                 malformed += 1
-        decoded.append(TopicSnapshot(topic, seq, tuple(good)))
-    return Snapshot(sid, ts, tuple(decoded), malformed)
+        decoded.append(TopicSnapshot(entry.topic, entry.seq, tuple(good)))
+    states = []
+    for payload in () if reply.states is UNSET else reply.states:
+        try:
+            state = decode_state(payload)
+        except WireError:
+            malformed += 1
+            continue
+        if state.sid == sid:
+            states.append(state)
+        else:
+            malformed += 1
+    return Snapshot(sid, reply.ts, tuple(decoded), malformed, tuple(states))
+
+
+def _explain(body: bytes, exc: msgspec.MsgspecError) -> SnapshotError:
+    """Why the typed decoder refused a reply (the slow path: error replies and broken ones)."""
+    if not isinstance(exc, msgspec.ValidationError):  # (a ValidationError is a DecodeError)
+        return SnapshotError("reply is not valid msgpack")
+    try:
+        reply = msgspec.msgpack.decode(body)
+    except msgspec.DecodeError:  # refused as it was read, before its trailing bytes were seen
+        return SnapshotError("reply is not valid msgpack")
+    if not isinstance(reply, dict):
+        return SnapshotError("reply is not a msgpack map")
+    version = reply.get("v")
+    if type(version) is not int or version != SCHEMA_VERSION:
+        return SnapshotError(f"reply has unknown schema version {version!r}")
+    if "error" in reply:
+        return SnapshotError(f"publisher refused the request: {reply['error']}")
+    sid, ts, topics = reply.get("sid"), reply.get("ts"), reply.get("topics")
+    if type(sid) is not int or type(ts) is not int or not isinstance(topics, list):
+        return SnapshotError("reply lacks an int sid, an int ts or a topics array")
+    for entry in topics:
+        if not isinstance(entry, dict):
+            return SnapshotError("a topics entry is not a map")
+        topic, seq, ticks = entry.get("topic"), entry.get("seq"), entry.get("ticks")
+        if type(topic) is not str or type(seq) is not int or not isinstance(ticks, list):
+            return SnapshotError("a topics entry lacks a str topic, an int seq or a ticks array")
+    return SnapshotError(f"malformed reply ({exc})")
 
 
 def merge(parts: Sequence[Snapshot]) -> Snapshot:
@@ -113,14 +152,20 @@ def merge(parts: Sequence[Snapshot]) -> Snapshot:
     if len(sids) > 1:
         raise SnapshotError("the publisher restarted while the snapshot was taken")
     topics: dict[str, TopicSnapshot] = {}
+    states: dict[tuple[str, str | None], Status] = {}
     for part in parts:
         for entry in part.topics:
             topics.setdefault(entry.topic, entry)
+        for state in part.states:
+            held = states.get((state.scope, state.key))
+            if held is None or held.seq < state.seq:
+                states[state.scope, state.key] = state
     return Snapshot(
         parts[0].sid,
         min(p.ts for p in parts),
         tuple(topics.values()),
         sum(p.malformed for p in parts),
+        tuple(states.values()),
     )
 
 

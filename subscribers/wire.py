@@ -5,37 +5,79 @@ A bus message is two frames, ``[topic, payload]``: a UTF-8 topic and one msgpack
 after checking them against contract v1; :func:`to_jsonable` turns a decoded message back into
 the payload map (plus ``"topic"``) and :func:`format_line` into one human-readable line.
 
-Exceptions::
-
-    ValueError
-     +-- WireError    the peer sent something contract v1 does not allow (carries reason, topic)
+The payloads are defined once, as msgspec Structs in :mod:`subscribers.schema` (the publisher
+encodes the same Structs). The topic's prefix names the Struct, msgspec's typed decoder checks
+every key's presence and type in C, and only the checks that span fields or frames are made here
+(the topic's name against ``key`` or ``pub``; exactly one of ``price``, ``size``, ``value``).
+That costs about 1.3 us per tick where the hand-written checks it replaced cost about 7 us on the
+same machine. A payload the typed decoder refuses takes a slower path that explains why in the
+contract's terms (:func:`_explain`); no valid message ever takes it. The decoded messages and
+:class:`WireError` are defined in :mod:`subscribers.messages` and re-exported here.
 
 Values are checked for type, not for membership of an enumeration: a ``state`` or ``mdt`` this
 module has not heard of is passed on, so a display tool keeps showing what arrives. Keys the
 contract does not define are ignored (they are not in :func:`to_jsonable`'s result).
 
-This module imports neither ``publisher`` nor ``ibapi``: a subscriber host needs only pyzmq and
-msgpack.
+This module imports neither ``publisher`` nor ``ibapi``: a subscriber host needs only pyzmq,
+msgpack and msgspec.
 """
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, tzinfo
 from types import MappingProxyType
-from typing import Final, Literal, TypeAlias
+from typing import Any, Final, NamedTuple, TypeAlias
 
-# msgpack ships no type information; the ignore stays quiet if a pyproject override lands.
-import msgpack
+import msgspec
+from msgspec import UNSET
 
-SCHEMA_VERSION: Final = 1
-TICK_PREFIX: Final = "tick."
-STATUS_PREFIX: Final = "status."
-HEARTBEAT_PREFIX: Final = "hb."
-SID_LIMIT: Final = 2**63
-"""A session id is in ``0 < sid < SID_LIMIT``."""
+from subscribers.messages import (
+    TICK_KINDS,
+    Heartbeat,
+    Message,
+    Status,
+    Tick,
+    TickKind,
+    UnknownTypeError,
+    WireError,
+)
+from subscribers.schema import (
+    HEARTBEAT_PREFIX,
+    SCHEMA_VERSION,
+    SID_LIMIT,
+    STATUS_PREFIX,
+    TICK_PREFIX,
+    HeartbeatPayload,
+    StatusPayload,
+    TickPayload,
+)
 
-TickKind: TypeAlias = Literal["price", "size", "value"]
-TICK_KINDS: Final[tuple[TickKind, ...]] = ("price", "size", "value")
+Buffer: TypeAlias = bytes | bytearray | memoryview | msgspec.Raw
+"""What a payload may be handed in as (msgspec decodes any of them without a copy)."""
+
+__all__ = [
+    "ATTRIB_NAMES",
+    "HEARTBEAT_PREFIX",
+    "SCHEMA_VERSION",
+    "SID_LIMIT",
+    "STATUS_PREFIX",
+    "TICK_KINDS",
+    "TICK_PREFIX",
+    "Heartbeat",
+    "Message",
+    "Status",
+    "Tick",
+    "TickKind",
+    "UnknownTypeError",
+    "WireError",
+    "decode",
+    "decode_map",
+    "decode_payload",
+    "decode_state",
+    "format_clock",
+    "format_line",
+    "to_jsonable",
+]
 
 ATTRIB_NAMES: Final[Mapping[int, str]] = MappingProxyType(
     {1: "can-auto-execute", 2: "past-limit", 4: "pre-open"}
@@ -43,195 +85,122 @@ ATTRIB_NAMES: Final[Mapping[int, str]] = MappingProxyType(
 """The bits of a price tick's ``attrib`` mask."""
 
 
-class WireError(ValueError):
-    """A message that contract v1 does not allow; ``reason`` says why, ``topic`` where."""
-
-    def __init__(self, reason: str, topic: str) -> None:
-        super().__init__(f"{topic!r}: {reason}")
-        self.reason = reason
-        self.topic = topic
+# -- decoding: one typed msgspec decode, then the checks that span fields or frames ------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Tick:
-    """One normalised tick of one instrument (topic ``tick.<key>``).
-
-    Exactly one of ``price``, ``size`` and ``value`` was on the wire; ``kind`` says which (the
-    other two are None). A price of None is IB's "no price" marker.
-    """
-
-    v: int = SCHEMA_VERSION
-    type: Literal["tick"] = "tick"
-    pub: str
-    sid: int
-    seq: int
-    ts: int
-    key: str
-    conid: int
-    field: str
-    tick_type: int
+def _tick(text: str, name: str, w: TickPayload) -> Tick:
+    if w.key != name:
+        raise WireError(f"key {w.key!r} does not match the topic", text)
+    price, size, value, attrib = w.price, w.size, w.value, w.attrib
     kind: TickKind
-    price: float | None = None
-    size: float | None = None
-    value: float | int | str | None = None
-    attrib: int | None = None
-    mdt: int
-    ts_recv: int
-
-    def __post_init__(self) -> None:
-        kind = self.kind
-        if (
-            (kind != "price" and (self.price is not None or self.attrib is not None))
-            or (kind != "size" and self.size is not None)
-            or (kind != "value" and self.value is not None)
-        ):
-            raise ValueError(f"a {kind} tick carries only its {kind} (and attrib if a price)")
-
-    @property
-    def topic(self) -> str:
-        """The topic this tick travels on."""
-        return TICK_PREFIX + self.key
-
-    @property
-    def datum(self) -> float | int | str | None:
-        """The tick's one value, whichever of ``price``, ``size`` or ``value`` it is."""
-        if self.kind == "price":
-            return self.price
-        if self.kind == "size":
-            return self.size
-        return self.value
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Status:
-    """A change of state of a publisher's gateway, an instrument or itself (``status.<pub>``)."""
-
-    v: int = SCHEMA_VERSION
-    type: Literal["status"] = "status"
-    pub: str
-    sid: int
-    seq: int
-    ts: int
-    scope: str
-    state: str
-    key: str | None
-    code: int | None
-    message: str
-
-    @property
-    def topic(self) -> str:
-        """The topic this status travels on."""
-        return STATUS_PREFIX + self.pub
+    if price is not UNSET and size is UNSET and value is UNSET:
+        kind = "price"
+        if type(price) is int:
+            raise WireError("key 'price' must be a float or nil, not int", text)
+        return Tick(
+            pub=w.pub,
+            sid=w.sid,
+            seq=w.seq,
+            ts=w.ts,
+            key=w.key,
+            conid=w.conid,
+            field=w.field,
+            tick_type=w.tick_type,
+            kind=kind,
+            price=price,
+            attrib=None if attrib is UNSET else attrib,
+            mdt=w.mdt,
+            ts_recv=w.ts_recv,
+        )
+    if price is UNSET and (size is UNSET) != (value is UNSET):
+        if attrib is not UNSET:
+            raise WireError("attrib belongs to price ticks only", text)
+        if value is UNSET:
+            kind = "size"
+            if type(size) is int:
+                raise WireError("key 'size' must be a float or nil, not int", text)
+            # nil: IB sent its "unset" size marker
+        else:
+            kind = "value"
+        return Tick(
+            pub=w.pub,
+            sid=w.sid,
+            seq=w.seq,
+            ts=w.ts,
+            key=w.key,
+            conid=w.conid,
+            field=w.field,
+            tick_type=w.tick_type,
+            kind=kind,
+            size=None if size is UNSET else size,
+            value=None if value is UNSET else value,
+            mdt=w.mdt,
+            ts_recv=w.ts_recv,
+        )
+    present = [k for k, x in zip(TICK_KINDS, (price, size, value), strict=True) if x is not UNSET]
+    found = ", ".join(present) or "none"
+    raise WireError(f"a tick carries exactly one of price, size, value (found {found})", text)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Heartbeat:
-    """A publisher's periodic heartbeat (``hb.<pub>``); ``seqs`` maps tick topics to last seq."""
-
-    v: int = SCHEMA_VERSION
-    type: Literal["hb"] = "hb"
-    pub: str
-    sid: int
-    seq: int
-    ts: int
-    gateway: str
-    seqs: Mapping[str, int]
-
-    @property
-    def topic(self) -> str:
-        """The topic this heartbeat travels on."""
-        return HEARTBEAT_PREFIX + self.pub
+def _status(text: str, name: str, w: StatusPayload) -> Status:
+    if w.pub != name:
+        raise WireError(f"pub {w.pub!r} does not match the topic", text)
+    return Status(
+        pub=w.pub,
+        sid=w.sid,
+        seq=w.seq,
+        ts=w.ts,
+        scope=w.scope,
+        state=w.state,
+        key=w.key,
+        code=w.code,
+        message=w.message,
+    )
 
 
-Message: TypeAlias = Tick | Status | Heartbeat
-
-_PREFIXES: Final = ((TICK_PREFIX, "tick"), (STATUS_PREFIX, "status"), (HEARTBEAT_PREFIX, "hb"))
-
-
-_MISSING: Final = object()
-
-
-class _Reader:
-    """Typed access to one payload map; every failure is a :class:`WireError` for ``topic``."""
-
-    __slots__ = ("payload", "topic")
-
-    def __init__(self, payload: Mapping[object, object], topic: str) -> None:
-        self.payload = payload
-        self.topic = topic
-
-    def fail(self, reason: str) -> WireError:
-        return WireError(reason, self.topic)
-
-    def _get(self, key: str) -> object:
-        value = self.payload.get(key, _MISSING)
-        if value is _MISSING:
-            raise self.fail(f"missing key {key!r}")
-        return value
-
-    def _wrong(self, key: str, value: object, expected: str) -> WireError:
-        return self.fail(f"key {key!r} must be {expected}, not {_wire_type(value)}")
-
-    def get_int(self, key: str) -> int:
-        value = self.payload.get(key, _MISSING)
-        if type(value) is not int:  # bool is an int subclass; the contract's ints are not bools
-            raise self._wrong(key, self._get(key), "an int")
-        return value
-
-    def get_str(self, key: str) -> str:
-        value = self.payload.get(key, _MISSING)
-        if type(value) is not str:
-            raise self._wrong(key, self._get(key), "a str")
-        return value
-
-    def opt_int(self, key: str) -> int | None:
-        value = self._get(key)
-        if value is not None and type(value) is not int:
-            raise self._wrong(key, value, "an int or nil")
-        return value
-
-    def opt_str(self, key: str) -> str | None:
-        value = self._get(key)
-        if value is not None and type(value) is not str:
-            raise self._wrong(key, value, "a str or nil")
-        return value
-
-    def get_float(self, key: str) -> float:
-        value = self._get(key)
-        if type(value) is not float:
-            raise self._wrong(key, value, "a float")
-        return value
-
-    def opt_float(self, key: str) -> float | None:
-        value = self._get(key)
-        if value is not None and type(value) is not float:
-            raise self._wrong(key, value, "a float or nil")
-        return value
-
-    def get_scalar(self, key: str) -> float | int | str:
-        value = self._get(key)
-        if isinstance(value, bool) or not isinstance(value, float | int | str):
-            raise self._wrong(key, value, "a float, int or str")
-        return value
-
-    def get_seqs(self, key: str) -> Mapping[str, int]:
-        value = self._get(key)
-        if not isinstance(value, dict):
-            raise self._wrong(key, value, "a map")
-        seqs: dict[str, int] = {}
-        for topic, seq in value.items():
-            if type(topic) is not str or type(seq) is not int:
-                raise self.fail(f"key {key!r} must map str to int, found {topic!r}: {seq!r}")
-            seqs[topic] = seq
-        return MappingProxyType(seqs)
+def _heartbeat(text: str, name: str, w: HeartbeatPayload) -> Heartbeat:
+    if w.pub != name:
+        raise WireError(f"pub {w.pub!r} does not match the topic", text)
+    return Heartbeat(
+        pub=w.pub,
+        sid=w.sid,
+        seq=w.seq,
+        ts=w.ts,
+        gateway=w.gateway,
+        seqs=MappingProxyType(w.seqs),
+    )
 
 
-_WIRE_TYPES: Final = {type(None): "nil", bool: "bool", list: "array", dict: "map", bytes: "bin"}
+class _Route(NamedTuple):
+    """How to decode the payload of one topic prefix: its ``type``, decoder and checks."""
+
+    prefix: str
+    kind: str
+    decode: Callable[[Buffer], Any]
+    build: Callable[[str, str, Any], Message]
 
 
-def _wire_type(value: object) -> str:
-    """The msgpack name of a decoded value's type, for error messages."""
-    return _WIRE_TYPES.get(type(value), type(value).__name__)
+# The topic says which Struct the payload must be, so each message is decoded once, typed:
+# 0.33 us for a price tick. A tagged union on ``type`` decodes as fast (0.35 us) but a tagged
+# Struct encodes ``type`` before ``v``, so the publisher could not share it byte-identically;
+# decoding an envelope first and then the typed payload costs 0.57 us.
+_ROUTES: Final = (
+    _Route(TICK_PREFIX, "tick", msgspec.msgpack.Decoder(TickPayload).decode, _tick),
+    _Route(STATUS_PREFIX, "status", msgspec.msgpack.Decoder(StatusPayload).decode, _status),
+    _Route(HEARTBEAT_PREFIX, "hb", msgspec.msgpack.Decoder(HeartbeatPayload).decode, _heartbeat),
+)
+_KINDS: Final = frozenset(route.kind for route in _ROUTES)
+
+
+def _route(text: str) -> tuple[str, _Route]:
+    """(name, route) of a topic; raises :class:`WireError` for an unknown prefix or no name."""
+    for route in _ROUTES:
+        if text.startswith(route.prefix):
+            name = text[len(route.prefix) :]
+            if not name:
+                raise WireError("topic has an empty name", text)
+            return name, route
+    raise UnknownTypeError("unknown topic prefix (expected tick., status. or hb.)", text)
 
 
 def _topic_text(topic: bytes) -> str:
@@ -243,109 +212,104 @@ def _topic_text(topic: bytes) -> str:
 
 def decode(topic: bytes, payload: bytes) -> Message:
     """Decode and validate one bus message; raises :class:`WireError` if it breaks contract v1."""
-    text = _topic_text(topic)
-    _topic_parts(text)  # a bad topic is reported before a bad payload
+    return decode_payload(_topic_text(topic), payload)
+
+
+def decode_payload(topic: str, payload: Buffer) -> Message:
+    """:func:`decode` for a topic already in text, e.g. a tick inside a snapshot reply (whose
+    payloads arrive as ``msgspec.Raw``, undecoded, so each is checked as a live one is)."""
+    name, route = _route(topic)  # a bad topic is reported before a bad payload
     try:
-        obj = msgpack.unpackb(payload, raw=False)
-    except Exception as exc:  # msgpack documents that unpacking may raise any Exception subclass
-        detail = str(exc) or type(exc).__name__
-        raise WireError(f"payload is not valid msgpack ({detail})", text) from None
-    return decode_map(text, obj)
+        wire = route.decode(payload)
+    except msgspec.MsgspecError as exc:
+        raise _explain(topic, route.kind, payload, exc) from None
+    return route.build(topic, name, wire)
 
 
-def _topic_parts(text: str) -> tuple[str, str]:
-    """(name, message type) of a topic; raises :class:`WireError` for an unknown prefix."""
-    for prefix, candidate in _PREFIXES:
-        if text.startswith(prefix):
-            name = text[len(prefix) :]
-            if not name:
-                raise WireError("topic has an empty name", text)
-            return name, candidate
-    raise WireError("unknown topic prefix (expected tick., status. or hb.)", text)
+def decode_state(payload: Buffer) -> Status:
+    """A status payload met outside its bus message (contract 1.1: a snapshot's ``states``);
+    its topic is taken to be its own publisher's ``status.<pub>``."""
+    try:
+        wire: StatusPayload = _STATUS_DECODE(payload)
+    except msgspec.MsgspecError as exc:
+        raise _explain(STATUS_PREFIX, "status", payload, exc) from None
+    return _status(STATUS_PREFIX + wire.pub, wire.pub, wire)
 
 
 def decode_map(topic: str, obj: object) -> Message:
-    """Validate an already unpacked payload ``obj`` (e.g. a tick inside a snapshot reply)."""
-    text = topic
-    name, topic_kind = _topic_parts(text)
+    """Validate an already unpacked payload ``obj`` (kept for callers that hold a map)."""
+    try:
+        payload = _encode(obj)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise WireError(f"payload cannot be msgpack ({exc})", topic) from None
+    return decode_payload(topic, payload)
+
+
+_STATUS_DECODE: Final = _ROUTES[1].decode
+_encode: Final = msgspec.msgpack.Encoder().encode
+
+
+# -- explaining a failed decode (the slow path: only for messages that break the contract) ------
+
+_MISSING: Final = object()
+_WIRE_TYPES: Final = {type(None): "nil", bool: "bool", list: "array", dict: "map", bytes: "bin"}
+_MISSING_FIELD: Final = re.compile(r"Object missing required field `(\w+)`")
+_AT_KEY: Final = re.compile(r"(.+) - at `\$\.(\w+)[^`]*`")
+_MSGPACK_NAMES: Final = {"null": "nil", "None": "nil", "object": "map"}
+_MSGSPEC_NAMES: Final = re.compile(r"\b(null|None|object)\b")
+
+
+def _wire_type(value: object) -> str:
+    """The msgpack name of a decoded value's type, for error messages."""
+    return _WIRE_TYPES.get(type(value), type(value).__name__)
+
+
+def _explain(text: str, kind: str, payload: Buffer, exc: msgspec.MsgspecError) -> WireError:
+    """The :class:`WireError` for a payload the typed decoder refused, saying why in contract
+    terms; the version and the type are judged first (a v2 message is "unknown schema version",
+    whatever else it lacks), then msgspec's own message is given with the key it names."""
+    if not isinstance(exc, msgspec.ValidationError):  # (a ValidationError is a DecodeError)
+        return WireError(f"payload is not valid msgpack ({exc})", text)
+    try:
+        obj = msgspec.msgpack.decode(payload)
+    except msgspec.MsgspecError as again:  # refused as it was read, before its end was seen
+        return WireError(f"payload is not valid msgpack ({again})", text)
     if not isinstance(obj, dict):
-        raise WireError(f"payload must be a map, not {_wire_type(obj)}", text)
-    r = _Reader(obj, text)
-    v = r.get_int("v")
+        return WireError(f"payload must be a map, not {_wire_type(obj)}", text)
+    v = obj.get("v", _MISSING)
+    if v is _MISSING:
+        return WireError("missing key 'v'", text)
+    if type(v) is not int:
+        return WireError(f"key 'v' must be an int, not {_wire_type(v)}", text)
     if v != SCHEMA_VERSION:
-        raise r.fail(f"unknown schema version {v} (this decoder knows {SCHEMA_VERSION})")
-    kind = r.get_str("type")
-    if kind not in ("tick", "status", "hb"):
-        raise r.fail(f"unknown type {kind!r}")
-    if kind != topic_kind:
-        raise r.fail(f"type {kind!r} does not match the topic (expected {topic_kind!r})")
-    pub = r.get_str("pub")
-    sid = r.get_int("sid")
-    if not 0 < sid < SID_LIMIT:
-        raise r.fail(f"sid {sid} is out of range (0 < sid < 2**63)")
-    seq = r.get_int("seq")
-    if seq < 1:
-        raise r.fail(f"seq {seq} is below 1")
-    ts = r.get_int("ts")
-    if kind == "tick":
-        return _decode_tick(r, name, pub=pub, sid=sid, seq=seq, ts=ts)
-    if name != pub:
-        raise r.fail(f"pub {pub!r} does not match the topic")
-    if kind == "status":
-        return Status(
-            pub=pub,
-            sid=sid,
-            seq=seq,
-            ts=ts,
-            scope=r.get_str("scope"),
-            state=r.get_str("state"),
-            key=r.opt_str("key"),
-            code=r.opt_int("code"),
-            message=r.get_str("message"),
-        )
-    return Heartbeat(
-        pub=pub, sid=sid, seq=seq, ts=ts, gateway=r.get_str("gateway"), seqs=r.get_seqs("seqs")
-    )
+        return WireError(f"unknown schema version {v} (this decoder knows {SCHEMA_VERSION})", text)
+    found = obj.get("type", _MISSING)
+    if found is _MISSING:
+        return WireError("missing key 'type'", text)
+    if type(found) is not str:
+        return WireError(f"key 'type' must be a str, not {_wire_type(found)}", text)
+    if found not in _KINDS:
+        return WireError(f"unknown type {found!r}", text)
+    if found != kind:
+        return WireError(f"type {found!r} does not match the topic (expected {kind!r})", text)
+    sid, seq = obj.get("sid"), obj.get("seq")
+    if type(sid) is int and not 0 < sid < SID_LIMIT:
+        return WireError(f"sid {sid} is out of range (0 < sid < 2**63)", text)
+    if type(seq) is int and seq < 1:
+        return WireError(f"seq {seq} is below 1", text)
+    return WireError(_reason(str(exc)), text)
 
 
-def _decode_tick(r: _Reader, name: str, *, pub: str, sid: int, seq: int, ts: int) -> Tick:
-    key = r.get_str("key")
-    if key != name:
-        raise r.fail(f"key {key!r} does not match the topic")
-    payload = r.payload
-    present = [k for k in TICK_KINDS if k in payload]
-    if len(present) != 1:
-        found = ", ".join(present) or "none"
-        raise r.fail(f"a tick carries exactly one of price, size, value (found {found})")
-    kind = present[0]
-    price = size = value = attrib = None
-    if kind == "price":
-        price = r.opt_float("price")
-        if "attrib" in r.payload:
-            attrib = r.get_int("attrib")
-    elif "attrib" in r.payload:
-        raise r.fail("attrib belongs to price ticks only")
-    elif kind == "size":
-        size = r.opt_float("size")  # nil: IB sent its "unset" size marker
-    else:
-        value = r.get_scalar("value")
-    return Tick(
-        pub=pub,
-        sid=sid,
-        seq=seq,
-        ts=ts,
-        key=key,
-        conid=r.get_int("conid"),
-        field=r.get_str("field"),
-        tick_type=r.get_int("tick_type"),
-        kind=kind,
-        price=price,
-        size=size,
-        value=value,
-        attrib=attrib,
-        mdt=r.get_int("mdt"),
-        ts_recv=r.get_int("ts_recv"),
-    )
+def _reason(detail: str) -> str:
+    """msgspec's validation message in the words of the contract (naming the key)."""
+    missing = _MISSING_FIELD.match(detail)
+    if missing:
+        return f"missing key {missing.group(1)!r}"
+    at_key = _AT_KEY.fullmatch(detail)
+    if at_key:
+        problem = _MSGSPEC_NAMES.sub(lambda m: _MSGPACK_NAMES[m.group(0)], at_key.group(1))
+        return f"key {at_key.group(2)!r}: {problem[:1].lower()}{problem[1:]}"
+    return detail
 
 
 def to_jsonable(msg: Message) -> dict[str, object]:

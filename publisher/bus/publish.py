@@ -1,8 +1,10 @@
 """The publishing side of the bus: one PUB socket, the envelope, per-topic sequence numbers.
 
 Only the service thread touches a :class:`Bus` (ZeroMQ sockets are not thread-safe). Every
-message is two frames, ``[topic, msgpack map]``. :meth:`Bus.publish` adds the envelope keys
-(``v``, ``type``, ``pub``, ``sid``, ``seq``, ``ts``); ticks, the hot path, arrive with the whole
+message is two frames, ``[topic, msgpack map]``. Status and heartbeat messages are Structs of
+the one wire schema (:mod:`publisher.core.schema`), built and sent by :meth:`Bus.publish_status`
+and :meth:`Bus.publish_heartbeat`; :meth:`Bus.publish` adds the envelope keys (``v``, ``type``,
+``pub``, ``sid``, ``seq``, ``ts``) to any body map; ticks, the hot path, arrive with the whole
 map already built and get their ``seq`` and ``ts`` here (:meth:`Bus.queue_tick`). Either way
 the sequence numbers and timestamps are only ever set here.
 """
@@ -16,9 +18,21 @@ from typing import Any, Final
 import msgspec
 import zmq
 
+from publisher.core.schema import (
+    HEARTBEAT_PREFIX,
+    SCHEMA_VERSION,
+    STATUS_PREFIX,
+    TICK_PREFIX,
+    HeartbeatPayload,
+    StatusPayload,
+    heartbeat_message,
+    status_message,
+)
+
+__all__ = ["LINGER_MS", "SCHEMA_VERSION", "Bus", "Clock", "new_session_id"]
+
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION: Final = 1
 _SNDMORE: Final = zmq.SNDMORE
 _send_frame: Final = zmq.backend.Socket.send
 LINGER_MS: Final = 1000
@@ -71,8 +85,8 @@ class Bus:
             self._socket.bind(endpoint)
             # A tcp port of 0 or * is resolved by the bind: report what subscribers must use.
             self.endpoints.append(self._socket.getsockopt_string(zmq.LAST_ENDPOINT))
-        self.status_topic = f"status.{name}"
-        self.heartbeat_topic = f"hb.{name}"
+        self.status_topic = STATUS_PREFIX + name
+        self.heartbeat_topic = HEARTBEAT_PREFIX + name
 
     @property
     def socket(self) -> zmq.Socket[Any]:
@@ -88,11 +102,62 @@ class Bus:
         if self._queued:
             self.send_queued()
         payload, topic_bytes = self._stamp(topic, kind, body)
+        self._send_now(topic_bytes, self._pack(payload), kind)
+        return payload
+
+    def publish_status(
+        self,
+        scope: str,
+        state: str,
+        *,
+        key: str | None = None,
+        code: int | None = None,
+        message: str = "",
+    ) -> StatusPayload:
+        """Send a change of state on ``status.<name>``; returns the payload as sent.
+
+        The same bytes as ``publish(status_topic, "status", {"scope": ..., "state": ...,
+        "key": ..., "code": ..., "message": ...})`` (tests/publisher/test_bus.py), built from the
+        schema's :class:`~publisher.core.schema.StatusPayload`.
+        """
+        if self._queued:
+            self.send_queued()
+        topic = self.status_topic
+        payload = status_message(
+            pub=self.name,
+            sid=self.sid,
+            seq=self._next_seq(topic),
+            ts=self._clock_ns(),
+            scope=scope,
+            state=state,
+            key=key,
+            code=code,
+            message=message,
+        )
+        self._send_now(self._topic_frame(topic), self._pack(payload), "status")
+        return payload
+
+    def publish_heartbeat(self, gateway: str) -> HeartbeatPayload:
+        """Send a heartbeat on ``hb.<name>`` with every tick topic's last seq; returns it."""
+        if self._queued:
+            self.send_queued()
+        topic = self.heartbeat_topic
+        payload = heartbeat_message(
+            pub=self.name,
+            sid=self.sid,
+            seq=self._next_seq(topic),
+            ts=self._clock_ns(),
+            gateway=gateway,
+            seqs=self.tick_seqs(),
+        )
+        self._send_now(self._topic_frame(topic), self._pack(payload), "hb")
+        return payload
+
+    def _send_now(self, topic_bytes: bytes, data: bytes, kind: str) -> None:
         _send_frame(self._socket, topic_bytes, _SNDMORE)
-        _send_frame(self._socket, self._pack(payload))
+        _send_frame(self._socket, data)
         if self._on_sent is not None:
             self._on_sent(kind)
-        return payload
 
     def queue_tick(self, topic: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Stamp a tick's ``seq`` and ``ts`` and encode it now; it is sent by
@@ -134,8 +199,7 @@ class Bus:
         self, topic: str, kind: str, body: Mapping[str, Any]
     ) -> tuple[dict[str, Any], bytes]:
         """The payload with its envelope (the next ``seq`` of the topic), and the topic bytes."""
-        seqs = self._seqs
-        seq = seqs[topic] = seqs.get(topic, 0) + 1
+        seq = self._next_seq(topic)
         payload = {
             "v": SCHEMA_VERSION,
             "type": kind,
@@ -145,10 +209,18 @@ class Bus:
             "ts": self._clock_ns(),
             **body,
         }
+        return payload, self._topic_frame(topic)
+
+    def _next_seq(self, topic: str) -> int:
+        seqs = self._seqs
+        seq = seqs[topic] = seqs.get(topic, 0) + 1
+        return seq
+
+    def _topic_frame(self, topic: str) -> bytes:
         topic_bytes = self._topic_bytes.get(topic)
         if topic_bytes is None:
             topic_bytes = self._topic_bytes[topic] = topic.encode()
-        return payload, topic_bytes
+        return topic_bytes
 
     def last_seq(self, topic: str) -> int:
         """The last ``seq`` sent on a topic (0 before the first)."""
@@ -156,7 +228,7 @@ class Bus:
 
     def tick_seqs(self) -> dict[str, int]:
         """Last ``seq`` of every ``tick.`` topic, as heartbeats carry them."""
-        return {t: s for t, s in self._seqs.items() if t.startswith("tick.")}
+        return {t: s for t, s in self._seqs.items() if t.startswith(TICK_PREFIX)}
 
     def close(self) -> None:
         """Send queued ticks, then close the socket; messages get at most :data:`LINGER_MS` to

@@ -2,17 +2,21 @@
 
 :class:`LastValueCache` keeps the latest tick payload of every (topic, field); the tick path
 records into it once per tick, so :meth:`LastValueCache.record` is two dict operations and
-nothing else. :func:`build_reply` is pure: a request's bytes in, a reply map out.
+nothing else. :func:`build_reply` is pure: a request's bytes in, a reply Struct out.
 :class:`SnapshotServer` owns the ROUTER socket and runs on the service thread (registered with
 ``PublisherService.add_pollable``). Each call answers at most :data:`REQUESTS_PER_CALL` requests
 and stops early once :data:`TICKS_PER_CALL` ticks have been packed, so a crowd of late joiners
 cannot stall the tick path for long; the rest wait for the next turn of the service loop. One
-reply costs about 2.5 us per tick it carries (a full snapshot of 1000 instruments with 15 fields
-each: about 40 ms, once).
+reply costs about 0.3 us per tick it carries, built and encoded (a full snapshot of 1000
+instruments with 15 fields each: 4.6 ms on a shared 2-core machine, where msgpack.Packer took
+11.7 ms).
 
 Request, one frame, msgpack ``{"v": 1, "prefix": "tick.AAPL"}`` (``""``: every topic). Reply, one
 frame, msgpack ``{"v": 1, "sid": int, "ts": int, "topics": [{"topic", "seq", "ticks"}]}``. A
-request that cannot be understood gets ``{"v": 1, "error": "<why>"}`` instead of silence.
+request that cannot be understood gets ``{"v": 1, "error": "<why>"}`` instead of silence. All
+three are Structs of the one wire schema (:mod:`publisher.core.schema`: ``SnapshotRequest``,
+``SnapshotReply``, ``SnapshotRefusal``), the same ones ``subscribers.snapshot`` decodes; the
+cached ticks ride in the reply as the dicts they were published as, so their bytes are unchanged.
 """
 
 import logging
@@ -20,15 +24,21 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
-import msgpack
+import msgspec
 import zmq
 
 from publisher.bus.publish import Bus
+from publisher.core.schema import (
+    SCHEMA_VERSION,
+    SnapshotRefusal,
+    SnapshotReply,
+    SnapshotRequest,
+    SnapshotTopic,
+)
 from publisher.errors import IbpubError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION: Final = 1
 REQUESTS_PER_CALL: Final = 4
 """Snapshot requests answered per service-loop turn at most; the rest wait for the next turn."""
 TICKS_PER_CALL: Final = 5000
@@ -39,6 +49,8 @@ SEND_HWM: Final = 1000
 """Replies queued per client: a client that never reads loses replies, the publisher nothing."""
 
 Payload = dict[str, Any]
+Reply = SnapshotReply[Payload] | SnapshotRefusal
+"""What :func:`build_reply` answers: the snapshot, or why the request was refused."""
 SocketSetup = Callable[[zmq.Socket[Any]], None]
 
 
@@ -77,21 +89,33 @@ class RequestError(IbpubError, ValueError):
     """A snapshot request the server cannot answer; the reason goes back to the client."""
 
 
+_decode_request: Final = msgspec.msgpack.Decoder(SnapshotRequest).decode
+
+
 def parse_request(body: bytes) -> str:
     """The prefix a request asks for; raises :class:`RequestError` saying what is wrong."""
     try:
-        request = msgpack.unpackb(body, raw=False)
-    except Exception:  # msgpack may raise any Exception subclass on bad input
+        return _decode_request(body).prefix
+    except msgspec.ValidationError as exc:
+        raise _refusal(body, exc) from None
+    except msgspec.DecodeError:  # (after ValidationError, its subclass)
         raise RequestError("request is not valid msgpack") from None
+
+
+def _refusal(body: bytes, exc: msgspec.ValidationError) -> RequestError:
+    """Why the typed decoder refused a request, in the words clients have always been given."""
+    try:
+        request = msgspec.msgpack.decode(body)
+    except msgspec.DecodeError:  # refused as it was read, before its trailing bytes were seen
+        return RequestError("request is not valid msgpack")
     if not isinstance(request, dict):
-        raise RequestError("request must be a msgpack map")
+        return RequestError("request must be a msgpack map")
     version = request.get("v")
     if version != SCHEMA_VERSION or type(version) is not int:
-        raise RequestError(f"unsupported schema version {version!r} (this server speaks 1)")
-    prefix = request.get("prefix", "")
-    if not isinstance(prefix, str):
-        raise RequestError("prefix must be a str")
-    return prefix
+        return RequestError(f"unsupported schema version {version!r} (this server speaks 1)")
+    if not isinstance(request.get("prefix", ""), str):
+        return RequestError("prefix must be a str")
+    return RequestError(f"malformed request ({exc})")
 
 
 def build_reply(
@@ -101,17 +125,17 @@ def build_reply(
     sid: int,
     last_seq: Callable[[str], int],
     clock_ns: Callable[[], int] = time.time_ns,
-) -> Payload:
-    """The reply map to one request ``body`` (an error map if the request is malformed)."""
+) -> Reply:
+    """The reply to one request ``body`` (a refusal if the request is malformed)."""
     try:
         prefix = parse_request(body)
     except RequestError as exc:
-        return {"v": SCHEMA_VERSION, "error": str(exc)}
+        return SnapshotRefusal(v=SCHEMA_VERSION, error=str(exc))
     topics = [
-        {"topic": topic, "seq": last_seq(topic), "ticks": ticks}
+        SnapshotTopic(topic=topic, seq=last_seq(topic), ticks=ticks)
         for topic, ticks in cache.topics(prefix)
     ]
-    return {"v": SCHEMA_VERSION, "sid": sid, "ts": clock_ns(), "topics": topics}
+    return SnapshotReply(v=SCHEMA_VERSION, sid=sid, ts=clock_ns(), topics=topics)
 
 
 class SnapshotServer:
@@ -134,7 +158,8 @@ class SnapshotServer:
         self.cache = cache
         self._sid = sid
         self._last_seq = last_seq
-        self._packer = msgpack.Packer()
+        # msgspec writes the bytes msgpack.Packer wrote (tests/snapshot/test_cache.py).
+        self._pack = msgspec.msgpack.Encoder().encode
         self.served = 0
         self.rejected = 0
         self._socket: zmq.Socket[Any] = context.socket(zmq.ROUTER)
@@ -189,15 +214,17 @@ class SnapshotServer:
         if not envelope:
             return 0  # cannot happen on a ROUTER; nothing to reply to
         reply = build_reply(body, self.cache, sid=self._sid, last_seq=self._last_seq)
-        if "error" in reply:
+        if isinstance(reply, SnapshotRefusal):
             self.rejected += 1
             if self.rejected == 1:  # one line, not one per bad client request
-                log.warning("malformed snapshot request", extra={"error": reply["error"]})
+                log.warning("malformed snapshot request", extra={"error": reply.error})
+            ticks = 0
         else:
             self.served += 1
+            ticks = sum(len(topic.ticks) for topic in reply.topics)
         # ROUTER drops a reply to a peer whose queue is full or gone; it never blocks us.
-        self._socket.send_multipart([*envelope, self._packer.pack(reply)], zmq.NOBLOCK)
-        return sum(len(topic["ticks"]) for topic in reply.get("topics", ()))
+        self._socket.send_multipart([*envelope, self._pack(reply)], zmq.NOBLOCK)
+        return ticks
 
     def close(self) -> None:
         """Close the socket; unsent replies are dropped."""

@@ -3,6 +3,7 @@
 from typing import Any
 
 import msgpack
+import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -31,9 +32,19 @@ def tick(key: str, field: str, seq: int, price: float = 1.0) -> dict[str, Any]:
     }
 
 
+def as_map(body: bytes) -> dict[str, Any]:
+    """The reply to ``body`` as the map a client unpacks (a Struct's fields, unset ones out)."""
+    reply: dict[str, Any] = msgspec.to_builtins(
+        build_reply(body, LastValueCache(), sid=SID, last_seq=lambda t: 0)
+    )
+    return reply
+
+
 def reply_to(request: object, cache: LastValueCache, seqs: dict[str, int]) -> dict[str, Any]:
     body = msgpack.packb(request)
-    return build_reply(body, cache, sid=SID, last_seq=lambda t: seqs.get(t, 0), clock_ns=lambda: 5)
+    reply = build_reply(body, cache, sid=SID, last_seq=lambda t: seqs.get(t, 0), clock_ns=lambda: 5)
+    as_sent: dict[str, Any] = msgspec.to_builtins(reply)
+    return as_sent
 
 
 def test_cache_keeps_the_latest_tick_of_each_field() -> None:
@@ -89,7 +100,7 @@ def test_malformed_requests_get_an_error_reply() -> None:
     cache = LastValueCache()
     bad = [b"\xc1", *map(msgpack.packb, ([1], {"v": 2}, {"v": 1, "prefix": 3}))]
     for body in bad:
-        reply = build_reply(body, cache, sid=SID, last_seq=lambda t: 0)
+        reply = msgspec.to_builtins(build_reply(body, cache, sid=SID, last_seq=lambda t: 0))
         assert reply["v"] == 1 and isinstance(reply["error"], str), body
         assert "topics" not in reply
 
@@ -102,7 +113,7 @@ def test_version_must_be_the_integer_one() -> None:
 @given(st.binary(max_size=64))
 def test_any_bytes_get_a_reply_and_never_raise(body: bytes) -> None:
     """Whatever a client sends, the server builds a reply map (data or error) without raising."""
-    reply = build_reply(body, LastValueCache(), sid=SID, last_seq=lambda t: 0)
+    reply = as_map(body)
     assert reply["v"] == 1
     assert ("error" in reply) != ("topics" in reply)
 
@@ -110,3 +121,41 @@ def test_any_bytes_get_a_reply_and_never_raise(body: bytes) -> None:
 def test_parse_request_returns_the_prefix() -> None:
     """A valid request's prefix is returned as given."""
     assert parse_request(msgpack.packb({"v": 1, "prefix": "tick.AAPL"})) == "tick.AAPL"
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["A", "B", "ESZ6"]),
+        st.lists(st.tuples(st.sampled_from(["bid", "ask", "last"]), st.floats()), max_size=4),
+        max_size=3,
+    ),
+    st.sampled_from(["", "tick.", "tick.A", "status."]),
+)
+def test_reply_bytes_are_what_the_dict_reply_packed_to(
+    fills: dict[str, list[tuple[str, float]]], prefix: str
+) -> None:
+    """The schema's reply Struct encodes to the bytes msgpack.Packer wrote for the reply dict."""
+    cache = LastValueCache()
+    seq = 0
+    for key, ticks in fills.items():
+        for field, price in ticks:
+            seq += 1
+            cache.record(f"tick.{key}", tick(key, field, seq, price))
+    body = msgpack.packb({"v": 1, "prefix": prefix})
+    reply = build_reply(body, cache, sid=SID, last_seq=lambda t: 40, clock_ns=lambda: 5)
+    before = {
+        "v": 1,
+        "sid": SID,
+        "ts": 5,
+        "topics": [
+            {"topic": topic, "seq": 40, "ticks": ticks} for topic, ticks in cache.topics(prefix)
+        ],
+    }
+    assert msgspec.msgpack.encode(reply) == msgpack.Packer().pack(before)
+
+
+def test_refusal_bytes_are_what_the_dict_refusal_packed_to() -> None:
+    """A refusal encodes as ``{"v": 1, "error": ...}`` did."""
+    refusal = build_reply(b"\xc1", LastValueCache(), sid=SID, last_seq=lambda t: 0)
+    expected = {"v": 1, "error": "request is not valid msgpack"}
+    assert msgspec.msgpack.encode(refusal) == msgpack.packb(expected)

@@ -70,10 +70,64 @@ def test_bad_ticks_are_dropped_and_counted() -> None:
     assert snapshot.malformed == 3
 
 
+def status_payload(seq: int, key: str | None, sid: int = SID, **extra: Any) -> dict[str, Any]:
+    scope = "gateway" if key is None else "instrument"
+    return {
+        "v": 1, "type": "status", "pub": "p", "sid": sid, "seq": seq, "ts": 10, "scope": scope,
+        "state": "failed", "key": key, "code": 200, "message": "no such contract", **extra,
+    }  # fmt: skip
+
+
+def test_a_reply_without_states_has_none() -> None:
+    """A version 1.0 reply (no ``states`` key) decodes with an empty ``states``."""
+    assert decode_reply(reply()).states == ()
+
+
+def test_states_of_a_1_1_reply_decode_as_status_messages() -> None:
+    """Contract 1.1: ``states`` holds whole status payloads; bad ones (or of another session)
+    are dropped and counted like bad ticks."""
+    states = [
+        status_payload(4, "A"),
+        status_payload(2, None, state="connected"),
+        status_payload(5, "B", sid=SID + 1),
+        status_payload(6, "C", code="x"),
+    ]
+    body = msgpack.packb({"v": 1, "sid": SID, "ts": 5, "topics": [], "states": states})
+    snapshot = decode_reply(body)
+    assert [(s.scope, s.key, s.state, s.code) for s in snapshot.states] == [
+        ("instrument", "A", "failed", 200),
+        ("gateway", None, "connected", 200),
+    ]
+    assert snapshot.malformed == 2
+
+
+def test_merge_keeps_the_latest_state_of_each_scope_and_key() -> None:
+    """Merged replies hold each (scope, key) once: its highest-seq state."""
+    older = decode_reply(msgpack.packb(
+        {"v": 1, "sid": SID, "ts": 5, "topics": [], "states": [status_payload(3, "A")]}
+    ))  # fmt: skip
+    newer = decode_reply(msgpack.packb(
+        {"v": 1, "sid": SID, "ts": 6, "topics": [],
+         "states": [status_payload(7, "A", state="subscribed"), status_payload(1, None)]}
+    ))  # fmt: skip
+    merged = merge([older, newer])
+    assert [(s.key, s.seq) for s in merged.states] == [("A", 7), (None, 1)]
+
+
+def test_unknown_reply_keys_are_ignored() -> None:
+    """Keys a later contract may add to the reply or its topics do not break a snapshot."""
+    body = msgpack.packb({
+        "v": 1, "sid": SID, "ts": 5, "later": True,
+        "topics": [{"topic": "tick.A", "seq": 7, "ticks": [payload(6)], "book": {}}],
+    })  # fmt: skip
+    assert decode_reply(body).tick_count == 1
+
+
 @pytest.mark.parametrize(
     ("body", "why"),
     [
         (b"\xc1", "not valid msgpack"),
+        (b"\x00\x00", "not valid msgpack"),
         (msgpack.packb([1]), "not a msgpack map"),
         (msgpack.packb({"v": 2}), "unknown schema version"),
         (msgpack.packb({"v": 1, "error": "bad prefix"}), "refused the request: bad prefix"),

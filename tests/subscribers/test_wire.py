@@ -16,6 +16,7 @@ from subscribers.wire import (
     Message,
     Status,
     Tick,
+    UnknownTypeError,
     WireError,
     decode,
     format_line,
@@ -230,6 +231,7 @@ MALFORMED: dict[str, tuple[bytes, bytes]] = {
     "not msgpack": (b"tick.AAPL", b"\xc1"),
     "truncated msgpack": (b"tick.AAPL", pack(tick())[:-3]),
     "trailing bytes": (b"tick.AAPL", pack(tick()) + b"\x00"),
+    "an int, then trailing bytes": (b"tick.AAPL", b"\x00\x00"),
     "empty payload": (b"tick.AAPL", b""),
     "payload not a map": (b"tick.AAPL", pack([1, "tick"])),
     "int map key": (b"tick.AAPL", pack({1: 2})),
@@ -283,6 +285,46 @@ def test_malformed_message_raises_wire_error(topic: bytes, payload: bytes) -> No
         decode(topic, payload)
     assert caught.value.reason
     assert caught.value.topic == topic.decode("utf-8", "backslashreplace")
+
+
+@given(st.binary(max_size=200), st.sampled_from([b"tick.A", b"status.p", b"hb.p", b"bar.A"]))
+def test_any_bytes_decode_or_raise_wire_error(payload: bytes, topic: bytes) -> None:
+    """Whatever arrives, decode returns a message or raises WireError, never anything else."""
+    try:
+        decode(topic, payload)
+    except WireError as exc:
+        assert exc.reason and exc.topic == topic.decode()
+
+
+def test_an_unknown_topic_prefix_is_told_apart_from_a_broken_message() -> None:
+    """A later contract's data kind (``bar.AAPL``) raises UnknownTypeError, a WireError that a
+    caller can choose to ignore (contract 1.1); a broken tick does not."""
+    with pytest.raises(UnknownTypeError):
+        decode(b"bar.AAPL", pack({"v": 1, "type": "bar", "key": "AAPL"}))
+    with pytest.raises(WireError) as caught:
+        decode(b"tick.AAPL", pack(without(tick(), "conid")))
+    assert not isinstance(caught.value, UnknownTypeError)
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (tick(v=2), "unknown schema version 2"),
+        (tick(sid=0), "sid 0 is out of range"),
+        (tick(seq=0), "seq 0 is below 1"),
+        (tick(price=189), "key 'price' must be a float or nil, not int"),
+        (tick(field=1), "key 'field': expected `str`, got `int`"),
+        (tick(attrib=None), "key 'attrib': expected `int`, got `nil`"),
+        (tick(size=1.0), "exactly one of price, size, value (found price, size)"),
+        (without(tick(size=1.0), "price"), "attrib belongs to price ticks only"),
+        (tick(type="hb"), "type 'hb' does not match the topic (expected 'tick')"),
+    ],
+)
+def test_wire_error_reasons_speak_the_contract(payload: dict[str, Any], reason: str) -> None:
+    """A refused payload is explained in the contract's words, the version judged first."""
+    with pytest.raises(WireError) as caught:
+        decode(b"tick.AAPL", pack(payload))
+    assert reason in caught.value.reason
 
 
 def test_wire_error_names_the_missing_key() -> None:
