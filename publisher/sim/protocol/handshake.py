@@ -1,0 +1,66 @@
+"""The connection's opening: ``API\\0``, the client's version range, and our one-frame reply.
+
+Pure functions: the session feeds them bytes and acts on what they return or raise.
+"""
+
+import time
+from dataclasses import dataclass
+from typing import Final
+
+from publisher.sim.protocol.errors import BadHandshakeError, VersionMismatchError
+from publisher.sim.protocol.framing import frame
+from publisher.sim.protocol.versions import MIN_SERVER_VERSION
+
+API_PREFIX: Final = b"API\0"
+"""The four raw bytes a client sends before its version frame."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """The client's version frame: ``v<min>..<max>[ <connect options>]``."""
+
+    min_version: int
+    max_version: int
+    options: str = ""
+
+
+def parse_hello(payload: bytes) -> Hello:
+    """Parse the version frame that follows ``API\\0``."""
+    try:
+        text = payload.decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise BadHandshakeError(payload, "not ASCII") from exc
+    versions, _, options = text.partition(" ")
+    if not versions.startswith("v"):
+        raise BadHandshakeError(payload, "no 'v' version range")
+    low, sep, high = versions[1:].partition("..")
+    try:
+        min_version = int(low)
+        max_version = int(high) if sep else min_version
+    except ValueError as exc:
+        raise BadHandshakeError(payload, "version range is not numeric") from exc
+    if min_version > max_version:
+        raise BadHandshakeError(payload, "empty version range")
+    return Hello(min_version, max_version, options.strip())
+
+
+def negotiate(
+    hello: Hello, max_server_version: int, min_server_version: int = MIN_SERVER_VERSION
+) -> int:
+    """Pick the highest version both sides speak, as TWS does: ``min(client max, our max)``."""
+    version = min(hello.max_version, max_server_version)
+    if version < hello.min_version or version < min_server_version:
+        raise VersionMismatchError(
+            hello.min_version, hello.max_version, min_server_version, max_server_version
+        )
+    return version
+
+
+def format_connection_time(epoch_seconds: float) -> str:
+    """TWS's ``YYYYMMDD HH:MM:SS <tz>`` connection time; we always report UTC."""
+    return time.strftime("%Y%m%d %H:%M:%S UTC", time.gmtime(epoch_seconds))
+
+
+def handshake_reply(server_version: int, connection_time: str) -> bytes:
+    """The one frame answering the version frame; always text, even above 200."""
+    return frame(f"{server_version}\0{connection_time}\0".encode("ascii"))
