@@ -56,6 +56,7 @@ from publisher.sim.protocol import (
     TickEvent,
     UnknownRequest,
     VersionMismatchError,
+    check_prefix,
     format_connection_time,
     handshake_reply,
     negotiate,
@@ -91,6 +92,10 @@ _NO_SECURITY_DEFINITION_TEXT: Final = "No security definition has been found for
 _CLIENT_ID_IN_USE_TEXT: Final = (
     "Unable to connect as the client id is already in use. Retry with a unique client id."
 )
+HANDSHAKE_TIMEOUT: Final = 10.0
+"""Seconds a connection gets to send ``API\\0`` and its version frame before it is closed."""
+_PEEK_BYTES: Final = 64
+"""How much of a connection's first bytes a bad prefix is judged (and logged) by."""
 _DELAYED_TYPES: Final = frozenset({3, 4})
 _SETTLE_TURNS: Final = 10
 _CLOSE_TURNS: Final = 200
@@ -136,6 +141,7 @@ class Session(asyncio.Protocol):
         self._market_data_type = 1
         self._next_order_id = FIRST_ORDER_ID
         self._streams: dict[int, int] = {}  # reqId -> market subscription id
+        self._handshake_timer: asyncio.TimerHandle | None = None
 
     # -- the one send path -------------------------------------------------------------------
 
@@ -198,9 +204,37 @@ class Session(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         log.debug("connection opened conn=%d peer=%s", self.conn_id, self.peer)
+        self._handshake_timer = asyncio.get_running_loop().call_later(
+            self.gateway.handshake_timeout, self._handshake_expired
+        )
+
+    def _handshake_expired(self) -> None:
+        """The handshake did not complete in time: say how far it got, then close."""
+        self._handshake_timer = None
+        if self._state is _State.PREFIX:
+            got = self._buffer.peek(_PEEK_BYTES)
+            stage = f"got {got!r} of API\\0" if got else "nothing received"
+        elif self._state is _State.VERSION:
+            stage = f"no version frame after API\\0 ({self._buffer.pending} bytes of it)"
+        else:
+            return
+        log.warning(
+            "handshake timed out, closing conn=%d peer=%s after %g s: %s",
+            self.conn_id,
+            self.peer,
+            self.gateway.handshake_timeout,
+            stage,
+        )
+        self.close()
+
+    def _cancel_handshake_timer(self) -> None:
+        if self._handshake_timer is not None:
+            self._handshake_timer.cancel()
+            self._handshake_timer = None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._state = _State.CLOSED
+        self._cancel_handshake_timer()
         for sub_id in self._streams.values():
             self.gateway._close_stream(sub_id)
         self._streams.clear()
@@ -231,6 +265,9 @@ class Session(asyncio.Protocol):
         except VersionMismatchError as exc:
             log.info("rejecting client conn=%d peer=%s: %s", self.conn_id, self.peer, exc)
             self.close()
+        except BadHandshakeError as exc:
+            log.warning("rejecting client conn=%d peer=%s: %s", self.conn_id, self.peer, exc)
+            self.close()
         except ProtocolError as exc:
             log.warning("protocol error, closing conn=%d peer=%s: %s", self.conn_id, self.peer, exc)
             self.close()
@@ -240,11 +277,9 @@ class Session(asyncio.Protocol):
     def _process(self) -> None:
         while self._state is not _State.CLOSED:
             if self._state is _State.PREFIX:
-                prefix = self._buffer.take_prefix(len(API_PREFIX))
-                if prefix is None:
-                    return
-                if prefix != API_PREFIX:
-                    raise BadHandshakeError(prefix, "missing API\\0 prefix")
+                if not check_prefix(self._buffer.peek(_PEEK_BYTES)):
+                    return  # part of API\0 so far
+                self._buffer.take_prefix(len(API_PREFIX))
                 self._state = _State.VERSION
                 continue
             payload = self._buffer.next_frame()
@@ -267,6 +302,7 @@ class Session(asyncio.Protocol):
         self.server_version = version
         self._encoder = Encoder(version)
         self._state = _State.HANDSHAKEN
+        self._cancel_handshake_timer()
         self.write(handshake_reply(version, format_connection_time(self.gateway.clock())))
         log.info(
             "handshake conn=%d peer=%s client=v%d..%d negotiated=%d options=%r",
@@ -444,6 +480,7 @@ class AsyncGateway:
         catalogue: Catalogue | None = None,
         account: str = DEFAULT_ACCOUNT,
         clock: Callable[[], float] = time.time,
+        handshake_timeout: float = HANDSHAKE_TIMEOUT,
     ) -> None:
         version = MAX_SERVER_VERSION if max_server_version is None else max_server_version
         if not MIN_SERVER_VERSION <= version <= MAX_SERVER_VERSION:
@@ -454,12 +491,16 @@ class AsyncGateway:
             raise ValueError(f"rate must be >= 0, not {rate}")
         if not account:
             raise ValueError("account must not be empty (ib_async waits for a non-empty list)")
+        if not handshake_timeout > 0:  # also rejects NaN
+            raise ValueError(f"handshake_timeout must be > 0, not {handshake_timeout}")
         self.rate = rate
         self.seed = seed
         self.max_server_version = version
         self.catalogue = catalogue if catalogue is not None else Catalogue.builtin()
         self.account = account
         self.clock = clock
+        self.handshake_timeout = handshake_timeout
+        """Seconds a new connection gets to complete the handshake (:data:`HANDSHAKE_TIMEOUT`)."""
         self.market = Market(seed, clock=clock)
         self.ticks_sent = 0
         """Streamed ticks written so far (initial quotes not counted)."""
@@ -557,6 +598,25 @@ class AsyncGateway:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
+    # -- the listener, also the seam faults use (publisher.sim.faults.FaultTarget) ------------
+
+    def stop_listening(self) -> bool:
+        """Close the listener so connects are refused (sessions stay); False if not listening."""
+        if self._server is None or self._closed or not self._server.is_serving():
+            return False
+        self._server.close()
+        return True
+
+    async def listen_again(self) -> bool:
+        """Listen again on the bound address and port; False if the gateway has closed."""
+        if self._closed:
+            return False
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._new_session, self._host, self._port, reuse_address=True
+        )
+        return True
+
     # -- used by sessions ----------------------------------------------------------------------
 
     def _new_session(self) -> Session:
@@ -582,7 +642,7 @@ class AsyncGateway:
         assert session.encoder is not None  # streams open after the handshake
         sub_id, ticks = self.market.subscribe(req_id, instrument)
         self._routes[sub_id] = _Route(session, session.encoder, delayed)
-        self.faults.stream_opened(sub_id, session, req_id, instrument)
+        self.faults.stream_opened(sub_id, session, req_id, instrument.spec)
         self._streams_changed.set()
         return sub_id, ticks
 
@@ -662,11 +722,16 @@ class SimulatedGateway:
         seed: int = 1,
         max_server_version: int | None = None,
         catalogue: Catalogue | None = None,
+        handshake_timeout: float = HANDSHAKE_TIMEOUT,
     ) -> None:
         self._host = host
         self._requested_port = port
         self._core = AsyncGateway(
-            rate=rate, seed=seed, max_server_version=max_server_version, catalogue=catalogue
+            rate=rate,
+            seed=seed,
+            max_server_version=max_server_version,
+            catalogue=catalogue,
+            handshake_timeout=handshake_timeout,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None

@@ -6,7 +6,7 @@ import pytest
 from ibapi.client import EClient
 
 from publisher.sim import SimulatedGateway
-from publisher.sim.faults import ScenarioError, Step, parse_scenario
+from publisher.sim.scenario import ScenarioError, Step, parse_scenario
 from tests.helpers import port_open, wait_for
 from tests.sim.support import RawClient, RecordingWrapper, decode_frames, ibapi_request
 

@@ -46,6 +46,7 @@ from publisher.sim.protocol import (
     StringTick,
     UnknownRequest,
     VersionMismatchError,
+    check_prefix,
     decimal_text,
     frame,
     handshake_reply,
@@ -455,3 +456,30 @@ def test_encoder_refuses_versions_we_do_not_model(version: int) -> None:
     """Building for an unknown layout is a programming error."""
     with pytest.raises(ValueError, match="outside"):
         Encoder(version)
+
+
+@pytest.mark.parametrize("head", [b"", b"A", b"AP", b"API"])
+def test_check_prefix_waits_while_the_bytes_may_still_become_the_prefix(head: bytes) -> None:
+    assert check_prefix(head) is False
+
+
+@pytest.mark.parametrize("head", [b"API\0", b"API\0\0\0\0\x0av100..226"])
+def test_check_prefix_accepts_the_prefix_with_or_without_what_follows(head: bytes) -> None:
+    assert check_prefix(head) is True
+
+
+@pytest.mark.parametrize(
+    ("head", "reason"),
+    [
+        (b"62\0", "bare client version 62"),  # the Node package ib 0.2.9
+        (b"9", "bare client version 9"),
+        (b"APX", "missing API\\0 prefix"),
+        (b"GET / HTTP/1.1\r\n", "missing API\\0 prefix"),
+        (b"API\x01", "missing API\\0 prefix"),
+    ],
+)
+def test_check_prefix_refuses_bytes_that_cannot_become_the_prefix(head: bytes, reason: str) -> None:
+    with pytest.raises(BadHandshakeError) as caught:
+        check_prefix(head)
+    assert reason in caught.value.reason
+    assert caught.value.data == head

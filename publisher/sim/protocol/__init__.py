@@ -35,6 +35,7 @@ from publisher.sim.protocol.framing import FrameBuffer, frame
 from publisher.sim.protocol.handshake import (
     API_PREFIX,
     Hello,
+    check_prefix,
     format_connection_time,
     handshake_reply,
     negotiate,
@@ -136,6 +137,7 @@ __all__ = [
     "TickType",
     "UnknownRequest",
     "VersionMismatchError",
+    "check_prefix",
     "decimal_text",
     "format_connection_time",
     "frame",

@@ -39,6 +39,10 @@ class FrameBuffer:
         """Bytes received but not yet taken."""
         return len(self._buf)
 
+    def peek(self, size: int) -> bytes:
+        """Up to ``size`` of the bytes received, without taking them."""
+        return bytes(self._buf[:size])
+
     def take_prefix(self, size: int) -> bytes | None:
         """Take exactly ``size`` raw bytes, or None if fewer have arrived."""
         if len(self._buf) < size:

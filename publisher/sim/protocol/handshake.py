@@ -3,6 +3,7 @@
 Pure functions: the session feeds them bytes and acts on what they return or raise.
 """
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Final
@@ -13,6 +14,33 @@ from publisher.sim.protocol.versions import MIN_SERVER_VERSION
 
 API_PREFIX: Final = b"API\0"
 """The four raw bytes a client sends before its version frame."""
+
+_BARE_VERSION: Final = re.compile(rb"(\d+)(?:\0|$)")
+"""How a pre-v100 client opens: its client version as a text field (``62\\0``), no prefix."""
+
+
+def check_prefix(head: bytes) -> bool:
+    """Whether the connection's first bytes ``head`` hold all of ``API\\0``.
+
+    False while what arrived may still become the prefix (a client may send it a byte at a
+    time); :class:`BadHandshakeError` as soon as it cannot, so the session closes at once
+    instead of waiting for bytes that will never make a prefix. A pre-v100 client (TWS API
+    before 9.72, e.g. the Node package ``ib`` 0.2.9) opens with a bare version number such as
+    ``62\\0`` and then waits for our reply: the reason names it.
+    """
+    size = len(API_PREFIX)
+    if head[:size] == API_PREFIX[: len(head)]:
+        return len(head) >= size
+    bare = _BARE_VERSION.match(head)
+    if bare is not None:
+        number = bare.group(1).decode("ascii")
+        reason = (
+            f"no API\\0 prefix but a bare client version {number}, as clients older than"
+            f" v{MIN_SERVER_VERSION} (TWS API 9.72) send; we speak v{MIN_SERVER_VERSION} and above"
+        )
+    else:
+        reason = "missing API\\0 prefix"
+    raise BadHandshakeError(head, reason)
 
 
 @dataclass(frozen=True, slots=True)
