@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from publisher.sim.protocol import V_PROTOBUF, ContractSpec, frame
+from publisher.sim.protocol import DELAYED_MARKET_DATA_TYPES, V_PROTOBUF, ContractSpec, frame
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +257,7 @@ class Faults:
 
     def market_data_error(self, symbol: str, market_data_type: int) -> tuple[int, str] | None:
         """The error to answer a live reqMktData for ``symbol`` with, if one is scripted."""
-        if market_data_type in (3, 4):
+        if market_data_type in DELAYED_MARKET_DATA_TYPES:
             return None
         return self._market_data_errors.get(symbol)
 

@@ -19,12 +19,24 @@ from publisher.sim.catalogue import Catalogue, Instrument
 from publisher.sim.faults import Faults
 from publisher.sim.market import Market
 from publisher.sim.protocol import (
-    API_PREFIX,
+    BBO_EXCHANGE,
+    CANNOT_FIND_TICKER,
+    CLIENT_ID_IN_USE,
+    CLIENT_ID_IN_USE_TEXT,
+    DELAYED_MARKET_DATA_TYPES,
+    DUPLICATE_TICKER_ID,
+    FARM_STATUS,
+    MARKET_DATA_TYPES,
+    NO_SECURITY_DEFINITION,
+    NO_SECURITY_DEFINITION_TEXT,
+    SNAPSHOT_PERMISSIONS,
     BadHandshakeError,
     CancelMktData,
     Encoder,
     FrameBuffer,
+    Hello,
     MalformedRequestError,
+    Opening,
     ProtocolError,
     ReqAccountUpdates,
     ReqAccountUpdatesMulti,
@@ -44,43 +56,19 @@ from publisher.sim.protocol import (
     TickEvent,
     UnknownRequest,
     VersionMismatchError,
-    check_prefix,
     format_connection_time,
     handshake_reply,
     negotiate,
-    parse_hello,
     parse_request,
 )
 
 log = logging.getLogger(__name__)
 
 FIRST_ORDER_ID: Final = 1
-BBO_EXCHANGE: Final = "9c0001"
-"""tickReqParams' bboExchange: an opaque exchange-map id in real TWS."""
-SNAPSHOT_PERMISSIONS: Final = 3
-FARM_STATUS: Final = (
-    (2104, "Market data farm connection is OK:usfarm"),
-    (2106, "HMDS data farm connection is OK:ushmds"),
-    (2158, "Sec-def data farm connection is OK:secdefnj"),
-)
-"""The informational "errors" TWS sends with id -1 right after startApi."""
-
-NO_SECURITY_DEFINITION: Final = 200
-CANNOT_FIND_TICKER: Final = 300
-DUPLICATE_TICKER_ID: Final = 322
-CLIENT_ID_IN_USE: Final = 326
-_NO_SECURITY_DEFINITION_TEXT: Final = "No security definition has been found for the request"
-_CLIENT_ID_IN_USE_TEXT: Final = (
-    "Unable to connect as the client id is already in use. Retry with a unique client id."
-)
-_PEEK_BYTES: Final = 64
-"""How much of a connection's first bytes a bad prefix is judged (and logged) by."""
-_DELAYED_TYPES: Final = frozenset({3, 4})
 
 
 class _State(enum.Enum):
-    PREFIX = "awaiting API\\0"
-    VERSION = "awaiting version range"
+    OPENING = "awaiting API\\0 and the version range"
     HANDSHAKEN = "awaiting startApi"
     READY = "ready"
     CLOSED = "closed"
@@ -160,7 +148,8 @@ class Session(asyncio.Protocol):
         """Fault injection: while True, :meth:`write` discards all output."""
         self._transport: asyncio.Transport | None = None
         self._buffer = FrameBuffer()
-        self._state = _State.PREFIX
+        self._opening = Opening(self._buffer)
+        self._state = _State.OPENING
         self._encoder: Encoder | None = None
         self._paused = False
         self._market_data_type = 1
@@ -236,19 +225,14 @@ class Session(asyncio.Protocol):
     def _handshake_expired(self) -> None:
         """The handshake did not complete in time: say how far it got, then close."""
         self._handshake_timer = None
-        if self._state is _State.PREFIX:
-            got = self._buffer.peek(_PEEK_BYTES)
-            stage = f"got {got!r} of API\\0" if got else "nothing received"
-        elif self._state is _State.VERSION:
-            stage = f"no version frame after API\\0 ({self._buffer.pending} bytes of it)"
-        else:
+        if self._state is not _State.OPENING:
             return
         log.warning(
             "handshake timed out, closing conn=%d peer=%s after %g s: %s",
             self.conn_id,
             self.peer,
             self.gateway.handshake_timeout,
-            stage,
+            self._opening.progress(),
         )
         self.close()
 
@@ -301,18 +285,15 @@ class Session(asyncio.Protocol):
 
     def _process(self) -> None:
         while self._state is not _State.CLOSED:
-            if self._state is _State.PREFIX:
-                if not check_prefix(self._buffer.peek(_PEEK_BYTES)):
-                    return  # part of API\0 so far
-                self._buffer.take_prefix(len(API_PREFIX))
-                self._state = _State.VERSION
+            if self._state is _State.OPENING:
+                hello = self._opening.advance()
+                if hello is None:
+                    return
+                self._handshake(hello)
                 continue
             payload = self._buffer.next_frame()
             if payload is None:
                 return
-            if self._state is _State.VERSION:
-                self._handshake(payload)
-                continue
             assert self.server_version is not None  # set by the handshake
             try:
                 request = parse_request(payload, self.server_version)
@@ -321,8 +302,7 @@ class Session(asyncio.Protocol):
                 continue
             self._dispatch(request)
 
-    def _handshake(self, payload: bytes) -> None:
-        hello = parse_hello(payload)
+    def _handshake(self, hello: Hello) -> None:
         version = negotiate(hello, self.gateway.max_server_version)
         self.server_version = version
         self._encoder = Encoder(version)
@@ -357,7 +337,7 @@ class Session(asyncio.Protocol):
             case CancelMktData(req_id=req_id):
                 self._cancel_mkt_data(req_id)
             case ReqMarketDataType(market_data_type=mdt):
-                if mdt in (1, 2, 3, 4):
+                if mdt in MARKET_DATA_TYPES:
                     self._market_data_type = mdt
             case ReqContractDetails():
                 self._req_contract_details(request, encoder)
@@ -397,7 +377,7 @@ class Session(asyncio.Protocol):
             self.gateway.claim_client_id(request.client_id, self)
         ):
             log.info("client id in use conn=%d client_id=%d", self.conn_id, request.client_id)
-            self.write(self._error(-1, CLIENT_ID_IN_USE, _CLIENT_ID_IN_USE_TEXT))
+            self.write(self._error(-1, CLIENT_ID_IN_USE, CLIENT_ID_IN_USE_TEXT))
             self.close()
             return
         encoder = self._encoder
@@ -422,7 +402,7 @@ class Session(asyncio.Protocol):
         matches = self.gateway.catalogue.match(request.contract)
         if not matches:
             self.write(
-                self._error(request.req_id, NO_SECURITY_DEFINITION, _NO_SECURITY_DEFINITION_TEXT)
+                self._error(request.req_id, NO_SECURITY_DEFINITION, NO_SECURITY_DEFINITION_TEXT)
             )
             return
         frames = [encoder.contract_data(request.req_id, m.spec) for m in matches]
@@ -436,7 +416,7 @@ class Session(asyncio.Protocol):
             return
         matches = self.gateway.catalogue.match(request.contract)
         if len(matches) != 1:
-            text = _NO_SECURITY_DEFINITION_TEXT
+            text = NO_SECURITY_DEFINITION_TEXT
             if matches:
                 text = (
                     f"The contract description specified for {request.contract.symbol} is ambiguous"
@@ -445,7 +425,7 @@ class Session(asyncio.Protocol):
             return
         instrument = matches[0]
         mdt = self._market_data_type
-        delayed = mdt in _DELAYED_TYPES
+        delayed = mdt in DELAYED_MARKET_DATA_TYPES
         scripted = self.gateway.faults.market_data_error(instrument.spec.symbol, mdt)
         if scripted is not None:
             self.write(self._error(req_id, *scripted))

@@ -8,10 +8,12 @@ One module per job, in the order a connection meets them:
 * :mod:`~publisher.sim.protocol.versions`: server versions, message ids, :data:`PROTOBUF_SINCE`;
 * :mod:`~publisher.sim.protocol.errors`: :class:`ProtocolError` and what it carries;
 * :mod:`~publisher.sim.protocol.framing`: length-prefixed frames and :class:`FrameBuffer`;
-* :mod:`~publisher.sim.protocol.handshake`: ``API\\0``, the version range, the reply;
+* :mod:`~publisher.sim.protocol.handshake`: ``API\\0``, the version range (:class:`Opening`),
+  the reply;
 * :mod:`~publisher.sim.protocol.contracts` and :mod:`~publisher.sim.protocol.requests`: value
   objects for what clients ask; :mod:`~publisher.sim.protocol.parsing` decodes them;
 * :mod:`~publisher.sim.protocol.ticks`: tick types and events;
+* :mod:`~publisher.sim.protocol.replies`: the fixed error codes and texts TWS answers with;
 * :mod:`~publisher.sim.protocol.encoding`: :class:`Encoder`, every server message as a frame
   (with :mod:`~publisher.sim.protocol.contract_data` for contractData's many layouts).
 
@@ -34,7 +36,9 @@ from publisher.sim.protocol.fields import decimal_text
 from publisher.sim.protocol.framing import FrameBuffer, frame
 from publisher.sim.protocol.handshake import (
     API_PREFIX,
+    PEEK_BYTES,
     Hello,
+    Opening,
     check_prefix,
     format_connection_time,
     handshake_reply,
@@ -42,6 +46,17 @@ from publisher.sim.protocol.handshake import (
     parse_hello,
 )
 from publisher.sim.protocol.parsing import parse_request
+from publisher.sim.protocol.replies import (
+    BBO_EXCHANGE,
+    CANNOT_FIND_TICKER,
+    CLIENT_ID_IN_USE,
+    CLIENT_ID_IN_USE_TEXT,
+    DUPLICATE_TICKER_ID,
+    FARM_STATUS,
+    NO_SECURITY_DEFINITION,
+    NO_SECURITY_DEFINITION_TEXT,
+    SNAPSHOT_PERMISSIONS,
+)
 from publisher.sim.protocol.requests import (
     CancelMktData,
     ReqAccountUpdates,
@@ -62,6 +77,7 @@ from publisher.sim.protocol.requests import (
     UnknownRequest,
 )
 from publisher.sim.protocol.ticks import (
+    DELAYED_MARKET_DATA_TYPES,
     DELAYED_TICK_TYPE,
     MARKET_DATA_TYPES,
     GenericTick,
@@ -89,13 +105,24 @@ from publisher.sim.protocol.versions import (
 
 __all__ = [
     "API_PREFIX",
+    "BBO_EXCHANGE",
+    "CANNOT_FIND_TICKER",
+    "CLIENT_ID_IN_USE",
+    "CLIENT_ID_IN_USE_TEXT",
+    "DELAYED_MARKET_DATA_TYPES",
     "DELAYED_TICK_TYPE",
+    "DUPLICATE_TICKER_ID",
+    "FARM_STATUS",
     "MARKET_DATA_TYPES",
     "MAX_FRAME_LEN",
     "MAX_SERVER_VERSION",
     "MIN_SERVER_VERSION",
+    "NO_SECURITY_DEFINITION",
+    "NO_SECURITY_DEFINITION_TEXT",
+    "PEEK_BYTES",
     "PROTOBUF_ID_OFFSET",
     "PROTOBUF_SINCE",
+    "SNAPSHOT_PERMISSIONS",
     "V_PROTOBUF",
     "V_PROTOBUF_ACCOUNTS",
     "V_PROTOBUF_COMPLETED_ORDER",
@@ -113,6 +140,7 @@ __all__ = [
     "GenericTick",
     "Hello",
     "MalformedRequestError",
+    "Opening",
     "PriceTick",
     "ProtocolError",
     "ReqAccountUpdates",

@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from typing import Final
 
 from publisher.sim.protocol.errors import BadHandshakeError, VersionMismatchError
-from publisher.sim.protocol.framing import frame
+from publisher.sim.protocol.framing import FrameBuffer, frame
 from publisher.sim.protocol.versions import MIN_SERVER_VERSION
 
 API_PREFIX: Final = b"API\0"
 """The four raw bytes a client sends before its version frame."""
+
+PEEK_BYTES: Final = 64
+"""How many of a connection's first bytes a bad prefix is judged (and reported) by."""
 
 _BARE_VERSION: Final = re.compile(rb"(\d+)(?:\0|$)")
 """How a pre-v100 client opens: its client version as a text field (``62\\0``), no prefix."""
@@ -82,6 +85,53 @@ def negotiate(
             hello.min_version, hello.max_version, min_server_version, max_server_version
         )
     return version
+
+
+class Opening:
+    """The handshake's receiving side as a pure machine over the connection's frame buffer.
+
+    :meth:`advance` consumes ``API\\0`` and the version frame as they arrive and returns the
+    client's :class:`Hello` once both are in; it raises :class:`BadHandshakeError` the moment
+    the first bytes cannot be the prefix (:func:`check_prefix`), or the version frame is not
+    one. Bytes after the version frame stay in the buffer, for the request parser. When a
+    handshake stalls, :meth:`progress` says how far it got.
+    """
+
+    __slots__ = ("_buffer", "_hello", "_prefixed")
+
+    def __init__(self, buffer: FrameBuffer) -> None:
+        self._buffer = buffer
+        self._prefixed = False
+        self._hello: Hello | None = None
+
+    @property
+    def done(self) -> bool:
+        """Whether the version frame has been read."""
+        return self._hello is not None
+
+    def advance(self) -> Hello | None:
+        """Consume what has arrived of the handshake; the Hello once complete, else None."""
+        if self._hello is not None:
+            return self._hello
+        if not self._prefixed:
+            if not check_prefix(self._buffer.peek(PEEK_BYTES)):
+                return None  # part of API\0 so far
+            self._buffer.take_prefix(len(API_PREFIX))
+            self._prefixed = True
+        payload = self._buffer.next_frame()
+        if payload is None:
+            return None
+        self._hello = parse_hello(payload)
+        return self._hello
+
+    def progress(self) -> str:
+        """How far the handshake got, in words, for a log line."""
+        if self._hello is not None:
+            return "complete"
+        if self._prefixed:
+            return f"no version frame after API\\0 ({self._buffer.pending} bytes of it)"
+        got = self._buffer.peek(PEEK_BYTES)
+        return f"got {got!r} of API\\0" if got else "nothing received"
 
 
 def format_connection_time(epoch_seconds: float) -> str:

@@ -43,6 +43,9 @@ DELAYED_TICK_TYPE: Final[dict[int, int]] = {
 MARKET_DATA_TYPES: Final = frozenset({1, 2, 3, 4})
 """1 live, 2 frozen, 3 delayed, 4 delayed-frozen."""
 
+DELAYED_MARKET_DATA_TYPES: Final = frozenset({3, 4})
+"""The market data types whose ticks carry the delayed tick type ids."""
+
 
 @dataclass(frozen=True, slots=True)
 class PriceTick:
