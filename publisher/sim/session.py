@@ -135,7 +135,10 @@ class Session(asyncio.Protocol):
     """One client connection, from ``API\\0`` to close.
 
     Nothing is sent before startApi except the handshake reply (ibapi drops bytes that follow
-    it). Requests before startApi are ignored, as TWS does.
+    it). Requests before startApi are ignored, as TWS does. A connection whose first bytes
+    cannot become ``API\\0`` (a pre-v100 client) is closed at once, and one that has not
+    finished the handshake within the host's ``handshake_timeout`` is closed then; each with a
+    log line saying why, instead of being held open in silence.
     """
 
     def __init__(self, gateway: "SessionHost", conn_id: int) -> None:
