@@ -21,14 +21,14 @@ right), so a module's failure modes read with the module::
     │                                 .problem                              commands/keys.py
     │   the simulated gateway (publisher.sim, a program of its own):
     ├── ProtocolError               the peer broke the TWS protocol; the session closes
-    │   ├── FrameTooLargeError        .size .limit                          sim/protocol.py
-    │   ├── BadHandshakeError         .data .reason                         sim/protocol.py
+    │   ├── FrameTooLargeError        .size .limit                          sim/protocol/errors.py
+    │   ├── BadHandshakeError         .data .reason                         sim/protocol/errors.py
     │   ├── VersionMismatchError      .client_min .client_max .server_min .server_max
     │   └── MalformedRequestError     .msg_id .reason (the session carries on)
     ├── ScenarioError (ValueError)  a ``--scenario`` step that does not parse
-    │                                                                       sim/faults.py
+    │                                                                       sim/scenario.py
     └── CatalogueError (ValueError) a catalogue file that cannot be used
-                                      .path .key .problem          sim/catalogue/files.py
+                                      .path .key .problem                   sim/catalogue/files.py
 
 ``ConfigError`` is the user's mistake (a file, an environment variable or a flag) and the CLI
 turns it into exit code 2 with the message ``error: <file>: <key>: <problem>``. ``EndpointError``

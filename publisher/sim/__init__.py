@@ -14,7 +14,8 @@ from publisher.sim.protocol import (
     Encoder,
     ProtocolError,
 )
-from publisher.sim.server import AsyncGateway, Session, SimulatedGateway
+from publisher.sim.server import AsyncGateway, SimulatedGateway
+from publisher.sim.session import Session
 
 __all__ = [
     "MAX_SERVER_VERSION",

@@ -12,15 +12,9 @@ import sys
 from typing import Final
 
 from publisher.sim.catalogue import Catalogue, CatalogueError, load_catalogue
-from publisher.sim.faults import (
-    IB_PACING_LIMIT,
-    SCENARIO_HELP,
-    ScenarioError,
-    Step,
-    parse_scenario,
-    schedule,
-)
+from publisher.sim.faults import IB_PACING_LIMIT
 from publisher.sim.protocol import MAX_SERVER_VERSION, MIN_SERVER_VERSION, V_PROTOBUF_MARKET_DATA
+from publisher.sim.scenario import SCENARIO_HELP, ScenarioError, Step, parse_scenario, schedule
 from publisher.sim.server import AsyncGateway
 
 DEFAULT_HOST: Final = "127.0.0.1"

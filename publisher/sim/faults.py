@@ -1,13 +1,17 @@
 """Fault injection for the simulated gateway: the ways a real IB Gateway fails, on demand.
 
-Every fault is a method of :class:`Faults` (one per :class:`~publisher.sim.server.AsyncGateway`,
-as ``gateway.faults``), called on the gateway's event loop: in tests through
+Every fault is a method of :class:`Faults` (one per gateway, as ``gateway.faults``), called on
+the gateway's event loop: in tests through
 ``SimulatedGateway.call(lambda core: core.faults.drop_all())``, from the shell through
-``ibpub sim --scenario AT:FAULT[=ARG]`` (see :func:`parse_scenario`).
+``ibpub sim --scenario AT:FAULT[=ARG]`` (see :mod:`publisher.sim.scenario`).
 
-The server calls a few hooks (:meth:`Faults.admit_request`, :meth:`Faults.reject_market_data`,
-:meth:`Faults.client_id_reserved`, :meth:`Faults.stream_opened`, :meth:`Faults.stream_closed`)
-and skips ticks of :attr:`Faults.muted`; everything else lives here.
+Faults act on the gateway only through :class:`FaultTarget` and :class:`FaultSession`, two small
+Protocols the server implements, so this module imports nothing from the server (which imports
+it) and reaches into none of its private state.
+
+The server calls a few hooks (:meth:`Faults.admit_request`, :meth:`Faults.market_data_error`,
+:meth:`Faults.client_id_reserved`, :meth:`Faults.stream_opened`, :meth:`Faults.stream_closed`,
+:meth:`Faults.session_closed`) and skips ticks of :attr:`Faults.muted`; everything else lives here.
 
 What a real gateway does that this does not reproduce is listed in ``docs/operations.md``.
 """
@@ -17,15 +21,11 @@ import collections
 import logging
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
-from publisher.errors import IbpubError
-
-if TYPE_CHECKING:  # the server imports this module; only type names flow back
-    from publisher.sim.catalogue import Instrument
-    from publisher.sim.server import AsyncGateway, Session
+from publisher.sim.protocol import DELAYED_MARKET_DATA_TYPES, V_PROTOBUF, ContractSpec, frame
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,59 @@ IB_PACING_LIMIT: Final = 50
 _PACING_TEXT: Final = "Max rate of messages per second has been exceeded:max={limit} rec={got}"
 
 
+class FaultSession(Protocol):
+    """What a fault needs of one client connection (the server's ``Session``)."""
+
+    conn_id: int
+    silent: bool
+    """While True, the session discards all output (the ``silent`` fault)."""
+
+    @property
+    def server_version(self) -> int | None:
+        """The negotiated version, None before the handshake."""
+        ...
+
+    def send_raw(self, data: bytes) -> None:
+        """Send bytes exactly as given."""
+        ...
+
+    def send_error(self, req_id: int, code: int, message: str) -> None:
+        """Send an error/status message in the session's encoding."""
+        ...
+
+    def close(self) -> None:
+        """Close after flushing what is queued."""
+        ...
+
+    def abort(self) -> None:
+        """Drop the connection at once."""
+        ...
+
+
+class FaultTarget(Protocol):
+    """What a fault needs of the gateway (the server's ``AsyncGateway``): its public seam."""
+
+    @property
+    def sessions(self) -> Sequence[FaultSession]:
+        """Connected sessions, oldest first."""
+        ...
+
+    def burst(self, count: int) -> int:
+        """Send ``count`` ticks at once beyond the paced rate; returns how many went out."""
+        ...
+
+    def stop_listening(self) -> bool:
+        """Close the listener so connects are refused; False if it was not listening."""
+        ...
+
+    async def listen_again(self) -> bool:
+        """Listen again on the same address and port; False if the gateway has closed."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class _Stream:
-    session: "Session"
+    session: FaultSession
     req_id: int
     symbol: str
 
@@ -46,7 +96,7 @@ class _Stream:
 class Faults:
     """The fault switches of one simulated gateway and the hooks its sessions call."""
 
-    def __init__(self, gateway: "AsyncGateway", clock: Callable[[], float] = time.monotonic):
+    def __init__(self, gateway: FaultTarget, clock: Callable[[], float] = time.monotonic):
         self._gateway = gateway
         self._clock = clock
         self.pacing_limit: int | None = None
@@ -75,10 +125,8 @@ class Faults:
     def refuse_for(self, seconds: float) -> None:
         """Drop every connection and stop listening for ``seconds`` (a gateway restart):
         connection attempts are refused, then the listener comes back on the same port."""
-        server = self._gateway._server
-        if server is None or self._reopen is not None:
-            return
-        server.close()  # stop accepting: connects now get ECONNREFUSED
+        if self._reopen is not None or not self._gateway.stop_listening():
+            return  # already refusing, or not listening at all
         self.drop_all()
         self.refused_until = self._clock() + seconds
         self._reopen = asyncio.get_running_loop().create_task(self._listen_again(seconds))
@@ -92,7 +140,7 @@ class Faults:
             session.silent = True
         log.warning("fault: %d connections silent for %s s", len(sessions), seconds)
         if seconds is not None:
-            self._later(seconds, lambda: self._speak_again(sessions))
+            self.call_later(seconds, lambda: self._speak_again(sessions))
 
     def send_error(self, code: int, message: str = "", symbol: str | None = None) -> int:
         """Send an error/status code to every client: globally (id -1) or, with ``symbol``, on
@@ -185,7 +233,7 @@ class Faults:
 
     # -- hooks the server calls --------------------------------------------------------------
 
-    def admit_request(self, session: "Session") -> bool:
+    def admit_request(self, session: FaultSession) -> bool:
         """Count one request; False (after error 100 and a close) when the client is too fast."""
         limit = self.pacing_limit
         if limit is None:
@@ -209,7 +257,7 @@ class Faults:
 
     def market_data_error(self, symbol: str, market_data_type: int) -> tuple[int, str] | None:
         """The error to answer a live reqMktData for ``symbol`` with, if one is scripted."""
-        if market_data_type in (3, 4):
+        if market_data_type in DELAYED_MARKET_DATA_TYPES:
             return None
         return self._market_data_errors.get(symbol)
 
@@ -218,49 +266,42 @@ class Faults:
         return client_id in self._reserved_ids
 
     def stream_opened(
-        self, sub_id: int, session: "Session", req_id: int, instrument: "Instrument"
+        self, sub_id: int, session: FaultSession, req_id: int, spec: ContractSpec
     ) -> None:
-        symbol = instrument.spec.local_symbol or instrument.spec.symbol
+        """A market data stream opened; it is muted at once if its symbol is."""
+        symbol = spec.local_symbol or spec.symbol
         self._streams[sub_id] = _Stream(session, req_id, symbol)
-        if symbol in self._muted_symbols or instrument.spec.symbol in self._muted_symbols:
+        if symbol in self._muted_symbols or spec.symbol in self._muted_symbols:
             self.muted.add(sub_id)
 
     def stream_closed(self, sub_id: int) -> None:
+        """A market data stream closed."""
         self._streams.pop(sub_id, None)
         self.muted.discard(sub_id)
 
-    def session_closed(self, session: "Session") -> None:
+    def session_closed(self, session: FaultSession) -> None:
+        """A connection closed: forget its request count."""
         self._requests.pop(session.conn_id, None)
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _later(self, seconds: float, fn: Callable[[], None]) -> None:
+    def call_later(self, seconds: float, fn: Callable[[], None]) -> None:
+        """Run ``fn`` after ``seconds`` on the running loop; cancelled by :meth:`cancel`."""
         self._timers.append(asyncio.get_running_loop().call_later(seconds, fn))
 
     @staticmethod
-    def _speak_again(sessions: tuple["Session", ...]) -> None:
+    def _speak_again(sessions: Sequence[FaultSession]) -> None:
         for session in sessions:
             session.silent = False
         log.warning("fault: silence over")
 
     async def _listen_again(self, seconds: float) -> None:
-        gateway = self._gateway
         try:
             await asyncio.sleep(seconds)
-            if gateway._closed:
-                return
-            loop = asyncio.get_running_loop()
-            gateway._server = await loop.create_server(
-                gateway._new_session, gateway.host, gateway.port, reuse_address=True
-            )
-            log.warning("fault: listening again on %s:%d", gateway.host, gateway.port)
+            if await self._gateway.listen_again():
+                log.warning("fault: listening again")
         finally:
             self._reopen = None
-
-
-def frame(payload: bytes) -> bytes:
-    """A length-prefixed frame."""
-    return struct.pack(">I", len(payload)) + payload
 
 
 def garbage_payloads(server_version: int) -> list[bytes]:
@@ -268,7 +309,7 @@ def garbage_payloads(server_version: int) -> list[bytes]:
 
     def message(msg_id: int, fields: list[bytes]) -> bytes:
         body = b"".join(f + b"\0" for f in fields)
-        if server_version >= 201:  # raw 4-byte message ids
+        if server_version >= V_PROTOBUF:  # raw 4-byte message ids
             return struct.pack(">I", msg_id) + body
         return str(msg_id).encode() + b"\0" + body
 
@@ -277,116 +318,3 @@ def garbage_payloads(server_version: int) -> list[bytes]:
         message(1, [b"6", b"not-a-number", b"1", b"abc", b"xyz", b"7"]),  # tickPrice, bad fields
         message(4, [b"2", b"-1", b"\xff\xfe\xfd", b"\xc3\x28"]),  # error, not UTF-8
     ]
-
-
-# -- scripted scenarios (``ibpub sim --scenario``) ---------------------------------------------
-
-
-class ScenarioError(IbpubError, ValueError):
-    """A ``--scenario`` step that cannot be parsed; the message says why."""
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One scripted fault: ``at`` seconds after start, ``fault`` with its argument."""
-
-    at: float
-    fault: str
-    arg: str = ""
-
-
-SCENARIO_HELP: Final = (
-    "AT:FAULT[=ARG], comma-separated or repeated; AT is seconds after start. Faults: drop, "
-    "refuse=SECONDS, silent[=SECONDS], error=CODE[@SYMBOL], reject=CODE@SYMBOL, garbage, "
-    "flood=TICKS, oversized, truncated, mute=SYMBOL, unmute=SYMBOL, reserve-client-id=ID, "
-    "pacing=LIMIT. Example: --scenario 5:drop,10:refuse=3,20:error=1101,30:flood=300000"
-)
-_FAULTS: Final = frozenset(
-    {
-        "drop",
-        "refuse",
-        "silent",
-        "error",
-        "reject",
-        "garbage",
-        "flood",
-        "oversized",
-        "truncated",
-        "mute",
-        "unmute",
-        "reserve-client-id",
-        "pacing",
-    }
-)
-_NEEDS_ARG: Final = frozenset(
-    {"refuse", "error", "reject", "flood", "mute", "unmute", "reserve-client-id", "pacing"}
-)
-
-
-def parse_scenario(text: str) -> list[Step]:
-    """``"5:drop,10:refuse=3"`` -> steps; raises :class:`ScenarioError` naming the bad part."""
-    steps = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        at_text, sep, rest = part.partition(":")
-        fault, _, arg = rest.partition("=")
-        try:
-            at = float(at_text)
-        except ValueError:
-            raise ScenarioError(f"{part!r}: expected AT:FAULT, AT in seconds") from None
-        if not sep or fault not in _FAULTS:
-            raise ScenarioError(f"{part!r}: unknown fault {fault!r}; known: {sorted(_FAULTS)}")
-        if fault in _NEEDS_ARG and not arg:
-            raise ScenarioError(f"{part!r}: {fault} needs =ARG")
-        steps.append(Step(max(0.0, at), fault, arg))
-    return steps
-
-
-def run_step(faults: Faults, step: Step) -> None:
-    """Carry out one scripted step (on the gateway's loop)."""
-    arg = step.arg
-    match step.fault:
-        case "drop":
-            faults.drop_all()
-        case "refuse":
-            faults.refuse_for(float(arg))
-        case "silent":
-            faults.go_silent(float(arg) if arg else None)
-        case "error":
-            code, _, symbol = arg.partition("@")
-            faults.send_error(int(code), symbol=symbol or None)
-        case "reject":
-            code, _, symbol = arg.partition("@")
-            faults.reject_market_data(symbol, int(code))
-        case "garbage":
-            faults.send_garbage()
-        case "flood":
-            faults.flood(int(arg))
-        case "oversized":
-            faults.send_oversized()
-        case "truncated":
-            faults.send_truncated()
-        case "mute":
-            faults.mute(arg)
-        case "unmute":
-            faults.unmute(arg)
-        case "reserve-client-id":
-            faults.reserve_client_id(int(arg))
-        case "pacing":
-            faults.pacing_limit = int(arg) or None
-
-
-def schedule(faults: Faults, steps: list[Step]) -> None:
-    """Run ``steps`` at their times on the running loop."""
-    loop = asyncio.get_running_loop()
-    for step in steps:
-        handle = loop.call_later(step.at, _guarded, faults, step)
-        faults._timers.append(handle)
-
-
-def _guarded(faults: Faults, step: Step) -> None:
-    try:
-        run_step(faults, step)
-    except (ValueError, OSError) as exc:  # a bad argument must not stop the simulator
-        log.error("scenario step %s failed: %s", step, exc)

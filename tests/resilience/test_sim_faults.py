@@ -1,12 +1,16 @@
-"""The simulator's fault switches seen from a raw TWS client, byte by byte."""
+"""The simulator's fault switches, seen from a raw TWS client byte by byte, and through their
+seam (FaultTarget) on a fake gateway with no server at all."""
 
+import asyncio
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import pytest
 from ibapi.client import EClient
 
-from publisher.sim import SimulatedGateway
-from publisher.sim.faults import ScenarioError, Step, parse_scenario
+from publisher.sim import MAX_SERVER_VERSION, SimulatedGateway
+from publisher.sim.faults import PACING_VIOLATION, Faults
+from publisher.sim.scenario import ScenarioError, Step, parse_scenario
 from tests.helpers import port_open, wait_for
 from tests.sim.support import RawClient, RecordingWrapper, decode_frames, ibapi_request
 
@@ -83,3 +87,103 @@ def test_scenario_steps_parse() -> None:
         parse_scenario("5:explode")
     with pytest.raises(ScenarioError):
         parse_scenario("5:refuse")
+
+
+# -- the seam: faults act on any FaultTarget, here a fake with no server and no socket ----------
+
+
+@dataclass
+class FakeSession:
+    """A FaultSession that records what faults did to it."""
+
+    conn_id: int
+    server_version: int | None = MAX_SERVER_VERSION
+    silent: bool = False
+    raw: list[bytes] = field(default_factory=list)
+    errors: list[tuple[int, int, str]] = field(default_factory=list)
+    closed: bool = False
+    aborted: bool = False
+
+    def send_raw(self, data: bytes) -> None:
+        self.raw.append(data)
+
+    def send_error(self, req_id: int, code: int, message: str) -> None:
+        self.errors.append((req_id, code, message))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+@dataclass
+class FakeTarget:
+    """A FaultTarget whose listener is a flag."""
+
+    sessions: tuple[FakeSession, ...]
+    listening: bool = True
+    relistens: int = 0
+    burst_counts: list[int] = field(default_factory=list)
+
+    def burst(self, count: int) -> int:
+        self.burst_counts.append(count)
+        return count
+
+    def stop_listening(self) -> bool:
+        was, self.listening = self.listening, False
+        return was
+
+    async def listen_again(self) -> bool:
+        self.listening = True
+        self.relistens += 1
+        return True
+
+
+def _faults(*conn_ids: int) -> tuple[Faults, FakeTarget]:
+    target = FakeTarget(tuple(FakeSession(conn_id) for conn_id in conn_ids))
+    return Faults(target), target
+
+
+def test_faults_drive_any_fault_target_through_its_public_seam() -> None:
+    """Drop, error, garbage and flood reach every session of the target and nothing else."""
+    faults, target = _faults(1, 2)
+    assert faults.drop_all() == 2
+    assert faults.send_error(1100, "lost") == 2
+    assert faults.send_garbage() == 2
+    assert faults.flood(300) == 300
+    for session in target.sessions:
+        assert session.aborted
+        assert session.errors == [(-1, 1100, "lost")]
+        assert len(session.raw) == 3  # three undecodable frames, each length-prefixed
+        assert all(int.from_bytes(raw[:4], "big") == len(raw) - 4 for raw in session.raw)
+    assert target.burst_counts == [300]
+
+
+def test_pacing_hook_refuses_the_request_over_the_limit_and_closes() -> None:
+    """With a limit of 2 a third request in the window gets error 100 and a close."""
+    faults, target = _faults(1)
+    faults.pacing_limit = 2
+    (session,) = target.sessions
+    assert [faults.admit_request(session) for _ in range(3)] == [True, True, False]
+    assert [code for _, code, _ in session.errors] == [PACING_VIOLATION]
+    assert session.closed
+
+
+def test_refuse_for_stops_listening_then_listens_again_through_the_seam() -> None:
+    """refuse_for closes the listener, drops the sessions and reopens once after the delay; a
+    second refuse while refusing does nothing."""
+    faults, target = _faults(1)
+
+    async def scenario() -> None:
+        faults.refuse_for(0.05)
+        assert not target.listening
+        assert target.sessions[0].aborted
+        faults.refuse_for(0.05)  # already refusing
+        deadline = asyncio.get_running_loop().time() + 30.0
+        while not target.listening:
+            assert asyncio.get_running_loop().time() < deadline, "never listened again"
+            await asyncio.sleep(0.01)
+
+    asyncio.run(scenario())
+    assert target.relistens == 1

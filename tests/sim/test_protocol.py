@@ -28,6 +28,7 @@ from publisher.sim.protocol import (
     FrameTooLargeError,
     Hello,
     MalformedRequestError,
+    Opening,
     PriceTick,
     ReqAccountUpdates,
     ReqAccountUpdatesMulti,
@@ -46,6 +47,7 @@ from publisher.sim.protocol import (
     StringTick,
     UnknownRequest,
     VersionMismatchError,
+    check_prefix,
     decimal_text,
     frame,
     handshake_reply,
@@ -455,3 +457,70 @@ def test_encoder_refuses_versions_we_do_not_model(version: int) -> None:
     """Building for an unknown layout is a programming error."""
     with pytest.raises(ValueError, match="outside"):
         Encoder(version)
+
+
+@pytest.mark.parametrize("head", [b"", b"A", b"AP", b"API"])
+def test_check_prefix_waits_while_the_bytes_may_still_become_the_prefix(head: bytes) -> None:
+    assert check_prefix(head) is False
+
+
+@pytest.mark.parametrize("head", [b"API\0", b"API\0\0\0\0\x0av100..226"])
+def test_check_prefix_accepts_the_prefix_with_or_without_what_follows(head: bytes) -> None:
+    assert check_prefix(head) is True
+
+
+@pytest.mark.parametrize(
+    ("head", "reason"),
+    [
+        (b"62\0", "bare client version 62"),  # the Node package ib 0.2.9
+        (b"9", "bare client version 9"),
+        (b"APX", "missing API\\0 prefix"),
+        (b"GET / HTTP/1.1\r\n", "missing API\\0 prefix"),
+        (b"API\x01", "missing API\\0 prefix"),
+    ],
+)
+def test_check_prefix_refuses_bytes_that_cannot_become_the_prefix(head: bytes, reason: str) -> None:
+    with pytest.raises(BadHandshakeError) as caught:
+        check_prefix(head)
+    assert reason in caught.value.reason
+    assert caught.value.data == head
+
+
+def test_opening_reads_the_prefix_and_version_frame_in_any_chunking() -> None:
+    """The handshake completes however the bytes are split, and what follows stays buffered."""
+    hello = b"API\0" + frame(b"v100..226 +PACEAPI")
+    after = frame(b"71\x002\x003\x00")
+    for cut in range(len(hello) + 1):
+        buffer = FrameBuffer()
+        opening = Opening(buffer)
+        buffer.feed(hello[:cut])
+        assert (opening.advance() is None) == (cut < len(hello))
+        buffer.feed(hello[cut:] + after)
+        assert opening.advance() == Hello(100, 226, "+PACEAPI")
+        assert opening.done
+        assert buffer.next_frame() == after[4:]
+
+
+@pytest.mark.parametrize(
+    ("sent", "progress"),
+    [
+        (b"", "nothing received"),
+        (b"AP", "got b'AP' of API\\0"),
+        (b"API\0", "no version frame after API\\0 (0 bytes of it)"),
+        (b"API\0\0\0\0\x09v1", "no version frame after API\\0 (6 bytes of it)"),
+    ],
+)
+def test_opening_progress_says_how_far_a_stalled_handshake_got(sent: bytes, progress: str) -> None:
+    buffer = FrameBuffer()
+    opening = Opening(buffer)
+    buffer.feed(sent)
+    assert opening.advance() is None
+    assert opening.progress() == progress
+
+
+def test_opening_refuses_a_pre_v100_client_on_its_first_bytes() -> None:
+    """``62\\0`` (a bare client version) cannot become ``API\\0``: refused without waiting."""
+    buffer = FrameBuffer()
+    buffer.feed(b"62\0")
+    with pytest.raises(BadHandshakeError, match="bare client version 62"):
+        Opening(buffer).advance()
