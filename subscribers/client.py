@@ -18,7 +18,8 @@ What it reports, each through ``on_event`` (see :mod:`subscribers.events`) and i
 * **restarts**: a publisher's ``sid`` changed. With ``snapshot=True`` the subscriber fetches a
   new snapshot and resynchronises.
 * **silence**: no heartbeat from a publisher for 3 intervals (and its return).
-* malformed messages (wrong frame count, bad msgpack, unknown schema version): counted, skipped.
+* malformed messages (wrong frame count, bad msgpack, unknown schema version): counted, skipped;
+  messages of a type it does not know (a later contract's data kinds): counted apart, skipped.
 
 With ``snapshot=True`` the subscriber follows ZeroMQ's Clone pattern: it subscribes, waits for
 a heartbeat (proof that its subscriptions are active at the publisher), asks the snapshot
@@ -59,7 +60,15 @@ from subscribers.snapshot import (
     SnapshotError,
     request_prefixes,
 )
-from subscribers.wire import HEARTBEAT_PREFIX, TICK_PREFIX, Heartbeat, Message, Tick, WireError
+from subscribers.wire import (
+    HEARTBEAT_PREFIX,
+    TICK_PREFIX,
+    Heartbeat,
+    Message,
+    Tick,
+    UnknownTypeError,
+    WireError,
+)
 from subscribers.wire import decode as decode_message
 
 DEFAULT_ENDPOINT: Final = "tcp://127.0.0.1:7700"
@@ -186,6 +195,9 @@ class SubscriberStats:
     """Live messages delivered to the caller."""
     malformed: int = 0
     """Messages that broke the contract (wrong frame count, failed decode); skipped."""
+    unknown: int = 0
+    """Messages of a type this library does not know (a later contract's data kind, such as
+    ``bar.``); skipped without complaint, as contract 1.1 asks of every subscriber."""
     filtered: int = 0
     """Tick topics dropped by exact-key filtering (``tick.ESZ6`` when only ``ES`` is wanted)."""
     stale: int = 0
@@ -426,6 +438,9 @@ class Subscriber:
             return None
         try:
             return decode_message(topic, payload)
+        except UnknownTypeError:
+            self._counts["unknown"] += 1
+            return None
         except WireError as exc:
             self._count_malformed(exc)
             return None
