@@ -10,9 +10,6 @@ from subscribers.client import (
     DEFAULT_ENDPOINT,
     DEFAULT_RCVHWM,
     DEFAULT_SNAPSHOT_ENDPOINT,
-    SeqResult,
-    SeqStatus,
-    SeqTracker,
     Subscriber,
     SubscriberStats,
 )
@@ -29,6 +26,7 @@ from subscribers.events import (
 )
 from subscribers.liveness import PublisherInfo
 from subscribers.snapshot import Snapshot, SnapshotError, TopicSnapshot, fetch
+from subscribers.tracking import SeqResult, SeqStatus, SeqTracker
 from subscribers.wire import (
     HEARTBEAT_PREFIX,
     SCHEMA_VERSION,

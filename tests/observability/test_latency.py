@@ -17,12 +17,12 @@ import zmq
 from hypothesis import given
 from hypothesis import strategies as st
 
-from subscribers.latency import (
+from subscribers.latency import parse_listen
+from subscribers.latency_report import (
     LatencyRecorder,
     format_duration,
     format_report,
     make_report,
-    parse_listen,
     report_json,
 )
 from tests.helpers import BIN, LineReader, Processes, free_port, processes, wait_for

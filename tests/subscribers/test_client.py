@@ -10,7 +10,8 @@ import zmq
 from hypothesis import given
 from hypothesis import strategies as st
 
-from subscribers.client import SeqStatus, SeqTracker, Subscriber
+from subscribers.client import Subscriber
+from subscribers.tracking import SeqStatus, SeqTracker
 from subscribers.wire import Message, Status, Tick, WireError
 
 DEADLINE = 30.0

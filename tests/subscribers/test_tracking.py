@@ -2,8 +2,8 @@
 
 import pytest
 
-from subscribers.client import SeqStatus, SeqTracker
 from subscribers.liveness import DEFAULT_INTERVAL, HeartbeatWatch
+from subscribers.tracking import SeqStatus, SeqTracker
 
 SID = 7
 
