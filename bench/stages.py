@@ -115,11 +115,13 @@ def _tick_path(context: zmq.Context[Any], req_ids: list[int]) -> tuple[TickPath,
         context=context,
         on_sent=lambda kind: messages[kind].inc(),
     )
+    by_req: dict[int, Instrument] = {}
     path = TickPath(
         bus,
         metrics.tick_latency,
         time.time_ns,
-        lambda inst, state, message: None,
+        lambda inst: None,
+        by_req=by_req,
         tick_messages=messages["tick"],
     )
     for req_id, instrument in zip(req_ids, Catalogue.builtin(), strict=False):
@@ -131,7 +133,7 @@ def _tick_path(context: zmq.Context[Any], req_ids: list[int]) -> tuple[TickPath,
         )
         inst = Instrument(spec, metrics.instrument_counter(spec.key))
         inst.con_id, inst.state = instrument.con_id, SUBSCRIBED
-        path.by_req[req_id] = inst
+        by_req[req_id] = inst
     return path, bus
 
 

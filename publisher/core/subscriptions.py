@@ -1,0 +1,515 @@
+"""The subscription machine: what to request for each instrument, as events in, actions out.
+
+No sockets and no clocks: :meth:`Subscriptions.handle` takes an :data:`Event` and the current
+monotonic time and returns the :data:`Action` values the service must carry out, in order
+(requests go to the gateway through the pacer, statuses to the bus). The machine owns the
+instrument records and both request-id maps (contract details request -> instrument, market
+data request -> instrument); the tick path reads the second through :attr:`by_data_req`, a
+read-only view.
+
+Instruments come and go at run time (:class:`Add`, :class:`Remove`): one added while the API
+session is up is requested at once, one added before waits for :class:`SessionReady`.
+
+::
+
+    Add --(session up)--> Qualify --ContractMatched*, DetailsEnded--> Subscribe --> pending
+    pending/stale --Ticking--> subscribed (or delayed: market data type 3/4)
+    RequestCode: 354/10089 -> delayed fallback or failed; 200/101/... -> failed;
+                 10167 -> delayed; 10182 -> pending, re-requested; 10197 -> stale
+    CheckStale --find_stale--> re-request (bounded), then left stale
+    SessionLost: every request void, instruments pending; StreamsLost (1101): re-request all
+"""
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from types import MappingProxyType
+from typing import Final, Protocol
+
+from publisher.config import InstrumentSpec
+from publisher.core.instruments import (
+    DELAYED,
+    DELAYED_MDT,
+    DELAYED_MDTS,
+    FAILED,
+    PENDING,
+    STALE,
+    SUBSCRIBED,
+    ContractMatch,
+    Instrument,
+    InstrumentState,
+    TickCounter,
+)
+from publisher.core.stale import StalePolicy, Verdict, find_stale
+
+FIRST_REQ_ID: Final = 1001
+"""Request ids count up from here (below: reserved for other requests)."""
+NO_STALE_CHECK: Final = StalePolicy(after=0.0, max_retries=0)
+
+
+class CounterFactory(Protocol):
+    """Makes the tick counter of a new instrument (``PublisherMetrics.instrument_counter``)."""
+
+    def __call__(self, key: str) -> TickCounter: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionPolicy:
+    """The ``[gateway]`` settings the machine decides by."""
+
+    market_data_type: int = 1
+    """The session-wide type requested (1 live, 2 frozen, 3 delayed, 4 delayed-frozen)."""
+    allow_delayed_fallback: bool = False
+    stale: StalePolicy = NO_STALE_CHECK
+
+    @property
+    def delayed_configured(self) -> bool:
+        return self.market_data_type in DELAYED_MDTS
+
+
+class CodeKind(Enum):
+    """What an IB code says about one request (the instrument-level meanings of
+    :mod:`publisher.gateway.codes`; the service maps that table's actions onto these)."""
+
+    NO_LIVE_PERMISSION = "no_live_permission"  # 354, 10089, ...: delayed fallback or failed
+    REQUEST_FAILED = "request_failed"  # 200, 101, 322, ...: failed
+    DELAYED_INSTEAD = "delayed_instead"  # 10167: the gateway streams delayed data
+    REQUEST_LOST = "request_lost"  # 10182: the stream died with the link
+    COMPETING_SESSION = "competing_session"  # 10197: another session took the data
+
+
+# -- events --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Add:
+    """Subscribe a new instrument (its key must be new)."""
+
+    spec: InstrumentSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Remove:
+    """Unsubscribe an instrument and forget it."""
+
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionReady:
+    """An API session is up: request every instrument."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLost:
+    """The connection is gone: its requests are void, every instrument waits."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamsLost:
+    """The gateway lost every stream but kept the session (1101): request them all again."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamsKept:
+    """The gateway is back with IB and kept its streams (1102): re-request the lost ones."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContractMatched:
+    """One contract for a contract-details request."""
+
+    req_id: int
+    match: ContractMatch
+
+
+@dataclass(frozen=True, slots=True)
+class DetailsEnded:
+    """The last contract for a contract-details request has arrived."""
+
+    req_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class MarketDataType:
+    """The gateway says which market data type a stream delivers."""
+
+    req_id: int
+    mdt: int
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCode:
+    """An IB code about one request (only for request ids :meth:`Subscriptions.owns`)."""
+
+    req_id: int
+    kind: CodeKind
+    code: int
+    message: str
+    link_up: bool
+    """Whether the gateway is in touch with IB now (re-requests wait for 1102 if not)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ticking:
+    """A tick arrived for a pending or stale instrument's stream."""
+
+    req_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CheckStale:
+    """Time to look for instruments that stopped ticking (``wall_ns``: the wall clock)."""
+
+    wall_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelAll:
+    """Shutting down: cancel every stream."""
+
+
+Event = (
+    Add
+    | Remove
+    | SessionReady
+    | SessionLost
+    | StreamsLost
+    | StreamsKept
+    | ContractMatched
+    | DetailsEnded
+    | MarketDataType
+    | RequestCode
+    | Ticking
+    | CheckStale
+    | CancelAll
+)
+
+# -- actions -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SetMarketDataType:
+    """reqMarketDataType (session-wide: it applies to the requests that follow it)."""
+
+    mdt: int
+
+
+@dataclass(frozen=True, slots=True)
+class Qualify:
+    """reqContractDetails for a spec."""
+
+    req_id: int
+    spec: InstrumentSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    """reqMktData for a qualified contract; ``delayed`` (for the log) when it is the fallback."""
+
+    req_id: int
+    spec: InstrumentSpec
+    con_id: int
+    delayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """cancelMktData."""
+
+    req_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentStatus:
+    """Publish an instrument status (contract v1, scope ``instrument``)."""
+
+    key: str
+    state: InstrumentState
+    message: str
+    code: int | None = None
+
+
+Action = SetMarketDataType | Qualify | Subscribe | Cancel | InstrumentStatus
+
+
+# -- the machine ---------------------------------------------------------------------------
+
+
+class Subscriptions:
+    """Every instrument's lifecycle; :meth:`handle` is the only way anything changes."""
+
+    def __init__(
+        self,
+        policy: SubscriptionPolicy,
+        counter_for: CounterFactory,
+        *,
+        first_req_id: int = FIRST_REQ_ID,
+    ) -> None:
+        self._policy = policy
+        self._counter_for = counter_for
+        self._next_req_id = first_req_id
+        self._session_up = False
+        self._instruments: dict[str, Instrument] = {}
+        self._by_details: dict[int, Instrument] = {}
+        self._by_data: dict[int, Instrument] = {}
+        self.by_data_req: Mapping[int, Instrument] = MappingProxyType(self._by_data)
+        """Market data request id -> instrument, read-only (the tick path's lookup)."""
+        self._out: list[Action] = []
+
+    # -- queries ---------------------------------------------------------------------------
+
+    @property
+    def instruments(self) -> tuple[Instrument, ...]:
+        """The instruments, in the order they were added."""
+        return tuple(self._instruments.values())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._instruments
+
+    def __iter__(self) -> Iterator[Instrument]:
+        return iter(self.instruments)
+
+    def __len__(self) -> int:
+        return len(self._instruments)
+
+    def get(self, key: str) -> Instrument | None:
+        return self._instruments.get(key)
+
+    def owns(self, req_id: int) -> bool:
+        """Whether ``req_id`` is a live request of some instrument."""
+        return req_id in self._by_data or req_id in self._by_details
+
+    # -- events ----------------------------------------------------------------------------
+
+    def handle(self, event: Event, now: float) -> list[Action]:
+        """Apply one event; returns the actions to carry out, in order."""
+        out: list[Action] = []
+        self._out = out
+        match event:
+            case Add(spec=spec):
+                self._add(spec, now)
+            case Remove(key=key):
+                self._remove(key)
+            case SessionReady():
+                self._session_up = True
+                self._emit(SetMarketDataType(self._policy.market_data_type))
+                for inst in self._instruments.values():
+                    self._request(inst, now)
+            case SessionLost():
+                self._session_up = False
+                self._forget_requests()
+            case StreamsLost():
+                self._request_all_again(now)
+            case StreamsKept():
+                for inst in self._instruments.values():
+                    if inst.lost and inst.con_id and inst.state != FAILED:
+                        self._rerequest(inst, now)
+                    inst.lost = False
+            case ContractMatched(req_id=req_id, match=match):
+                matched = self._by_details.get(req_id)
+                if matched is not None:
+                    matched.matches.append(match)
+            case DetailsEnded(req_id=req_id):
+                self._details_ended(req_id, now)
+            case MarketDataType(req_id=req_id, mdt=mdt):
+                self._market_data_type(req_id, mdt)
+            case RequestCode():
+                self._on_code(event, now)
+            case Ticking(req_id=req_id):
+                self._ticking(req_id)
+            case CheckStale(wall_ns=wall_ns):
+                self._check_stale(now, wall_ns)
+            case CancelAll():
+                for req_id in list(self._by_data):
+                    self._emit(Cancel(req_id))
+                for inst in self._instruments.values():
+                    inst.data_req = 0
+                self._by_data.clear()
+        self._out = []
+        return out
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _add(self, spec: InstrumentSpec, now: float) -> None:
+        if spec.key in self._instruments:
+            raise ValueError(f"instrument {spec.key!r} is already subscribed")
+        inst = self._instruments[spec.key] = Instrument(spec, self._counter_for(spec.key))
+        if self._session_up:
+            self._request(inst, now)
+
+    def _remove(self, key: str) -> None:
+        inst = self._instruments.pop(key, None)
+        if inst is None:
+            return
+        self._by_details.pop(inst.details_req, None)
+        if inst.data_req and self._by_data.pop(inst.data_req, None) is not None:
+            self._emit(Cancel(inst.data_req))
+        inst.data_req = 0
+
+    def _request(self, inst: Instrument, now: float) -> None:
+        """A new session's request for one instrument: subscribe if qualified, else qualify."""
+        if inst.state == FAILED:
+            return
+        if inst.con_id:
+            self._subscribe(inst, now, delayed=self._needs_delayed(inst))
+        else:
+            self._qualify(inst)
+
+    def _forget_requests(self) -> None:
+        self._by_data.clear()
+        self._by_details.clear()
+        for inst in self._instruments.values():
+            inst.data_req = 0
+            inst.requested_at = None
+            inst.stale_retries = 0
+            inst.lost = False
+            if inst.state != FAILED:
+                self._set(inst, PENDING, "waiting for the gateway")
+
+    def _request_all_again(self, now: float) -> None:
+        for inst in self._instruments.values():
+            inst.lost = False
+            if inst.state == FAILED:
+                continue
+            self._set(inst, PENDING, "re-subscribing: the gateway lost market data")
+            if inst.con_id:
+                self._rerequest(inst, now, delayed=self._needs_delayed(inst))
+            else:
+                self._by_details.pop(inst.details_req, None)
+                self._qualify(inst)
+
+    def _details_ended(self, req_id: int, now: float) -> None:
+        inst = self._by_details.pop(req_id, None)
+        if inst is None:
+            return
+        if len(inst.matches) == 1:
+            inst.con_id = inst.matches[0].con_id
+            self._subscribe(inst, now)
+        elif not inst.matches:
+            self._set(inst, FAILED, "no contract matches", code=200)
+        else:
+            found = ", ".join(f"{m.local_symbol or m.symbol}@{m.exchange}" for m in inst.matches)
+            self._set(inst, FAILED, f"ambiguous contract: {len(inst.matches)} match ({found})")
+
+    def _market_data_type(self, req_id: int, mdt: int) -> None:
+        inst = self._by_data.get(req_id)
+        if inst is not None:
+            inst.mdt = mdt
+            if mdt in DELAYED_MDTS:
+                self._set(inst, DELAYED, f"market data type {mdt} (delayed)")
+
+    def _ticking(self, req_id: int) -> None:
+        inst = self._by_data.get(req_id)
+        if inst is not None and inst.state in (PENDING, STALE):
+            state = DELAYED if inst.mdt in DELAYED_MDTS else SUBSCRIBED
+            self._set(inst, state, f"streaming (conid {inst.con_id}, market data type {inst.mdt})")
+
+    def _on_code(self, event: RequestCode, now: float) -> None:
+        inst = self._by_data.get(event.req_id) or self._by_details.get(event.req_id)
+        if inst is None:
+            return
+        kind, code, message = event.kind, event.code, event.message
+        if kind is CodeKind.NO_LIVE_PERMISSION and self._may_fall_back(inst):
+            inst.mdt = DELAYED_MDT
+            text = f"no live market data permission ({message}); falling back to delayed data"
+            self._set(inst, DELAYED, text, code=code)
+            self._rerequest(inst, now, delayed=True)
+        elif kind in (CodeKind.REQUEST_FAILED, CodeKind.NO_LIVE_PERMISSION):
+            self._by_data.pop(inst.data_req, None)
+            self._by_details.pop(inst.details_req, None)
+            inst.data_req = 0
+            self._set(inst, FAILED, message, code=code)
+        elif kind is CodeKind.DELAYED_INSTEAD:
+            inst.mdt = DELAYED_MDT
+            self._set(inst, DELAYED, message, code=code)
+        elif kind is CodeKind.REQUEST_LOST:
+            self._set(inst, PENDING, f"{message}; re-requesting", code=code)
+            if event.link_up:
+                self._rerequest(inst, now)
+            else:
+                inst.lost = True  # re-requested when the link is back (1102)
+        elif kind is CodeKind.COMPETING_SESSION:
+            self._set(inst, STALE, message, code=code)
+
+    def _check_stale(self, now: float, wall_ns: int) -> None:
+        policy = self._policy.stale
+        for finding in find_stale(self._instruments.values(), now, wall_ns, policy):
+            inst = self._instruments[finding.key]
+            if finding.verdict is Verdict.RECOVERED:
+                inst.stale_retries = 0
+            elif finding.verdict is Verdict.RETRY:
+                inst.stale_retries = finding.attempt
+                text = (
+                    f"no ticks for {policy.after:g} s while others tick; "
+                    f"re-requesting ({finding.attempt} of {policy.max_retries})"
+                )
+                self._set(inst, STALE, text)
+                self._rerequest(inst, now, delayed=self._needs_delayed(inst))
+            else:  # GIVE_UP: said once, even if a re-request's initial quote set subscribed
+                inst.stale_retries = policy.max_retries + 1
+                inst.state, inst.code = STALE, None
+                text = (
+                    f"still no ticks after {policy.max_retries} re-requests; "
+                    "left stale until the next reconnect"
+                )
+                self._emit(InstrumentStatus(inst.key, STALE, text))
+
+    # -- requests --------------------------------------------------------------------------
+
+    def _req_id(self) -> int:
+        req_id = self._next_req_id
+        self._next_req_id += 1
+        return req_id
+
+    def _qualify(self, inst: Instrument) -> None:
+        inst.matches = []
+        req_id = inst.details_req = self._req_id()
+        self._by_details[req_id] = inst
+        self._emit(Qualify(req_id, inst.spec))
+
+    def _subscribe(self, inst: Instrument, now: float, *, delayed: bool = False) -> None:
+        req_id = inst.data_req = self._req_id()
+        self._by_data[req_id] = inst
+        inst.requested_at = now
+        request = Subscribe(req_id, inst.spec, inst.con_id, delayed)
+        if delayed:  # reqMarketDataType is session-wide: switch for this one request only
+            self._emit(SetMarketDataType(DELAYED_MDT))
+            self._emit(request)
+            self._emit(SetMarketDataType(self._policy.market_data_type))
+        else:
+            self._emit(request)
+
+    def _rerequest(self, inst: Instrument, now: float, *, delayed: bool = False) -> None:
+        """Cancel an instrument's stream (if any) and request it again under a new id."""
+        old = inst.data_req
+        if old:
+            self._by_data.pop(old, None)
+            self._emit(Cancel(old))
+        self._subscribe(inst, now, delayed=delayed)
+
+    def _needs_delayed(self, inst: Instrument) -> bool:
+        """Whether it runs on the delayed fallback (re-requests keep it there)."""
+        return inst.mdt == DELAYED_MDT and not self._policy.delayed_configured
+
+    def _may_fall_back(self, inst: Instrument) -> bool:
+        return (
+            self._policy.allow_delayed_fallback
+            and inst.state != DELAYED
+            and not self._policy.delayed_configured
+        )
+
+    # -- statuses --------------------------------------------------------------------------
+
+    def _set(
+        self, inst: Instrument, state: InstrumentState, message: str, *, code: int | None = None
+    ) -> None:
+        """Change state and say so; the same state is said again only with a new IB code (a
+        10167 after market data type 3 names the code the first ``delayed`` lacked)."""
+        if inst.state == state and (code is None or code == inst.code):
+            return
+        inst.state, inst.code = state, code
+        self._emit(InstrumentStatus(inst.key, state, message, code))
+
+    def _emit(self, action: Action) -> None:
+        self._out.append(action)
