@@ -1,6 +1,6 @@
 """The code behind a ``delayed`` instrument status reaches subscribers (issue 11's defect)."""
 
-from tests.resilience.support import status_seen, stack, ticks_after
+from tests.resilience.support import stack, status_seen, ticks_after
 
 
 def test_a_delayed_status_after_10167_carries_the_code() -> None:
