@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 READS_PER_TURN: Final = 8
 """Chunks read per loop turn before timers run: bounded, so heartbeats survive a flood."""
 
-Request = Qualify | Subscribe | Cancel | SetMarketDataType
+GatewayRequest = Qualify | Subscribe | Cancel | SetMarketDataType
 """The subscription machine's actions that are gateway requests."""
 
 
@@ -202,7 +202,7 @@ class GatewayLink:
 
         self.pacer.submit(paced, urgent=urgent)
 
-    def request(self, action: Request) -> None:
+    def request(self, action: GatewayRequest) -> None:
         """Send one of the subscription machine's requests, paced."""
         match action:
             case SetMarketDataType(mdt=mdt):

@@ -34,14 +34,12 @@ from publisher.config import Settings
 from publisher.core.instruments import STREAMING, ContractMatch, Instrument
 from publisher.core.stale import StalePolicy
 from publisher.core.subscriptions import (
-    Action,
     Add,
     CancelAll,
     CheckStale,
     CodeKind,
     ContractMatched,
     DetailsEnded,
-    Event,
     InstrumentStatus,
     MarketDataType,
     RequestCode,
@@ -49,6 +47,8 @@ from publisher.core.subscriptions import (
     SessionReady,
     StreamsKept,
     StreamsLost,
+    SubscriptionAction,
+    SubscriptionEvent,
     SubscriptionPolicy,
     Subscriptions,
     Ticking,
@@ -302,11 +302,11 @@ class PublisherService:
 
     # -- carrying out the machines' actions --------------------------------------------------
 
-    def _feed(self, event: Event) -> None:
+    def _feed(self, event: SubscriptionEvent) -> None:
         """Hand the subscription machine one event and carry out what it decides."""
         self._carry_out(self.subscriptions.handle(event, self._clock()))
 
-    def _carry_out(self, actions: list[Action]) -> None:
+    def _carry_out(self, actions: list[SubscriptionAction]) -> None:
         for action in actions:
             if isinstance(action, InstrumentStatus):
                 self.status.status(

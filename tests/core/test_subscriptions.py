@@ -15,7 +15,6 @@ from publisher.core.instruments import (
 from publisher.core.stale import StalePolicy
 from publisher.core.subscriptions import (
     FIRST_REQ_ID,
-    Action,
     Add,
     Cancel,
     CancelAll,
@@ -23,7 +22,6 @@ from publisher.core.subscriptions import (
     CodeKind,
     ContractMatched,
     DetailsEnded,
-    Event,
     InstrumentStatus,
     MarketDataType,
     Qualify,
@@ -35,6 +33,8 @@ from publisher.core.subscriptions import (
     StreamsKept,
     StreamsLost,
     Subscribe,
+    SubscriptionAction,
+    SubscriptionEvent,
     SubscriptionPolicy,
     Subscriptions,
     Ticking,
@@ -62,7 +62,7 @@ class Machine:
     def __init__(self, policy: SubscriptionPolicy | None = None) -> None:
         self.subs = Subscriptions(policy or SubscriptionPolicy(), lambda key: Counter())
 
-    def __call__(self, event: Event, now: float = NOW) -> list[Action]:
+    def __call__(self, event: SubscriptionEvent, now: float = NOW) -> list[SubscriptionAction]:
         return self.subs.handle(event, now)
 
     def inst(self, key: str) -> Instrument:
@@ -75,7 +75,7 @@ def match(con_id: int, symbol: str = "AAPL", exchange: str = "SMART") -> Contrac
     return ContractMatch(con_id, symbol, "STK", symbol, exchange, "NASDAQ", "USD", symbol, 0.01)
 
 
-def statuses(actions: list[Action]) -> list[InstrumentStatus]:
+def statuses(actions: list[SubscriptionAction]) -> list[InstrumentStatus]:
     return [a for a in actions if isinstance(a, InstrumentStatus)]
 
 

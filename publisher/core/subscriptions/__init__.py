@@ -4,7 +4,6 @@
 from publisher.core.subscriptions.machine import FIRST_REQ_ID, CounterFactory, Subscriptions
 from publisher.core.subscriptions.messages import (
     NO_STALE_CHECK,
-    Action,
     Add,
     Cancel,
     CancelAll,
@@ -12,7 +11,6 @@ from publisher.core.subscriptions.messages import (
     CodeKind,
     ContractMatched,
     DetailsEnded,
-    Event,
     InstrumentStatus,
     MarketDataType,
     Qualify,
@@ -24,6 +22,8 @@ from publisher.core.subscriptions.messages import (
     StreamsKept,
     StreamsLost,
     Subscribe,
+    SubscriptionAction,
+    SubscriptionEvent,
     SubscriptionPolicy,
     Ticking,
 )
@@ -31,7 +31,6 @@ from publisher.core.subscriptions.messages import (
 __all__ = [
     "FIRST_REQ_ID",
     "NO_STALE_CHECK",
-    "Action",
     "Add",
     "Cancel",
     "CancelAll",
@@ -40,7 +39,6 @@ __all__ = [
     "ContractMatched",
     "CounterFactory",
     "DetailsEnded",
-    "Event",
     "InstrumentStatus",
     "MarketDataType",
     "Qualify",
@@ -52,6 +50,8 @@ __all__ = [
     "StreamsKept",
     "StreamsLost",
     "Subscribe",
+    "SubscriptionAction",
+    "SubscriptionEvent",
     "SubscriptionPolicy",
     "Subscriptions",
     "Ticking",

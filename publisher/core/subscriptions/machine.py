@@ -1,11 +1,12 @@
 """The subscription machine: what to request for each instrument, as events in, actions out.
 
-No sockets and no clocks: :meth:`Subscriptions.handle` takes an :data:`Event` and the current
-monotonic time and returns the :data:`Action` values the service must carry out, in order
-(requests go to the gateway through the pacer, statuses to the bus). The machine owns the
-instrument records and both request-id maps (contract details request -> instrument, market
-data request -> instrument); the tick path reads the second through :attr:`by_data_req`, a
-read-only view.
+No sockets and no clocks: :meth:`Subscriptions.handle` takes a :data:`SubscriptionEvent` and
+the current monotonic time and returns the :data:`SubscriptionAction` values the service must
+carry out, in order (requests go to the gateway through the pacer, statuses to the bus). The
+machine owns the instrument records and both request-id maps (contract details request ->
+instrument, market data request -> instrument); the tick path reads the second through
+:attr:`Subscriptions.by_data_req`, a read-only view (a ``MappingProxyType``: about 16 ns more
+per tick than a plain dict lookup, the price of no one else writing it).
 
 Instruments come and go at run time (:class:`Add`, :class:`Remove`): one added while the API
 session is up is requested at once, one added before waits for :class:`SessionReady`.
@@ -39,7 +40,6 @@ from publisher.core.instruments import (
 )
 from publisher.core.stale import Verdict, find_stale
 from publisher.core.subscriptions.messages import (
-    Action,
     Add,
     Cancel,
     CancelAll,
@@ -47,7 +47,6 @@ from publisher.core.subscriptions.messages import (
     CodeKind,
     ContractMatched,
     DetailsEnded,
-    Event,
     InstrumentStatus,
     MarketDataType,
     Qualify,
@@ -59,6 +58,8 @@ from publisher.core.subscriptions.messages import (
     StreamsKept,
     StreamsLost,
     Subscribe,
+    SubscriptionAction,
+    SubscriptionEvent,
     SubscriptionPolicy,
     Ticking,
 )
@@ -91,7 +92,7 @@ class Subscriptions:
         self._by_data: dict[int, Instrument] = {}
         self.by_data_req: Mapping[int, Instrument] = MappingProxyType(self._by_data)
         """Market data request id -> instrument, read-only (the tick path's lookup)."""
-        self._out: list[Action] = []
+        self._out: list[SubscriptionAction] = []
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -118,9 +119,9 @@ class Subscriptions:
 
     # -- events ----------------------------------------------------------------------------
 
-    def handle(self, event: Event, now: float) -> list[Action]:
+    def handle(self, event: SubscriptionEvent, now: float) -> list[SubscriptionAction]:
         """Apply one event; returns the actions to carry out, in order."""
-        out: list[Action] = []
+        out: list[SubscriptionAction] = []
         self._out = out
         match event:
             case Add(spec=spec):
@@ -347,5 +348,5 @@ class Subscriptions:
         inst.state, inst.code = state, code
         self._emit(InstrumentStatus(inst.key, state, message, code))
 
-    def _emit(self, action: Action) -> None:
+    def _emit(self, action: SubscriptionAction) -> None:
         self._out.append(action)

@@ -128,7 +128,7 @@ class CancelAll:
     """Shutting down: cancel every stream."""
 
 
-Event = (
+SubscriptionEvent = (
     Add
     | Remove
     | SessionReady
@@ -189,7 +189,7 @@ class InstrumentStatus:
     code: int | None = None
 
 
-Action = SetMarketDataType | Qualify | Subscribe | Cancel | InstrumentStatus
+SubscriptionAction = SetMarketDataType | Qualify | Subscribe | Cancel | InstrumentStatus
 
 
 # -- the machine ---------------------------------------------------------------------------
