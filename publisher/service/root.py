@@ -16,6 +16,7 @@ carries out their actions. Everything is bound when the service is constructed, 
 bind port 0 and read the resolved endpoints before :meth:`PublisherService.run`.
 """
 
+import contextlib
 import logging
 import random
 import time
@@ -139,21 +140,45 @@ class PublisherService:
         )
         for spec in settings.instruments:  # no session yet: nothing is requested
             self.subscriptions.handle(Add(spec), clock())
-        self.loop = EventLoop(clock)
+        with contextlib.ExitStack() as undo:  # a bind that fails closes what was bound
+            self.loop = EventLoop(clock)
+            undo.callback(self.loop.close)
+            self._bind(context, undo)
+            self._wire(behind_after, clock, (rng or random.Random()).random)
+            metrics.watch(self)
+            self.metrics_server = (
+                MetricsServer(settings.metrics.listen, self.registry, self.readiness)
+                if serve_metrics
+                else None
+            )
+            undo.pop_all()  # built: run() closes everything when it ends
+        log.info("publisher started", extra={"sid": self.bus.sid, "endpoints": self.bus.endpoints})
+
+    def _bind(self, context: zmq.Context[Any], undo: contextlib.ExitStack) -> None:
+        """The bus (PUB) and the snapshot (ROUTER), with CURVE when it is configured."""
+        settings, messages = self.settings, self.metrics.messages
         bus_cfg = settings.bus
-        messages = metrics.messages
         self.security = BusSecurity.start(bus_cfg, context, settings.source)
+        undo.callback(self.security.close)
         self.bus = Bus(
             name=settings.publisher.name,
             endpoints=bus_cfg.pub,
             send_hwm=bus_cfg.send_hwm,
             context=context,
-            clock_ns=wall_ns,
+            clock_ns=self._wall_ns,
             on_sent=lambda kind: messages[kind].inc(),
             before_bind=self.security.secure,
         )
+        undo.callback(self.bus.close)
         self.snapshot = SnapshotServer.for_bus(self.bus, bus_cfg.snapshot, self.security.secure)
+        undo.callback(self.snapshot.close)
         self.status = StatusPublisher(self.bus)
+
+    def _wire(
+        self, behind_after: float, clock: Callable[[], float], jitter: Callable[[], float]
+    ) -> None:
+        """The gateway link (which builds the tick path and the adapter) and the loop."""
+        metrics, messages = self.metrics, self.metrics.messages
 
         def tick_path(receive_time: Callable[[], int]) -> TickPath:
             return TickPath(
@@ -167,7 +192,7 @@ class PublisherService:
             )
 
         self.link = GatewayLink(
-            gw,
+            self.settings.gateway,
             self,
             tick_path,
             metrics,
@@ -175,12 +200,13 @@ class PublisherService:
             on_backlog=self._on_backlog,
             behind_after=behind_after,
             clock=clock,
-            wall_ns=wall_ns,
-            jitter=(rng or random.Random()).random,
+            wall_ns=self._wall_ns,
+            jitter=jitter,
         )
+        stale = self.subscriptions.policy.stale
         self.loop.add_source(self.link)
         self.loop.add_socket(self.snapshot.socket, self.snapshot.on_readable)
-        self.loop.add_timer(Periodic(bus_cfg.heartbeat_interval, self._heartbeat))
+        self.loop.add_timer(Periodic(self.settings.bus.heartbeat_interval, self._heartbeat))
         self.loop.add_timer(self.link)
         self.loop.add_timer(
             Periodic(
@@ -189,13 +215,6 @@ class PublisherService:
                 lambda: stale.enabled and self.link.state.session_up,
             )
         )
-        metrics.watch(self)
-        self.metrics_server = (
-            MetricsServer(settings.metrics.listen, self.registry, self.readiness)
-            if serve_metrics
-            else None
-        )
-        log.info("publisher started", extra={"sid": self.bus.sid, "endpoints": self.bus.endpoints})
 
     # -- public ----------------------------------------------------------------------------
 

@@ -97,6 +97,10 @@ class Subscriptions:
     # -- queries ---------------------------------------------------------------------------
 
     @property
+    def policy(self) -> SubscriptionPolicy:
+        return self._policy
+
+    @property
     def instruments(self) -> tuple[Instrument, ...]:
         """The instruments, in the order they were added."""
         return tuple(self._instruments.values())
