@@ -46,10 +46,11 @@ system-deps: ## make sure prometheus, promtool, systemd-analyze and node are ins
 bench: setup ## run the benchmarks (a few minutes) and print the results table
 	$(BIN)/python -m bench
 
-lint: setup ## ruff (lint + format check) and mypy --strict
+lint: setup ## ruff (lint + format check), mypy --strict and the import layers (lint-imports)
 	$(BIN)/ruff check publisher subscribers tests bench
 	$(BIN)/ruff format --check publisher subscribers tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 format: setup ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix publisher subscribers tests bench

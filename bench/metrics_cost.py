@@ -62,18 +62,18 @@ def _tick_path(context: zmq.Context[Any], *, metrics: bool) -> tuple[TickPath, C
     latency: Any = real.tick_latency if metrics else nothing
     counter: Any = real.instrument_counter("AAPL") if metrics else nothing
     messages: Any = real.messages["tick"] if metrics else nothing
+    instrument = Instrument(InstrumentSpec(key="AAPL", sec_type="STK", symbol="AAPL"), counter)
+    instrument.state = SUBSCRIBED
+    instrument.con_id = 265598
     path = TickPath(
         bus,
         latency,
         time.time_ns,
-        lambda inst, state, message: None,
+        lambda inst: None,
+        by_req={1: instrument},
         tick_names=IBAPI_TICK_NAMES,
         tick_messages=messages,
     )
-    instrument = Instrument(InstrumentSpec(key="AAPL", sec_type="STK", symbol="AAPL"), counter)
-    instrument.state = SUBSCRIBED
-    instrument.con_id = 265598
-    path.by_req[1] = instrument
     return path, bus.close
 
 

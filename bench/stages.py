@@ -116,11 +116,13 @@ def _tick_path(context: zmq.Context[Any], req_ids: list[int]) -> tuple[TickPath,
         context=context,
         on_sent=lambda kind: messages[kind].inc(),
     )
+    by_req: dict[int, Instrument] = {}
     path = TickPath(
         bus,
         metrics.tick_latency,
         time.time_ns,
-        lambda inst, state, message: None,
+        lambda inst: None,
+        by_req=by_req,
         tick_names=IBAPI_TICK_NAMES,
         tick_messages=messages["tick"],
     )
@@ -133,7 +135,7 @@ def _tick_path(context: zmq.Context[Any], req_ids: list[int]) -> tuple[TickPath,
         )
         inst = Instrument(spec, metrics.instrument_counter(spec.key))
         inst.con_id, inst.state = instrument.con_id, SUBSCRIBED
-        path.by_req[req_id] = inst
+        by_req[req_id] = inst
     return path, bus
 
 

@@ -23,7 +23,6 @@ DEMO_RATE: Final = 40.0
 
 
 def _banner(service: PublisherService, sim_port: int, out: TextIO) -> None:
-    assert service.bus is not None
     endpoint = service.bus.endpoints[0]
     metrics = service.metrics_server.address if service.metrics_server else "off"
     out.write(
@@ -41,7 +40,11 @@ def run_demo(settings: Settings, out: TextIO = sys.stdout) -> int:
     gw = settings.gateway
     sim = SimulatedGateway(gw.host, gw.port, rate=DEMO_RATE, seed=1)
     sim.start()
-    service = PublisherService(settings)
+    try:
+        service = PublisherService(settings)  # binds the bus and metrics endpoints
+    except BaseException:
+        sim.stop()
+        raise
     stop = threading.Event()
     thread: threading.Thread | None = None
     try:
@@ -50,7 +53,6 @@ def run_demo(settings: Settings, out: TextIO = sys.stdout) -> int:
         install_stop_handlers(stop.set)
         thread.start()
         _banner(service, sim.port, out)
-        assert service.bus is not None
         _watch(service.bus.endpoints[0], out, stop)
     finally:
         service.stop()

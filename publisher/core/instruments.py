@@ -1,38 +1,92 @@
-"""Instrument records: one configured instrument and where it stands.
+"""Instrument records: one instrument, its contract, its requests and where it stands.
 
-Mutable and owned by the service thread; the scrape-time metrics read them under the GIL.
+The records are mutable and owned by the subscription machine
+(:mod:`publisher.core.subscriptions`), which alone changes their state and request ids. The
+tick path writes exactly one field, :attr:`Instrument.last_tick_ns` (once per tick, where a
+message round trip would cost more than the tick); the scrape-time metrics read them under the
+GIL. No metrics library and no gateway types here: the tick counter is a :class:`TickCounter`
+seam and a contract match a plain value.
 """
 
 from dataclasses import dataclass, field
-from typing import Final
-
-from prometheus_client import Counter
+from enum import StrEnum
+from typing import Final, Protocol
 
 from publisher.config import InstrumentSpec
-from publisher.gateway.adapter import ContractMatch
 
-PENDING: Final = "pending"
-SUBSCRIBED: Final = "subscribed"
-DELAYED: Final = "delayed"
-STALE: Final = "stale"
-FAILED: Final = "failed"
+
+class InstrumentState(StrEnum):
+    """An instrument's published state (contract v1: ``status`` messages of scope instrument).
+
+    A ``StrEnum``: each member equals, and is published as, its lower-case value.
+    """
+
+    PENDING = "pending"
+    SUBSCRIBED = "subscribed"
+    DELAYED = "delayed"
+    STALE = "stale"
+    FAILED = "failed"
+
+
+PENDING: Final = InstrumentState.PENDING
+SUBSCRIBED: Final = InstrumentState.SUBSCRIBED
+DELAYED: Final = InstrumentState.DELAYED
+STALE: Final = InstrumentState.STALE
+FAILED: Final = InstrumentState.FAILED
 STREAMING: Final = frozenset({SUBSCRIBED, DELAYED})
+"""The states in which an instrument's stream delivers ticks."""
+
+LIVE_MDT: Final = 1
+DELAYED_MDT: Final = 3
+"""The market data type requested for the delayed fallback."""
+DELAYED_MDTS: Final = frozenset({3, 4})
+"""Market data types that are delayed data: 3 delayed, 4 delayed-frozen."""
+
+
+class TickCounter(Protocol):
+    """``ibpub_ticks_total`` for one instrument (a ``prometheus_client`` counter child)."""
+
+    def inc(self, amount: float = 1) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ContractMatch:
+    """One contract the gateway returned for a contract-details request."""
+
+    con_id: int
+    symbol: str
+    sec_type: str
+    local_symbol: str
+    exchange: str
+    primary_exchange: str
+    currency: str
+    long_name: str
+    min_tick: float
 
 
 @dataclass(slots=True, eq=False)
 class Instrument:
-    """One configured instrument: its spec, qualification, request ids and last tick."""
+    """One instrument: its spec, qualification, request ids, last tick and stale retries."""
 
     spec: InstrumentSpec
-    counter: Counter
+    counter: TickCounter
     topic: str = ""
-    state: str = PENDING
+    state: InstrumentState = PENDING
     con_id: int = 0
     details_req: int = 0
     data_req: int = 0
-    mdt: int = 1
+    mdt: int = LIVE_MDT
     matches: list[ContractMatch] = field(default_factory=list)
     last_tick_ns: int = 0
+    """Wall-clock ns of the last tick read (0 before the first); written by the tick path."""
+    requested_at: float | None = None
+    """Monotonic time of the last reqMktData (None: no request on this connection yet)."""
+    stale_retries: int = 0
+    """Re-requests made because it stopped ticking (reset once it ticks a whole period)."""
+    lost: bool = False
+    """Its stream died while the gateway was cut off from IB (10182): re-request on 1102."""
+    code: int | None = None
+    """The IB code behind the state last published (so a new code for the same state is)."""
 
     def __post_init__(self) -> None:
         self.topic = f"tick.{self.spec.key}"

@@ -12,17 +12,17 @@ each read:
   are incremented once per read: a counter ``inc`` costs about 0.5 us, more than building the
   message.
 
-State changes (first tick of a pending instrument) are handed back to the service.
+The first tick of a pending or stale instrument is handed back (``on_ticking``) for the
+subscription machine to decide its new state. The instruments are looked up in a read-only
+view of the machine's request map; the only thing written here is each record's
+``last_tick_ns``. No ZeroMQ and no metrics library: the bus and the counters are Protocols.
 """
 
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Protocol
 
-from prometheus_client import Counter
-
-from publisher.bus.publish import SCHEMA_VERSION, Bus
-from publisher.core.instruments import DELAYED, PENDING, STALE, SUBSCRIBED, Instrument
+from publisher.core.instruments import PENDING, STALE, Instrument
 from publisher.core.normalise import (
     Size,
     field_name,
@@ -33,8 +33,10 @@ from publisher.core.normalise import (
     normal_size,
     string_value,
 )
+from publisher.core.schema import SCHEMA_VERSION
 
-StateChange = Callable[[Instrument, str, str], None]
+Ticking = Callable[[Instrument], None]
+"""Told of the first tick of a pending or stale instrument."""
 
 BATCH: Final = 128
 """Ticks handed to ZeroMQ together (at the latest at the end of each read): enough for its
@@ -47,6 +49,23 @@ class Observer(Protocol):
     def observe(self, amount: float) -> None: ...
 
 
+class Counter(Protocol):
+    """A counter: ``ibpub_messages_published_total{type="tick"}``."""
+
+    def inc(self, amount: float = 1) -> None: ...
+
+
+class TickBus(Protocol):
+    """The part of :class:`publisher.bus.publish.Bus` the tick path uses."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def sid(self) -> int: ...
+    def queue_tick(self, topic: str, payload: dict[str, Any]) -> dict[str, Any]: ...
+    def send_queued(self) -> int: ...
+
+
 def _discard(topic: str, payload: dict[str, Any]) -> None:
     """No last-value cache: published payloads are not kept."""
 
@@ -56,19 +75,21 @@ class TickPath:
 
     def __init__(
         self,
-        bus: Bus,
+        bus: TickBus,
         latency: Observer,
         receive_time: Callable[[], int],
-        on_state: StateChange,
+        on_ticking: Ticking,
         record_last: Callable[[str, dict[str, Any]], None] | None = None,
         *,
+        by_req: Mapping[int, Instrument],
         tick_names: Mapping[int, str],
         tick_messages: Counter | None = None,
     ) -> None:
         """``tick_names`` is ibapi's ``{id: lower-case name}`` table
         (:data:`publisher.gateway.ticktypes.IBAPI_TICK_NAMES`), passed in to keep ibapi out of
         the core."""
-        self.by_req: dict[int, Instrument] = {}
+        self.by_req = by_req
+        """Market data request id -> instrument (a read-only view of the machine's map)."""
         self._fields = field_names(tick_names)
         self._pub = bus.name
         self._sid = bus.sid
@@ -81,7 +102,7 @@ class TickPath:
         self._record_last = record_last or _discard
         self._observe = latency.observe
         self._receive_time = receive_time
-        self._on_state = on_state
+        self._on_ticking = on_ticking
         self._tick_messages = tick_messages
         self._unflushed: dict[Instrument, int] = {}
         """Ticks published per instrument since the last :meth:`flush`."""
@@ -194,12 +215,7 @@ class TickPath:
         unflushed[inst] = unflushed.get(inst, 0) + 1
         inst.last_tick_ns = ts_recv
         if inst.state == PENDING or inst.state == STALE:
-            delayed = inst.mdt in (3, 4)
-            self._on_state(
-                inst,
-                DELAYED if delayed else SUBSCRIBED,
-                f"streaming (conid {inst.con_id}, market data type {inst.mdt})",
-            )
+            self._on_ticking(inst)
 
     def _send_queued(self) -> None:
         """Hand the queued ticks to ZeroMQ and observe their tick-to-publish latency.

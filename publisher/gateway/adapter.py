@@ -1,10 +1,10 @@
 """The ibapi boundary: ``EWrapper`` callbacks in, plain calls on :class:`GatewayEvents` out.
 
 camelCase ends here. Every tick callback forwards its values unchanged (the normaliser decides
-what they mean); ibapi objects never leave this module except as the plain values below.
+what they mean); ibapi objects never leave this module except as plain values (a contract
+as the core's :class:`~publisher.core.instruments.ContractMatch`).
 """
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -12,22 +12,10 @@ from ibapi.contract import Contract
 from ibapi.wrapper import EWrapper
 
 from publisher.config import InstrumentSpec
+from publisher.core.instruments import ContractMatch
 from publisher.core.normalise import Size
 
-
-@dataclass(frozen=True, slots=True)
-class ContractMatch:
-    """One contract the gateway returned for a contract-details request."""
-
-    con_id: int
-    symbol: str
-    sec_type: str
-    local_symbol: str
-    exchange: str
-    primary_exchange: str
-    currency: str
-    long_name: str
-    min_tick: float
+__all__ = ["Adapter", "ContractMatch", "GatewayEvents", "TickSink", "contract_from_spec"]
 
 
 class GatewayEvents(Protocol):

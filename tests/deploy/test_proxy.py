@@ -13,8 +13,9 @@ import pytest
 import zmq
 from prometheus_client import CollectorRegistry
 
+from publisher.endpoints import reaches_beyond_host
 from publisher.errors import ConfigError
-from publisher.proxy import ProxyService, ProxySettings, reaches_beyond_host
+from publisher.proxy import ProxyService, ProxySettings
 from tests.helpers import free_port, wait_for
 
 
@@ -167,7 +168,9 @@ def test_a_bind_that_fails_makes_run_return_1(sockets: Sockets) -> None:
     """run() returns 1, without raising, when a bind endpoint is taken."""
     _taken, endpoint = sockets.bound(zmq.PUB)
     settings = ProxySettings(
-        upstreams=(f"tcp://127.0.0.1:{free_port()}",), binds=(endpoint,), metrics_listen=":0"
+        upstreams=(f"tcp://127.0.0.1:{free_port()}",),
+        binds=(endpoint,),
+        metrics_listen="127.0.0.1:0",
     )
     service = ProxyService(settings, registry=CollectorRegistry(), serve_metrics=False)
     assert service.run() == 1
@@ -183,6 +186,8 @@ def test_a_bind_that_fails_makes_run_return_1(sockets: Sockets) -> None:
         ({"binds": ("udp://0.0.0.0:7700",)}, "--bind"),
         ({"binds": ()}, "--bind"),
         ({"metrics_listen": "9710"}, "--metrics-listen"),
+        ({"metrics_listen": ":9710"}, "--metrics-listen"),
+        ({"metrics_listen": "::1:9710"}, "--metrics-listen"),
         ({"hwm": -1}, "--hwm"),
     ],
 )

@@ -39,24 +39,25 @@ class Setup:
         self.sub.subscribe(b"")
         self.sub.connect(self.bus.endpoints[0])
         self.states: list[tuple[str, str]] = []
-        self.path = TickPath(
-            self.bus,
-            self.metrics.tick_latency,
-            time.time_ns,
-            self.on_state,
-            tick_names=IBAPI_TICK_NAMES,
-            tick_messages=messages["tick"],
-        )
         spec = InstrumentSpec(key="AAPL", sec_type="STK", symbol="AAPL")
         self.inst = Instrument(spec, self.metrics.instrument_counter("AAPL"))
         self.inst.con_id = 265598
         self.inst.state = SUBSCRIBED
-        self.path.by_req[1] = self.inst
+        self.path = TickPath(
+            self.bus,
+            self.metrics.tick_latency,
+            time.time_ns,
+            self.on_ticking,
+            by_req={1: self.inst},
+            tick_names=IBAPI_TICK_NAMES,
+            tick_messages=messages["tick"],
+        )
 
-    def on_state(self, inst: Instrument, state: str, message: str) -> None:
-        inst.state = state
-        self.states.append((inst.key, state))
-        self.bus.publish("status.t", "status", {"scope": "instrument", "state": state})
+    def on_ticking(self, inst: Instrument) -> None:
+        """What the subscription machine does with a pending instrument's first tick."""
+        inst.state = SUBSCRIBED
+        self.states.append((inst.key, SUBSCRIBED))
+        self.bus.publish("status.t", "status", {"scope": "instrument", "state": SUBSCRIBED})
 
     def wait_connected(self) -> None:
         """Heartbeats until the slow-joining subscriber sees one (then drain it)."""

@@ -1,0 +1,280 @@
+"""``ibpub proxy``: fan one bus out to many hosts through ZeroMQ's own forwarder.
+
+::
+
+    publisher A  PUB (binds) ──┐                           ┌──> SUB  subscriber (host 1)
+    publisher B  PUB (binds) ──┼──> XSUB ══ proxy ══ XPUB ──┼──> SUB  subscriber (host 2)
+    publisher C  PUB (binds) ──┘   (connects)     (binds)  └──> ...
+
+Messages flow down untouched (the topic and payload frames as each publisher sent them, so every
+``sid`` and ``seq`` reaches subscribers unchanged) and subscriptions flow up: XPUB hands each new
+prefix subscription to XSUB, which sends it to every upstream publisher, so a publisher only
+sends what some subscriber behind the proxy asked for. XSUB resends its subscriptions whenever
+an upstream (re)connects, so a restarted publisher picks them up again by itself.
+
+The forwarding is libzmq's ``zmq_proxy_steerable`` in a thread of its own (pyzmq releases the
+GIL for it). The calling thread supervises: it watches the upstream connections through a socket
+monitor and stops the forwarder with ``TERMINATE`` on its control socket. Metrics (prefix
+``ibpub_proxy_``, on the service's own registry) are read from the forwarder's ``STATISTICS``
+when Prometheus scrapes, so the forwarding path carries no instrumentation at all.
+
+Not proxied: the snapshot (last-value cache). A snapshot reply carries one ``sid``, so it cannot
+speak for several publishers; late joiners ask each publisher's ``bus.snapshot`` directly.
+"""
+
+import contextlib
+import logging
+import threading
+from typing import Any, Final
+
+import zmq
+from prometheus_client import CollectorRegistry
+from zmq.utils.monitor import recv_monitor_message
+
+from publisher.endpoints import reaches_beyond_host
+from publisher.loop import EventLoop
+from publisher.observability.httpd import MetricsServer, Readiness
+from publisher.proxy.metrics import ProxyMetrics, ProxyStatistics
+from publisher.proxy.settings import ProxySettings
+
+log = logging.getLogger(__name__)
+
+EXIT_OK: Final = 0
+EXIT_FATAL: Final = 1
+HEARTBEAT_IVL_MS: Final = 2_000
+HEARTBEAT_TIMEOUT_MS: Final = 6_000
+"""ZMTP heartbeats on both sides: a peer whose host died (no FIN, no RST) is dropped after this,
+the upstream side then reconnects and a dead subscriber's queue is freed."""
+RECONNECT_IVL_MS: Final = 100
+RECONNECT_IVL_MAX_MS: Final = 2_000
+"""An upstream publisher that restarts is reconnected within about this long."""
+CONTROL_TIMEOUT_MS: Final = 1_000
+"""How long a scrape waits for the forwarder to answer ``STATISTICS``."""
+STOP_TIMEOUT: Final = 10.0
+
+
+class ProxyService:
+    """Binds, connects and runs the forwarder until :meth:`stop`.
+
+    :meth:`start` binds and connects (separate from :meth:`run` so tests can bind port 0 and
+    read :attr:`endpoints` first); :meth:`run` supervises until :meth:`stop` and cleans up.
+    """
+
+    def __init__(
+        self,
+        settings: ProxySettings,
+        *,
+        context: zmq.Context[Any] | None = None,
+        registry: CollectorRegistry | None = None,
+        serve_metrics: bool = True,
+    ) -> None:
+        self.settings = settings
+        self._own_context = context is None
+        self._context: zmq.Context[Any] = zmq.Context() if context is None else context
+        self.registry = registry or CollectorRegistry()
+        self.metrics = ProxyMetrics(self.registry, self)
+        self._serve_metrics = serve_metrics
+        self.metrics_server: MetricsServer | None = None
+        self.endpoints: list[str] = []
+        """The bound XPUB endpoints, with any port 0 or * resolved."""
+        self._sockets: list[zmq.Socket[Any]] = []
+        self._xsub: zmq.Socket[Any] | None = None
+        self._monitor: zmq.Socket[Any] | None = None
+        self._control: zmq.Socket[Any] | None = None
+        self._control_lock = threading.Lock()
+        self._forwarding = False
+        self._last_stats = ProxyStatistics()
+        self._thread: threading.Thread | None = None
+        self._connected: dict[str, bool] = {}
+        self._connected_count = 0
+        self._failure: str | None = None
+        self._stopping = False
+        self._loop = EventLoop()
+        """The supervisor's loop: the socket monitor, and a wake-up for :meth:`stop`."""
+
+    # -- public ------------------------------------------------------------------------------
+
+    @property
+    def upstreams(self) -> tuple[str, ...]:
+        return self.settings.upstreams
+
+    @property
+    def upstreams_connected(self) -> int:
+        """Upstream connections established now (from the socket monitor's events)."""
+        return self._connected_count
+
+    def start(self) -> None:
+        """Bind the XPUB side, connect the XSUB side, start the forwarder and the metrics."""
+        if self._xsub is not None:
+            return
+        hwm = self.settings.hwm
+        xpub = self._socket(zmq.XPUB)
+        xpub.setsockopt(zmq.SNDHWM, hwm)
+        for endpoint in self.settings.binds:
+            try:
+                xpub.bind(endpoint)
+            except zmq.ZMQError as exc:
+                log.error("cannot bind", extra={"endpoint": endpoint, "error": exc.strerror})
+                raise
+            # A tcp port of 0 or * is resolved by the bind: report what subscribers must use.
+            self.endpoints.append(xpub.getsockopt_string(zmq.LAST_ENDPOINT))
+            if reaches_beyond_host(endpoint):
+                # The proxy has no CURVE yet: say so where an operator will look.
+                log.warning(
+                    "serving beyond this host without encryption or authentication; keep the "
+                    "network private or tunnel it (docs/deploy.md)",
+                    extra={"endpoint": endpoint},
+                )
+        xsub = self._xsub = self._socket(zmq.XSUB)
+        xsub.setsockopt(zmq.RCVHWM, hwm)
+        xsub.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
+        xsub.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
+        # The monitor is attached before connecting so the first connection is not missed.
+        self._monitor = xsub.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+        self._sockets.append(self._monitor)
+        for endpoint in self.settings.upstreams:
+            xsub.connect(endpoint)
+        control_address = f"inproc://ibpub-proxy-control-{id(self):x}"
+        forwarder_control = self._socket(zmq.PAIR)
+        forwarder_control.bind(control_address)
+        self._control = self._socket(zmq.PAIR)
+        self._control.connect(control_address)
+        self._forwarding = True
+        self._thread = threading.Thread(
+            target=self._forward,
+            args=(xsub, xpub, forwarder_control),
+            name="ibpub-proxy-forwarder",
+            daemon=True,
+        )
+        self._thread.start()
+        if self._serve_metrics:
+            self.metrics_server = MetricsServer(
+                self.settings.metrics_listen, self.registry, self.readiness
+            )
+        log.info(
+            "proxy started",
+            extra={"upstreams": list(self.settings.upstreams), "endpoints": self.endpoints},
+        )
+
+    def run(self) -> int:
+        """Run until :meth:`stop`; returns the exit code (0 clean stop, 1 fatal)."""
+        try:
+            self.start()
+            self._supervise()
+        except zmq.ZMQError as exc:
+            self._failure = str(exc)
+        finally:
+            self._shutdown()
+        if self._failure is not None:
+            log.error("proxy failed", extra={"error": self._failure})
+            return EXIT_FATAL
+        return EXIT_OK
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to stop; safe from a signal handler or another thread."""
+        self._stopping = True
+        self._loop.stop()
+
+    def readiness(self) -> Readiness:
+        """Ready while at least one upstream publisher is connected."""
+        connected, total = self._connected_count, len(self.settings.upstreams)
+        if connected == 0:
+            return Readiness(False, f"no upstream connected (0 of {total})")
+        return Readiness(True, f"{connected} of {total} upstreams connected")
+
+    def statistics(self) -> ProxyStatistics:
+        """The forwarder's counts now (the last ones known once it has stopped)."""
+        with self._control_lock:
+            control = self._control
+            if control is None or not self._forwarding:
+                return self._last_stats
+            # A reply that arrived after an earlier request timed out must not be read as
+            # the answer to this one.
+            while control.poll(0):
+                control.recv_multipart()
+            control.send(b"STATISTICS")
+            if control.poll(CONTROL_TIMEOUT_MS):
+                self._last_stats = ProxyStatistics.from_reply(control.recv_multipart())
+            return self._last_stats
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _socket(self, kind: int) -> zmq.Socket[Any]:
+        sock: zmq.Socket[Any] = self._context.socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        if kind in (zmq.XSUB, zmq.XPUB):
+            sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS)
+            sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
+        self._sockets.append(sock)
+        return sock
+
+    def _forward(
+        self, xsub: zmq.Socket[Any], xpub: zmq.Socket[Any], control: zmq.Socket[Any]
+    ) -> None:
+        """The forwarder thread: returns when TERMINATE arrives on ``control``."""
+        try:
+            zmq.proxy_steerable(xsub, xpub, None, control)
+        except zmq.ZMQError as exc:
+            if not self._stopping:
+                self._failure = f"forwarder: {exc}"
+        else:
+            if not self._stopping:
+                self._failure = "forwarder stopped unexpectedly"
+        if not self._stopping:
+            self.stop()
+
+    def _supervise(self) -> None:
+        assert self._monitor is not None
+        self._loop.add_socket(self._monitor, self._drain_monitor)
+        self._loop.run()
+
+    def _drain_monitor(self) -> None:
+        assert self._monitor is not None
+        while True:
+            try:
+                event = recv_monitor_message(self._monitor, zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            endpoint = bytes(event["endpoint"]).decode("utf-8", "replace")
+            up = event["event"] == zmq.EVENT_CONNECTED
+            # Keyed by endpoint so a repeated event cannot push the count off by one.
+            if self._connected.get(endpoint, False) == up:
+                continue
+            self._connected[endpoint] = up
+            self._connected_count += 1 if up else -1
+            if up:
+                log.info("upstream connected", extra={"endpoint": endpoint})
+            else:
+                log.warning("upstream disconnected", extra={"endpoint": endpoint})
+
+    def _shutdown(self) -> None:
+        self._stopping = True
+        final = self.statistics()
+        with self._control_lock:
+            if self._forwarding and self._control is not None:
+                self._control.send(b"TERMINATE")
+            self._forwarding = False
+        thread = self._thread
+        if thread is not None:
+            thread.join(STOP_TIMEOUT)
+            if thread.is_alive():
+                # Closing sockets the forwarder still uses would be unsafe; leave them to exit.
+                log.error("forwarder did not stop; leaving its sockets open")
+                self._close_http()
+                return
+        if self._xsub is not None and self._monitor is not None:
+            with contextlib.suppress(zmq.ZMQError):
+                self._xsub.disable_monitor()
+        for sock in self._sockets:
+            sock.close(linger=0)
+        self._sockets.clear()
+        self._close_http()
+        if self._own_context:
+            self._context.term()
+        log.info("proxy stopped", extra={"messages_forwarded": final.messages_forwarded})
+
+    def _close_http(self) -> None:
+        if self.metrics_server is not None:
+            self.metrics_server.close()
+            self.metrics_server = None
+        self._loop.close()
