@@ -15,7 +15,8 @@ from prometheus_client import CollectorRegistry
 
 from publisher.errors import ConfigError
 from publisher.proxy import ProxyService, ProxySettings, reaches_beyond_host
-from tests.helpers import free_port, wait_for
+from tests.support.processes import free_port
+from tests.support.waiting import wait_for
 
 
 class RunningProxy:

@@ -15,16 +15,8 @@ import pytest
 
 from subscribers.client import Subscriber
 from subscribers.wire import Message
-from tests.helpers import (
-    BIN,
-    DEADLINE,
-    LineReader,
-    Processes,
-    free_port,
-    port_open,
-    processes,
-    wait_for,
-)
+from tests.support.processes import BIN, LineReader, Processes, free_port, port_open, processes
+from tests.support.waiting import DEADLINE, wait_for
 
 PUBLISHER = """\
 [publisher]

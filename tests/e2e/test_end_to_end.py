@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import BIN, LineReader, Processes, free_port, port_open, processes, wait_for
+from tests.support.processes import BIN, LineReader, Processes, free_port, port_open, processes
+from tests.support.waiting import wait_for
 
 GOOD_KEYS = ("AAPL", "MSFT", "SPY", "QQQ", "ESZ6", "CLF7", "EUR.USD")
 

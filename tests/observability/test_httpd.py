@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter
 
 from publisher.observability.httpd import MetricsServer, Readiness, parse_listen
-from tests.observability.support import http_get
+from tests.support.metrics import http_get
 
 
 class Switch:

@@ -25,8 +25,9 @@ from subscribers.latency import (
     parse_listen,
     report_json,
 )
-from tests.helpers import BIN, LineReader, Processes, free_port, processes, wait_for
-from tests.observability.support import http_get, samples
+from tests.support.metrics import http_get, samples
+from tests.support.processes import BIN, LineReader, Processes, free_port, processes
+from tests.support.waiting import wait_for
 
 # -- the recorder and the reports ----------------------------------------------------------------
 

@@ -21,8 +21,10 @@ from typing import IO, Any
 import pytest
 import yaml
 
-from tests.helpers import BIN, Processes, free_port, port_open, processes, wait_for
-from tests.observability.support import DEPLOY, http_get, tool
+from tests.support.metrics import http_get, tool
+from tests.support.paths import DEPLOY
+from tests.support.processes import BIN, Processes, free_port, port_open, processes
+from tests.support.waiting import wait_for
 
 KEYS = ("AAPL", "MSFT", "SPY", "ESZ6", "EUR.USD")
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import BIN, LineReader, Processes, free_port, port_open, processes, wait_for
+from tests.support.processes import BIN, LineReader, Processes, free_port, port_open, processes
+from tests.support.waiting import wait_for
 
 CONFIG = """\
 [publisher]

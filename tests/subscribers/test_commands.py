@@ -19,8 +19,9 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]  # no
 import pytest
 import zmq
 
-from tests.helpers import BIN, DEADLINE, LineReader, Processes, free_port, processes, wait_for
 from tests.subscribers.live import KEYS, LivePublisher, start_gateway
+from tests.support.processes import BIN, LineReader, Processes, free_port, processes
+from tests.support.waiting import DEADLINE, wait_for
 
 IBSUB = str(BIN / "ibsub")
 

@@ -27,8 +27,9 @@ from subscribers.events import (
     SnapshotFailed,
 )
 from subscribers.wire import Heartbeat, Message, Tick
-from tests.helpers import BIN, Processes, free_port, processes, wait_for
 from tests.subscribers.live import LivePublisher, start_gateway
+from tests.support.processes import BIN, Processes, free_port, processes
+from tests.support.waiting import wait_for
 
 E = TypeVar("E", bound=Event)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import DEADLINE
 from tests.subscribers.live import KEYS, LivePublisher, start_gateway
+from tests.support.waiting import DEADLINE
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "subscribers" / "examples" / "node"
 NPM_TIMEOUT = 600.0

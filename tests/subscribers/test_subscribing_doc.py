@@ -5,8 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import DEADLINE
 from tests.subscribers.live import LivePublisher, start_gateway
+from tests.support.waiting import DEADLINE
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "subscribing.md"
