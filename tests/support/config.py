@@ -78,3 +78,6 @@ FAST_FAULTS: Table = {
 """[gateway] keys of the fault tests: quick retries and probes so recoveries take a second or
 two, but every timeout generous (a slow machine must not look like a dead gateway); a test of
 a timeout sets that one short itself."""
+
+LIVE: Mapping[str, Any] = {"name": "live", "client_id": 20, "instruments": FOUR}
+"""The publisher options of the subscriber tests: four instruments, a future among them."""

@@ -14,7 +14,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import zmq
 
@@ -92,7 +92,7 @@ class Publisher:
         sections = {"publisher": {"name": self.name}, "gateway": gateway, "bus": bus}
         return toml({**sections, "metrics": metrics}, self.instruments)
 
-    def start(self) -> "Publisher":
+    def start(self) -> Self:
         """Bind the sockets and run the service thread (a new session, a new sid)."""
         assert self._service is None, "already running"
         path = self.directory / f"{self.name}-{self._starts + 1}.toml"
