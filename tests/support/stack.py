@@ -25,7 +25,7 @@ from publisher.sim import AsyncGateway, SimulatedGateway
 from tests.support.config import THREE, THREE_KEYS, Table, toml
 from tests.support.listener import Listener, heartbeat_seen
 from tests.support.metrics import MetricReader
-from tests.support.processes import free_port
+from tests.support.processes import BIN, Processes, free_port, port_open
 from tests.support.waiting import wait_for
 
 JOIN = 30.0
@@ -91,6 +91,12 @@ class Publisher:
         metrics = {"listen": "127.0.0.1:0", **self._metrics}
         sections = {"publisher": {"name": self.name}, "gateway": gateway, "bus": bus}
         return toml({**sections, "metrics": metrics}, self.instruments)
+
+    def config_file(self) -> Path:
+        """:meth:`config_text` written to a file (for ``ibpub run --config``)."""
+        path = self.directory / f"{self.name}-process.toml"
+        path.write_text(self.config_text())
+        return path
 
     def start(self) -> Self:
         """Bind the sockets and run the service thread (a new session, a new sid)."""
@@ -197,6 +203,13 @@ class Stack:
             prepare(gateway.core)  # safe: its loop does not run yet
         self.gateways.append(gateway)
         return gateway.start()
+
+    def start_gateway_process(self, procs: Processes, rate: float = 300.0) -> None:
+        """``ibpub sim`` on the stack's port, as a user starts it; returns once it listens."""
+        procs.start(
+            [str(BIN / "ibpub"), "sim", "--port", str(self.gateway_port), "--rate", f"{rate:g}"]
+        )
+        wait_for(lambda: port_open(self.gateway_port), "the simulator to listen")
 
     @property
     def gateway(self) -> SimulatedGateway:
