@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support.processes import BIN, LineReader, Processes, free_port, port_open, processes
-from tests.support.waiting import wait_for
+from tests.support.waiting import DEADLINE, wait_for
 
 CONFIG = """\
 [publisher]
@@ -99,7 +99,7 @@ def test_simulator_killed_and_restarted_on_the_same_port(procs: Processes, tmp_p
     sim = run.sim()
     out.until(lambda lines: sum('"tick"' in line for line in lines) > 50)
     os.killpg(sim.pid, signal.SIGKILL)
-    sim.wait(timeout=10)
+    sim.wait(timeout=DEADLINE)
     out.until(lambda lines: any('"disconnected"' in line for line in lines))
     mark = len(out.lines)
     run.sim()
@@ -124,15 +124,16 @@ def test_simulator_killed_and_restarted_on_the_same_port(procs: Processes, tmp_p
 
 
 def test_sigterm_during_reconnect_backoff_exits_0(procs: Processes, tmp_path: Path) -> None:
-    """With no gateway and a long backoff, SIGTERM still stops the publisher at once, exit 0."""
-    run = Run(procs, tmp_path, reconnect_initial=30.0, reconnect_max=60.0)
+    """With no gateway and a long backoff, SIGTERM still stops the publisher at once, exit 0
+    (the backoff is ten times the deadline: waiting it out could not pass)."""
+    run = Run(procs, tmp_path, reconnect_initial=10 * DEADLINE, reconnect_max=10 * DEADLINE)
     publisher = run.publisher()
     out = run.tail()
     log = LineReader(publisher.stderr)
     log.until(lambda lines: any("retrying in" in line for line in lines))
     publisher.send_signal(signal.SIGTERM)
-    assert publisher.wait(timeout=10) == 0
-    out.until(lambda lines: any('"stopping"' in line for line in lines), timeout=10)
+    assert publisher.wait(timeout=DEADLINE) == 0
+    out.until(lambda lines: any('"stopping"' in line for line in lines))
 
 
 def test_sim_scenario_reserves_a_client_id(procs: Processes, tmp_path: Path) -> None:
@@ -147,6 +148,6 @@ def test_sim_scenario_reserves_a_client_id(procs: Processes, tmp_path: Path) -> 
 def test_sim_scenario_rejects_a_bad_step(procs: Processes, tmp_path: Path) -> None:
     """An unknown fault in ``--scenario`` is a usage error (exit 2) naming the step."""
     proc = procs.start([str(BIN / "ibpub"), "sim", "--port", "0", "--scenario", "1:explode"])
-    assert proc.wait(timeout=20) == 2
+    assert proc.wait(timeout=DEADLINE) == 2
     assert proc.stderr is not None
     assert b"1:explode" in proc.stderr.read()
