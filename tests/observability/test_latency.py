@@ -26,7 +26,7 @@ from subscribers.latency import (
     report_json,
 )
 from tests.support.metrics import http_get, samples
-from tests.support.processes import BIN, LineReader, Processes, free_port, processes
+from tests.support.processes import BIN, LineReader, Processes, free_port
 from tests.support.waiting import wait_for
 
 # -- the recorder and the reports ----------------------------------------------------------------
@@ -185,12 +185,6 @@ def feed() -> Iterator[Feed]:
     feed = Feed()
     yield feed
     feed.close()
-
-
-@pytest.fixture
-def procs() -> Iterator[Processes]:
-    with processes() as group:
-        yield group
 
 
 def start_latency(procs: Processes, feed: Feed, *args: str) -> Any:

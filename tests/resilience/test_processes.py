@@ -5,13 +5,10 @@ import json
 import os
 import signal
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.support.processes import BIN, LineReader, Processes, free_port, port_open, processes
+from tests.support.processes import BIN, LineReader, Processes, free_port, port_open
 from tests.support.waiting import DEADLINE, wait_for
 
 CONFIG = """\
@@ -43,12 +40,6 @@ sec_type = "STK"
 symbol = "MSFT"
 sec_type = "STK"
 """
-
-
-@pytest.fixture
-def procs() -> Iterator[Processes]:
-    with processes() as group:
-        yield group
 
 
 class Run:

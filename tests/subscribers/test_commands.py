@@ -20,7 +20,7 @@ import pytest
 import zmq
 
 from tests.support.config import FOUR_KEYS, LIVE
-from tests.support.processes import BIN, LineReader, Processes, free_port, processes
+from tests.support.processes import BIN, LineReader, Processes, free_port
 from tests.support.stack import Publisher, Stack
 from tests.support.waiting import DEADLINE, wait_for
 
@@ -45,12 +45,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Publisher]:
         yield publisher
     finally:
         stack.close()
-
-
-@pytest.fixture
-def procs() -> Iterator[Processes]:
-    with processes() as group:
-        yield group
 
 
 def endpoints(live: Publisher) -> list[str]:

@@ -29,7 +29,7 @@ from subscribers.events import (
 from subscribers.liveness import DEFAULT_INTERVAL
 from subscribers.wire import Heartbeat, Message, Tick
 from tests.support.config import LIVE
-from tests.support.processes import BIN, Processes, free_port, processes
+from tests.support.processes import BIN, Processes, free_port
 from tests.support.stack import Stack
 from tests.support.waiting import wait_for
 
@@ -82,12 +82,6 @@ def readers() -> Iterator[list[Reader]]:
     yield made
     for reader in made:
         reader.close()
-
-
-@pytest.fixture
-def procs() -> Iterator[Processes]:
-    with processes() as group:
-        yield group
 
 
 def book_of(ticks: list[Tick]) -> dict[str, tuple[object, ...]]:
