@@ -9,5 +9,6 @@
 * :mod:`tests.support.listener`: a SUB socket that keeps every message, and conditions on them;
 * :mod:`tests.support.metrics`: a registry reader that fails on a missing metric, HTTP probes;
 * :mod:`tests.support.burst`: a gateway that sends a pre-generated burst faster than the
-  publisher reads.
+  publisher reads;
+* :mod:`tests.support.paths`: where the repository and its deploy files are.
 """

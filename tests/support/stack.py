@@ -124,10 +124,6 @@ class Publisher:
         assert self._service is not None, "the publisher is not running"
         return self._service
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     def join(self, timeout: float = JOIN) -> int | None:
         """Wait for the service thread to end by itself; its exit code."""
         assert self._thread is not None
