@@ -11,6 +11,7 @@ subscribers, and only then start the gateway: they then see every tick from ``se
 """
 
 import contextlib
+import subprocess
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -200,12 +201,17 @@ class Stack:
         self.gateways.append(gateway)
         return gateway.start()
 
-    def start_gateway_process(self, procs: Processes, rate: float = 300.0) -> None:
-        """``ibpub sim`` on the stack's port, as a user starts it; returns once it listens."""
-        procs.start(
-            [str(BIN / "ibpub"), "sim", "--port", str(self.gateway_port), "--rate", f"{rate:g}"]
+    def start_gateway_process(
+        self, procs: Processes, rate: float = 300.0, *args: str
+    ) -> subprocess.Popen[bytes]:
+        """``ibpub sim`` on the stack's port, as a user starts it (``args``: more options);
+        returns once it listens."""
+        port = str(self.gateway_port)
+        proc = procs.start(
+            [str(BIN / "ibpub"), "sim", "--port", port, "--rate", f"{rate:g}", *args]
         )
         wait_for(lambda: port_open(self.gateway_port), "the simulator to listen")
+        return proc
 
     @property
     def gateway(self) -> SimulatedGateway:
