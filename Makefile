@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint format bench system-deps clean
+.PHONY: help setup run test test-unit lint format bench system-deps clean
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,6 +24,9 @@ run: setup ## run the demo: simulated IB Gateway + publisher + live quote view (
 
 test: setup lint system-deps ## lint, type-check and run the whole test suite
 	$(BIN)/python -m pytest
+
+test-unit: setup ## only the fast tests of pure code (no subprocess, no simulator): under a minute
+	$(BIN)/python -m pytest -m unit
 
 # Real servers and checkers the tests use, from Debian's packages: prometheus + promtool
 # (observability tests), systemd-analyze (deploy unit checks) and node + npm (the Node.js

@@ -2,8 +2,8 @@
 
 Run ``python -m bench --help``. The modules, each one job:
 
-* :mod:`bench.frames`: pre-generated tick frames in both encodings, and how many ibapi callbacks
-  each frame raises (pure);
+* :mod:`publisher.sim.burst` (the simulator's, shared with the tests): pre-generated tick frames
+  in both encodings, and how many ibapi callbacks each frame raises (pure);
 * :mod:`bench.feeder`: a fake gateway process that serves those frames over loopback TCP, paced or
   as one burst, after the real TWS handshake;
 * :mod:`bench.stock`: the baseline, ibapi's unmodified ``EClient`` + ``EReader`` + ``run()`` with

@@ -16,14 +16,13 @@ import contextlib
 import selectors
 import socket
 import time
-from bisect import bisect_right
 from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Final
 
-from bench.frames import FrameSet, generate
 from publisher.sim import Catalogue, Encoder
+from publisher.sim.burst import FrameSet, chunks, generate
 from publisher.sim.catalogue import Instrument
 from publisher.sim.protocol import (
     API_PREFIX,
@@ -46,8 +45,6 @@ SLICE_SECONDS: Final = 0.001
 FINE_SLEEP: Final = 0.001
 """With ``Paced.slice_seconds`` below a millisecond the loop sleeps (``select`` cannot time
 finer) at most this long between writes: frames leave one by one as they fall due."""
-CHUNK_BYTES: Final = 65536
-"""Queued tick data is cut into whole-frame chunks of about this size (see the module doc)."""
 ACCOUNT: Final = "DU1234567"
 NO_SECURITY_DEFINITION: Final = 200
 
@@ -109,7 +106,7 @@ class SessionInfo:
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """The frames generated: ``callbacks`` is :attr:`bench.frames.FrameSet.callbacks`."""
+    """The frames generated: ``callbacks`` is :attr:`publisher.sim.burst.FrameSet.callbacks`."""
 
     count: int
     bytes: int
@@ -242,18 +239,6 @@ class _Session:
 
 
 # -- sending plans ---------------------------------------------------------------------------
-
-
-def chunks(frames: FrameSet, start: int, stop: int) -> list[memoryview]:
-    """Frames ``start .. stop-1`` as views of whole frames of about :data:`CHUNK_BYTES` each."""
-    views: list[memoryview] = []
-    offsets = frames.offsets
-    i = start
-    while i < stop:
-        j = min(stop, max(i + 1, bisect_right(offsets, offsets[i] + CHUNK_BYTES) - 1))
-        views.append(frames.span(i, j))
-        i = j
-    return views
 
 
 @dataclass(slots=True)

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Final
 
 from bench import stages, stats
-from bench.frames import ENCODINGS
 from bench.handles import Feed, HelperError, subscriber
 from bench.publisher import PublisherProcess
 from bench.report import EncodingResult, table, to_json
 from bench.scenarios import Plan, Run
 from bench.targets import Ibpub, Stock
+from publisher.sim.burst import ENCODINGS
 
 RESULTS_DIR: Final = Path(__file__).parent / "results"
 PUBLISHER_CLIENT_ID: Final = 7

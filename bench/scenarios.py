@@ -12,11 +12,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from bench.frames import callbacks_in
 from bench.handles import Feed, Receiver
 from bench.publisher import PublisherProcess, histogram_buckets
 from bench.receivers import Arrival
 from bench.stats import bucket_delta, histogram_quantile, quantile
+from publisher.sim.burst import callbacks_in
 
 LATENCY_METRIC: Final = "ibpub_tick_latency_seconds"
 DRAIN_TIMEOUT: Final = 120.0

@@ -26,7 +26,6 @@ import zmq
 from ibapi.decoder import Decoder
 from prometheus_client import CollectorRegistry
 
-from bench.frames import FrameSet, generate
 from publisher.bus.publish import Bus
 from publisher.config import InstrumentSpec
 from publisher.core.instruments import SUBSCRIBED, Instrument
@@ -39,6 +38,7 @@ from publisher.gateway.framing import FrameBuffer, split_message
 from publisher.gateway.ticktypes import IBAPI_TICK_NAMES
 from publisher.observability.metrics import BuildInfo, PublisherMetrics
 from publisher.sim import Catalogue
+from publisher.sim.burst import FrameSet, generate
 
 REPEATS: Final = 3
 READ: Final = 65536

@@ -10,12 +10,18 @@ from typing import Any
 from ibapi.decoder import Decoder
 from ibapi.wrapper import EWrapper
 
-from bench.feeder import CHUNK_BYTES, chunks
-from bench.frames import CLASSIC_VERSION, PROTOBUF_VERSION, callbacks_in, generate
 from bench.scenarios import Plan, Run, Step
 from bench.stats import bucket_delta, histogram_quantile, quantile
 from publisher.gateway.framing import FrameBuffer, split_message
 from publisher.sim import Catalogue
+from publisher.sim.burst import (
+    CHUNK_BYTES,
+    CLASSIC_VERSION,
+    PROTOBUF_VERSION,
+    callbacks_in,
+    chunks,
+    generate,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -27,7 +27,7 @@ from tests.deploy.files import (
     load_compose,
     volumes,
 )
-from tests.helpers import BIN
+from tests.support.processes import BIN
 
 CONTAINER_CONFIG = DEPLOY / "compose" / "ibpub.toml"
 

@@ -16,7 +16,8 @@ from prometheus_client import CollectorRegistry
 from publisher.endpoints import reaches_beyond_host
 from publisher.errors import ConfigError
 from publisher.proxy import ProxyService, ProxySettings
-from tests.helpers import free_port, wait_for
+from tests.support.processes import free_port
+from tests.support.waiting import wait_for
 
 
 class RunningProxy:

@@ -8,62 +8,16 @@ import json
 import signal
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from subscribers.client import Subscriber
 from subscribers.wire import Message
-from tests.helpers import (
-    BIN,
-    DEADLINE,
-    LineReader,
-    Processes,
-    free_port,
-    port_open,
-    processes,
-    wait_for,
-)
-
-PUBLISHER = """\
-[publisher]
-name = "{name}"
-
-[gateway]
-port = {gw_port}
-client_id = {client_id}
-connect_timeout = 5.0
-
-[bus]
-pub = ["tcp://127.0.0.1:{bus_port}"]
-snapshot = "tcp://127.0.0.1:{snap_port}"
-heartbeat_interval = 0.5
-
-[metrics]
-listen = "127.0.0.1:{metrics_port}"
-"""
-
-STOCK = """
-[[instruments]]
-symbol = "{symbol}"
-sec_type = "STK"
-"""
-
-FUTURE_AND_FX = """
-[[instruments]]
-key = "ESZ6"
-symbol = "ES"
-sec_type = "FUT"
-exchange = "CME"
-last_trade_date = "202612"
-
-[[instruments]]
-symbol = "EUR"
-sec_type = "CASH"
-exchange = "IDEALPRO"
-currency = "USD"
-"""
+from tests.support.config import AAPL, ESZ6, EURUSD, MSFT
+from tests.support.processes import BIN, LineReader, Processes, free_port, processes
+from tests.support.stack import Publisher, Stack
+from tests.support.waiting import DEADLINE, wait_for
 
 ALPHA_KEYS = {"AAPL", "MSFT"}
 BETA_KEYS = {"ESZ6", "EUR.USD"}
@@ -72,40 +26,29 @@ BETA_KEYS = {"ESZ6", "EUR.USD"}
 class Fanout:
     """One simulator, publishers ``alpha`` and ``beta``, and a proxy in front of both."""
 
-    def __init__(self, procs: Processes, tmp: Path) -> None:
+    def __init__(self, procs: Processes, stack: Stack) -> None:
         self.procs = procs
-        self.gw_port = free_port()
-        self.configs: dict[str, Path] = {}
-        self.bus_endpoints: dict[str, str] = {}
-        for client_id, (name, instruments) in enumerate(
-            [
-                ("alpha", "".join(STOCK.format(symbol=s) for s in sorted(ALPHA_KEYS))),
-                ("beta", FUTURE_AND_FX),
-            ],
-            start=21,
-        ):
-            bus_port = free_port()
-            self.bus_endpoints[name] = f"tcp://127.0.0.1:{bus_port}"
-            self.configs[name] = tmp / f"{name}.toml"
-            self.configs[name].write_text(
-                PUBLISHER.format(
-                    name=name,
-                    gw_port=self.gw_port,
-                    client_id=client_id,
-                    bus_port=bus_port,
-                    snap_port=free_port(),
-                    metrics_port=free_port(),
-                )
-                + instruments
+        self.stack = stack
+        self.configs: dict[str, Publisher] = {
+            name: stack.publisher_for(
+                name=name,
+                client_id=client_id,
+                instruments=instruments,
+                bus={"heartbeat_interval": 0.5},
+                metrics={"listen": f"127.0.0.1:{free_port()}"},
             )
+            for name, client_id, instruments in (
+                ("alpha", 21, (AAPL, MSFT)),
+                ("beta", 22, (ESZ6, EURUSD)),
+            )
+        }
         self.proxy_endpoint = f"tcp://127.0.0.1:{free_port()}"
         self.proxy_metrics = f"127.0.0.1:{free_port()}"
         self.publishers: dict[str, Any] = {}
         self.proxy: Any = None
 
     def start(self) -> None:
-        self.procs.start([str(BIN / "ibpub"), "sim", "--port", str(self.gw_port), "--rate", "200"])
-        wait_for(lambda: port_open(self.gw_port), "the simulator to listen")
+        self.stack.start_gateway_process(self.procs, 200)
         for name in self.configs:
             self.start_publisher(name)
         self.proxy = self.procs.start(
@@ -113,7 +56,7 @@ class Fanout:
                 str(BIN / "ibpub"),
                 "proxy",
                 "--upstream",
-                *self.bus_endpoints.values(),
+                *(config.endpoint for config in self.configs.values()),
                 "--bind",
                 self.proxy_endpoint,
                 "--metrics-listen",
@@ -122,7 +65,8 @@ class Fanout:
         )
 
     def start_publisher(self, name: str) -> Any:
-        proc = self.procs.start([str(BIN / "ibpub"), "run", "--config", str(self.configs[name])])
+        config = self.configs[name].config_file()
+        proc = self.procs.start([str(BIN / "ibpub"), "run", "--config", str(config)])
         self.publishers[name] = proc
         return proc
 
@@ -132,10 +76,14 @@ class Fanout:
 
 @pytest.fixture(scope="module")
 def fanout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fanout]:
-    with processes() as procs:
-        stack = Fanout(procs, tmp_path_factory.mktemp("fanout"))
-        stack.start()
-        yield stack
+    stack = Stack(tmp_path_factory.mktemp("fanout"))
+    try:
+        with processes() as procs:
+            running = Fanout(procs, stack)
+            running.start()
+            yield running
+    finally:
+        stack.close()
 
 
 def _receive_until(sub: Subscriber, done: Any, what: str) -> list[Message]:

@@ -17,7 +17,7 @@ import publisher.cli as publisher_cli
 import subscribers.cli as subscriber_cli
 from publisher.proxy import settings_from_args
 from tests.deploy.files import SYSTEMD, unit_command, unit_file
-from tests.helpers import BIN
+from tests.support.processes import BIN
 
 INSTALL_BIN = "/opt/ibpub/bin/"
 UNITS = sorted(SYSTEMD.glob("*.service"))

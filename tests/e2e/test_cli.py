@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import BIN
+from tests.support.processes import BIN
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,7 @@ import re
 import signal
 from pathlib import Path
 
-from tests.helpers import BIN, LineReader, free_port, processes
+from tests.support.processes import BIN, LineReader, free_port, processes
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "deploy" / "examples" / "demo.toml"

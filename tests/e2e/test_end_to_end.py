@@ -6,78 +6,30 @@ gateway, the publisher binds a real PUB socket, and ``ibsub tail`` subscribes to
 
 import json
 import signal
+import subprocess
 from collections import defaultdict
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.support.config import BOGUS, SEVEN, SEVEN_KEYS
+from tests.support.processes import BIN, LineReader, Processes, free_port
+from tests.support.stack import Publisher, Stack
+from tests.support.waiting import DEADLINE
 
-from tests.helpers import BIN, LineReader, Processes, free_port, port_open, processes, wait_for
+GOOD_KEYS = SEVEN_KEYS
 
-GOOD_KEYS = ("AAPL", "MSFT", "SPY", "QQQ", "ESZ6", "CLF7", "EUR.USD")
 
-CONFIG = """\
-[publisher]
-name = "e2e"
+def e2e_publisher(stack: Stack, mdt: str = "live") -> Publisher:
+    """The publisher's configuration: seven good instruments and a bogus one, every port fixed
+    (the metrics one too: a process cannot report the one it was given)."""
+    return stack.publisher_for(
+        name="e2e",
+        client_id=7,
+        instruments=(*SEVEN, BOGUS),
+        gateway={"market_data_type": mdt},
+        bus={"heartbeat_interval": 0.5},
+        metrics={"listen": f"127.0.0.1:{free_port()}"},
+    )
 
-[gateway]
-host = "127.0.0.1"
-port = {gw_port}
-client_id = 7
-connect_timeout = 5.0
-market_data_type = "{mdt}"
-
-[bus]
-pub = ["tcp://127.0.0.1:{bus_port}"]
-snapshot = "tcp://127.0.0.1:{snap_port}"
-heartbeat_interval = 0.5
-
-[metrics]
-listen = "127.0.0.1:{metrics_port}"
-
-[[instruments]]
-symbol = "AAPL"
-sec_type = "STK"
-primary_exchange = "NASDAQ"
-
-[[instruments]]
-symbol = "MSFT"
-sec_type = "STK"
-
-[[instruments]]
-symbol = "SPY"
-sec_type = "STK"
-
-[[instruments]]
-symbol = "QQQ"
-sec_type = "STK"
-
-[[instruments]]
-key = "ESZ6"
-symbol = "ES"
-sec_type = "FUT"
-exchange = "CME"
-last_trade_date = "202612"
-
-[[instruments]]
-key = "CLF7"
-symbol = "CL"
-sec_type = "FUT"
-exchange = "NYMEX"
-last_trade_date = "202701"
-
-[[instruments]]
-symbol = "EUR"
-sec_type = "CASH"
-exchange = "IDEALPRO"
-currency = "USD"
-
-[[instruments]]
-key = "BOGUS"
-symbol = "NOSUCHSYMBOL"
-sec_type = "STK"
-"""
 
 COMMON_TYPES: dict[str, Any] = {
     "v": int,
@@ -97,69 +49,38 @@ TICK_TYPES: dict[str, Any] = {
 }
 
 
-class Stack:
-    """Ports, config and processes of one end-to-end run."""
-
-    def __init__(self, procs: Processes, tmp_path: Path, mdt: str = "live") -> None:
-        self.procs = procs
-        self.gw_port = free_port()
-        self.bus_port = free_port()
-        self.metrics_port = free_port()
-        self.endpoint = f"tcp://127.0.0.1:{self.bus_port}"
-        self.config = tmp_path / "ibpub.toml"
-        self.config.write_text(
-            CONFIG.format(
-                gw_port=self.gw_port,
-                bus_port=self.bus_port,
-                snap_port=free_port(),
-                metrics_port=self.metrics_port,
-                mdt=mdt,
-            )
-        )
-
-    def start_sim(self, rate: int = 300) -> None:
-        self.procs.start(
-            [str(BIN / "ibpub"), "sim", "--port", str(self.gw_port), "--rate", str(rate)]
-        )
-        wait_for(lambda: port_open(self.gw_port), "the simulator to listen")
-
-    def start_publisher(self) -> Any:
-        return self.procs.start([str(BIN / "ibpub"), "run", "--config", str(self.config)])
-
-    def start_tail(self, *args: str) -> Any:
-        return self.procs.start(
-            [str(BIN / "ibsub"), "tail", "--endpoint", self.endpoint, "--json", *args]
-        )
+def start_publisher(procs: Processes, publisher: Publisher) -> subprocess.Popen[bytes]:
+    return procs.start([str(BIN / "ibpub"), "run", "--config", str(publisher.config_file())])
 
 
-@pytest.fixture
-def procs() -> Iterator[Processes]:
-    with processes() as group:
-        yield group
+def start_tail(procs: Processes, publisher: Publisher, *args: str) -> subprocess.Popen[bytes]:
+    return procs.start(
+        [str(BIN / "ibsub"), "tail", "--endpoint", publisher.endpoint, "--json", *args]
+    )
 
 
-def collect(stack: Stack, count: int) -> list[dict[str, Any]]:
+def collect(stack: Stack, procs: Processes, count: int, mdt: str = "live") -> list[dict[str, Any]]:
     """Start the publisher, then a tail, then the gateway, so the tail sees everything.
 
     The publisher retries its gateway connection, so starting the simulator last guarantees
     the subscriber is connected before the first status or tick is published.
     """
-    stack.start_publisher()
-    tail = stack.start_tail("--count", str(count))
+    publisher = e2e_publisher(stack, mdt)
+    start_publisher(procs, publisher)
+    tail = start_tail(procs, publisher, "--count", str(count))
     out = LineReader(tail.stdout)
     out.until(lambda lines: any('"hb"' in line for line in lines))  # subscribed and flowing
-    stack.start_sim()
+    stack.start_gateway_process(procs)
     lines = out.rest(timeout=120)
-    assert tail.wait(timeout=30) == 0
+    assert tail.wait(timeout=DEADLINE) == 0
     return [json.loads(line) for line in lines if line.strip()]
 
 
 def test_every_instrument_flows_and_payloads_match_the_contract(
-    procs: Processes, tmp_path: Path
+    stack: Stack, procs: Processes
 ) -> None:
     """Each good instrument delivers ticks with the contract's keys; a bad one fails alone."""
-    stack = Stack(procs, tmp_path)
-    messages = collect(stack, 1500)
+    messages = collect(stack, procs, 1500)
 
     ticks = [m for m in messages if m["type"] == "tick"]
     statuses = [m for m in messages if m["type"] == "status"]
@@ -193,10 +114,9 @@ def test_every_instrument_flows_and_payloads_match_the_contract(
     assert {m["sid"] for m in messages} == {messages[0]["sid"]}
 
 
-def test_seq_is_contiguous_per_topic(procs: Processes, tmp_path: Path) -> None:
+def test_seq_is_contiguous_per_topic(stack: Stack, procs: Processes) -> None:
     """Within one sid, every topic's seq runs 1, 2, 3 ... without a gap."""
-    stack = Stack(procs, tmp_path)
-    messages = collect(stack, 800)
+    messages = collect(stack, procs, 800)
     seqs: dict[str, list[int]] = defaultdict(list)
     for msg in messages:
         seqs[msg["topic"]].append(msg["seq"])
@@ -207,19 +127,17 @@ def test_seq_is_contiguous_per_topic(procs: Processes, tmp_path: Path) -> None:
             assert got == list(range(got[0], got[0] + len(got))), topic
 
 
-def test_first_ticks_carry_the_full_quote(procs: Processes, tmp_path: Path) -> None:
+def test_first_ticks_carry_the_full_quote(stack: Stack, procs: Processes) -> None:
     """A new subscription publishes bid, ask, last with sizes, volume and the session fields."""
-    stack = Stack(procs, tmp_path)
-    messages = collect(stack, 600)
+    messages = collect(stack, procs, 600)
     fields = {t["field"] for t in messages if t["type"] == "tick" and t["key"] == "AAPL"}
     assert {"bid", "ask", "last", "bid_size", "ask_size", "last_size", "volume"} <= fields
     assert {"high", "low", "close", "open", "last_timestamp"} <= fields
 
 
-def test_delayed_market_data_is_marked(procs: Processes, tmp_path: Path) -> None:
+def test_delayed_market_data_is_marked(stack: Stack, procs: Processes) -> None:
     """With market_data_type delayed, ticks carry delayed ids and mdt 3."""
-    stack = Stack(procs, tmp_path, mdt="delayed")
-    messages = collect(stack, 400)
+    messages = collect(stack, procs, 400, mdt="delayed")
     ticks = [m for m in messages if m["type"] == "tick"]
     assert ticks
     assert all(t["mdt"] == 3 for t in ticks)
@@ -228,16 +146,16 @@ def test_delayed_market_data_is_marked(procs: Processes, tmp_path: Path) -> None
     assert delayed
 
 
-def test_sigterm_stops_the_publisher_cleanly(procs: Processes, tmp_path: Path) -> None:
+def test_sigterm_stops_the_publisher_cleanly(stack: Stack, procs: Processes) -> None:
     """SIGTERM makes ``ibpub run`` publish 'stopping' and exit 0."""
-    stack = Stack(procs, tmp_path)
-    stack.start_sim()
-    publisher = stack.start_publisher()
-    tail = stack.start_tail()
+    stack.start_gateway_process(procs)
+    config = e2e_publisher(stack)
+    publisher = start_publisher(procs, config)
+    tail = start_tail(procs, config)
     out = LineReader(tail.stdout)
     out.until(lambda lines: any('"tick"' in line for line in lines))
     publisher.send_signal(signal.SIGTERM)
-    assert publisher.wait(timeout=20) == 0
-    out.until(lambda lines: any('"stopping"' in line for line in lines), timeout=20)
+    assert publisher.wait(timeout=DEADLINE) == 0
+    out.until(lambda lines: any('"stopping"' in line for line in lines))
     tail.send_signal(signal.SIGINT)
-    assert tail.wait(timeout=20) == 0
+    assert tail.wait(timeout=DEADLINE) == 0

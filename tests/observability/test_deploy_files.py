@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.observability.support import DEPLOY, tool
+from tests.support.metrics import tool
+from tests.support.paths import DEPLOY
 
 PROMETHEUS = DEPLOY / "prometheus"
 GRAFANA = DEPLOY / "grafana"

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from publisher.errors import EndpointError
 from publisher.observability.httpd import MetricsServer, Readiness
-from tests.observability.support import http_get
+from tests.support.metrics import http_get
 
 
 class Switch:

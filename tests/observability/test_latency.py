@@ -25,8 +25,9 @@ from subscribers.latency_report import (
     make_report,
     report_json,
 )
-from tests.helpers import BIN, LineReader, Processes, free_port, processes, wait_for
-from tests.observability.support import http_get, samples
+from tests.support.metrics import http_get, samples
+from tests.support.processes import BIN, LineReader, Processes, free_port
+from tests.support.waiting import wait_for
 
 # -- the recorder and the reports ----------------------------------------------------------------
 
@@ -184,12 +185,6 @@ def feed() -> Iterator[Feed]:
     feed = Feed()
     yield feed
     feed.close()
-
-
-@pytest.fixture
-def procs() -> Iterator[Processes]:
-    with processes() as group:
-        yield group
 
 
 def start_latency(procs: Processes, feed: Feed, *args: str) -> Any:

@@ -12,6 +12,7 @@ from publisher.observability.metrics import (
     BuildInfo,
     PublisherMetrics,
 )
+from tests.support.metrics import MetricReader
 
 BUILD = BuildInfo(version="1.2.3", ibapi_version="10.50.2", schema=1)
 
@@ -66,7 +67,7 @@ def test_per_instrument_off_counts_every_tick_under_one_label(registry: Collecto
     metrics.instrument_counter("AAPL").inc()
     metrics.instrument_counter("MSFT").inc()
     assert registry.get_sample_value("ibpub_ticks_total", {"instrument": AGGREGATE_INSTRUMENT}) == 2
-    assert registry.get_sample_value("ibpub_ticks_total", {"instrument": "AAPL"}) is None
+    assert MetricReader(registry).get("ibpub_ticks_total", instrument="AAPL") is None
 
 
 def test_messages_are_counted_by_type(
@@ -173,7 +174,7 @@ def test_last_tick_age_is_computed_at_scrape_time(
     metrics.watch(view, clock=lambda: now[0])
     view.last = {"AAPL": 997.5}
     assert registry.get_sample_value("ibpub_last_tick_age_seconds", {"instrument": "AAPL"}) == 2.5
-    assert registry.get_sample_value("ibpub_last_tick_age_seconds", {"instrument": "MSFT"}) is None
+    assert MetricReader(registry).get("ibpub_last_tick_age_seconds", instrument="MSFT") is None
     now[0] = 1010.0
     assert registry.get_sample_value("ibpub_last_tick_age_seconds", {"instrument": "AAPL"}) == 12.5
 

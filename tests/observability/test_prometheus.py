@@ -21,53 +21,14 @@ from typing import IO, Any
 import pytest
 import yaml
 
-from tests.helpers import BIN, Processes, free_port, port_open, processes, wait_for
-from tests.observability.support import DEPLOY, http_get, tool
+from tests.support.config import AAPL, ESZ6, EURUSD, MSFT, SPY
+from tests.support.metrics import http_get, tool
+from tests.support.paths import DEPLOY
+from tests.support.processes import BIN, Processes, free_port, port_open, processes
+from tests.support.stack import Publisher
+from tests.support.waiting import wait_for
 
 KEYS = ("AAPL", "MSFT", "SPY", "ESZ6", "EUR.USD")
-
-CONFIG = """\
-[publisher]
-name = "prom"
-
-[gateway]
-port = {gw_port}
-client_id = 5
-connect_timeout = 5.0
-
-[bus]
-pub = ["tcp://127.0.0.1:{bus_port}"]
-snapshot = "tcp://127.0.0.1:{snap_port}"
-heartbeat_interval = 0.5
-
-[metrics]
-listen = "127.0.0.1:{metrics_port}"
-
-[[instruments]]
-symbol = "AAPL"
-sec_type = "STK"
-primary_exchange = "NASDAQ"
-
-[[instruments]]
-symbol = "MSFT"
-sec_type = "STK"
-
-[[instruments]]
-symbol = "SPY"
-sec_type = "STK"
-
-[[instruments]]
-key = "ESZ6"
-symbol = "ES"
-sec_type = "FUT"
-exchange = "CME"
-last_trade_date = "202612"
-
-[[instruments]]
-symbol = "EUR"
-sec_type = "CASH"
-exchange = "IDEALPRO"
-"""
 
 GRAFANA_INTERVALS = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "1h"}
 
@@ -123,17 +84,18 @@ def _start_everything(procs: Processes, tmp: Path, files: list[IO[bytes]]) -> Lo
     prometheus = tool("prometheus")
     logs = tmp / "logs"
     logs.mkdir()
-    gw_port, bus_port, metrics_port = free_port(), free_port(), free_port()
+    gw_port, metrics_port = free_port(), free_port()
     probe_port, prom_port = free_port(), free_port()
-    config = tmp / "ibpub.toml"
-    config.write_text(
-        CONFIG.format(
-            gw_port=gw_port,
-            bus_port=bus_port,
-            snap_port=free_port(),
-            metrics_port=metrics_port,
-        )
+    publisher = Publisher(
+        tmp,
+        gw_port,
+        name="prom",
+        client_id=5,
+        instruments=(AAPL, MSFT, SPY, ESZ6, EURUSD),
+        bus={"heartbeat_interval": 0.5},
+        metrics={"listen": f"127.0.0.1:{metrics_port}"},
     )
+    config = publisher.config_file()
     quiet: dict[str, Any] = {"stdout": subprocess.DEVNULL}
     procs.start(
         [str(BIN / "ibpub"), "sim", "--port", str(gw_port), "--rate", "200"],
@@ -151,7 +113,7 @@ def _start_everything(procs: Processes, tmp: Path, files: list[IO[bytes]]) -> Lo
             str(BIN / "ibsub"),
             "latency",
             "--endpoint",
-            f"tcp://127.0.0.1:{bus_port}",
+            publisher.endpoint,
             "--metrics-listen",
             f"127.0.0.1:{probe_port}",
             "--interval",

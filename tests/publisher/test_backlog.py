@@ -1,7 +1,6 @@
 """Falling behind the gateway: the watch's events and the reader's reports over a real socket."""
 
 import socket
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +11,7 @@ from publisher.gateway.adapter import Adapter
 from publisher.gateway.backlog import BacklogChange, BacklogWatch
 from publisher.gateway.client import GatewayClient, Phase
 from publisher.sim.protocol import Encoder
+from tests.support.waiting import wait_for
 
 
 def test_reads_that_always_find_data_become_behind_after_the_threshold() -> None:
@@ -120,9 +120,13 @@ def test_the_reader_reports_what_each_read_leaves_waiting(
     assert reports[-1] is False  # the read that emptied the socket
     assert client.backlog_bytes() == 6  # the partial frame is all that waits
     theirs.sendall(last[6:])  # the rest of that frame
-    deadline = time.monotonic() + 10
-    while ticks.sizes < 41 and time.monotonic() < deadline:
-        client.on_readable(max_bytes=128)
+
+    def read_the_rest() -> bool:
+        if ticks.sizes < 41:
+            client.on_readable(max_bytes=128)
+        return ticks.sizes >= 41
+
+    wait_for(read_the_rest, "the rest of the frame", every=0)
     assert ticks.sizes == 41 and client.backlog_bytes() == 0
     client.on_readable()  # nothing there: an empty socket counts as caught up
     assert reports[-1] is False and not client.more_waiting

@@ -5,7 +5,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import msgpack
 import pytest
 import zmq
 from prometheus_client import CollectorRegistry
@@ -16,16 +15,18 @@ from publisher.core.instruments import PENDING, SUBSCRIBED, Instrument
 from publisher.core.tickpath import BATCH, TickPath
 from publisher.gateway.ticktypes import IBAPI_TICK_NAMES
 from publisher.observability.metrics import BuildInfo, PublisherMetrics
-
-DEADLINE = 30.0
+from tests.support.listener import Listener, Message, heartbeat_seen
+from tests.support.metrics import MetricReader
+from tests.support.waiting import wait_for
 
 
 class Setup:
-    """A TickPath on a real PUB socket, a connected SUB socket and a fresh registry."""
+    """A TickPath on a real PUB socket, a listener on it and a fresh registry."""
 
     def __init__(self, context: zmq.Context[Any]) -> None:
-        self.registry = CollectorRegistry()
-        self.metrics = PublisherMetrics(self.registry, BuildInfo("t", "t", 1))
+        registry = CollectorRegistry()
+        self.metrics = PublisherMetrics(registry, BuildInfo("t", "t", 1))
+        self.reader = MetricReader(registry)
         messages = self.metrics.messages
         self.bus = Bus(
             name="t",
@@ -34,10 +35,7 @@ class Setup:
             context=context,
             on_sent=lambda kind: messages[kind].inc(),
         )
-        self.sub = context.socket(zmq.SUB)
-        self.sub.setsockopt(zmq.RCVHWM, 0)
-        self.sub.subscribe(b"")
-        self.sub.connect(self.bus.endpoints[0])
+        self.listener = Listener(context, self.bus.endpoints[0])
         self.states: list[tuple[str, str]] = []
         spec = InstrumentSpec(key="AAPL", sec_type="STK", symbol="AAPL")
         self.inst = Instrument(spec, self.metrics.instrument_counter("AAPL"))
@@ -60,29 +58,29 @@ class Setup:
         self.bus.publish("status.t", "status", {"scope": "instrument", "state": SUBSCRIBED})
 
     def wait_connected(self) -> None:
-        """Heartbeats until the slow-joining subscriber sees one (then drain it)."""
-        deadline = time.monotonic() + DEADLINE
-        while not self.sub.poll(50):
-            assert time.monotonic() < deadline, "subscriber never connected"
-            self.bus.publish("hb.t", "hb", {"gateway": "connected", "seqs": {}})
-        while self.sub.poll(200):
-            self.sub.recv_multipart()
+        """Heartbeats until the slow-joining listener hears one; then forget them."""
 
-    def receive(self, count: int) -> list[tuple[bytes, dict[str, Any]]]:
-        out: list[tuple[bytes, dict[str, Any]]] = []
-        deadline = time.monotonic() + DEADLINE
-        while len(out) < count:
-            assert time.monotonic() < deadline, f"received {len(out)} of {count}"
-            if self.sub.poll(100):
-                topic, payload = self.sub.recv_multipart()
-                out.append((topic, msgpack.unpackb(payload)))
-        return out
+        def heard() -> bool:
+            self.bus.publish("hb.t", "hb", {"gateway": "connected", "seqs": {}})
+            self.listener.pump()
+            return heartbeat_seen(self.listener.messages)
+
+        wait_for(heard, "the listener to hear a heartbeat", every=0)
+        self.bus.publish("hb.t", "hb", {"gateway": "connected", "seqs": {}})
+        self.listener.until(lambda ms: ms and ms[-1]["seq"] == self.bus.last_seq("hb.t"), "hbs")
+        self.listener.messages.clear()
+
+    def receive(self, count: int) -> list[Message]:
+        got: list[Message] = self.listener.until(
+            lambda ms: ms if len(ms) >= count else None, f"{count} messages"
+        )
+        return got[:count]
 
     def value(self, name: str, **labels: str) -> float:
-        return self.registry.get_sample_value(name, labels) or 0.0
+        return self.reader.value(name, **labels)
 
     def close(self) -> None:
-        self.sub.close(linger=0)
+        self.listener.close()
         self.bus.close()
 
 
@@ -102,9 +100,9 @@ def test_a_reads_ticks_arrive_in_order_after_the_flush(setup: Setup) -> None:
         setup.path.on_size(1, 0, Decimal(100 + i))
     setup.path.flush()
     got = setup.receive(BATCH * 2 + 5)
-    assert [p["seq"] for _, p in got] == list(range(1, BATCH * 2 + 6))
-    assert [p["size"] for _, p in got] == [float(100 + i) for i in range(BATCH * 2 + 5)]
-    assert {t for t, _ in got} == {b"tick.AAPL"}
+    assert [m["seq"] for m in got] == list(range(1, BATCH * 2 + 6))
+    assert [m["size"] for m in got] == [float(100 + i) for i in range(BATCH * 2 + 5)]
+    assert {m["topic"] for m in got} == {"tick.AAPL"}
 
 
 def test_counters_and_latency_agree_with_the_ticks_sent(setup: Setup) -> None:
@@ -125,7 +123,7 @@ def test_a_status_raised_by_a_tick_follows_that_tick(setup: Setup) -> None:
     setup.path.on_price(1, 2, 231.0, 0)
     setup.path.flush()
     got = setup.receive(2)
-    assert [t for t, _ in got] == [b"tick.AAPL", b"status.t"]
+    assert [m["topic"] for m in got] == ["tick.AAPL", "status.t"]
     assert setup.states == [("AAPL", SUBSCRIBED)]
     assert setup.value("ibpub_tick_latency_seconds_count") == 1
 
@@ -134,7 +132,7 @@ def test_closing_the_bus_sends_what_is_queued(setup: Setup) -> None:
     """Ticks still queued when the bus closes are sent, not dropped."""
     setup.path.on_size(1, 3, Decimal(5))
     setup.bus.close()
-    assert setup.receive(1)[0][1]["field"] == "ask_size"
+    assert setup.receive(1)[0]["field"] == "ask_size"
 
 
 def test_late_ticks_for_unknown_requests_are_ignored(setup: Setup) -> None:

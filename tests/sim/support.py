@@ -1,4 +1,4 @@
-"""Helpers for the simulator tests: polling waits, a recording EWrapper, ibapi's own decode path,
+"""Helpers for the simulator tests: a recording EWrapper, ibapi's own decode path,
 ibapi's own request encoder, and a raw TWS socket client for wire-level checks."""
 
 import socket
@@ -16,21 +16,7 @@ from ibapi.protobuf.StartApiRequest_pb2 import StartApiRequest
 from ibapi.wrapper import EWrapper
 
 from publisher.sim.protocol import FrameBuffer
-
-DEADLINE = 10.0
-
-
-def wait_until(condition: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
-    """Poll ``condition`` until truthy; fail naming ``what`` when the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.01)
-
+from tests.support.waiting import DEADLINE as DEADLINE
 
 _RECORDED = (
     "error",

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from publisher.sim import MAX_SERVER_VERSION
-from tests.sim.support import DEADLINE, RawClient
+from tests.sim.support import RawClient
+from tests.support.waiting import DEADLINE
 
 RUNNER = (
     "import argparse, sys\n"

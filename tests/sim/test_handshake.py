@@ -14,7 +14,8 @@ from publisher.sim import AsyncGateway, SimulatedGateway
 from publisher.sim.protocol import frame
 from publisher.sim.server import HANDSHAKE_TIMEOUT
 from tests.sim.conftest import GatewayFactory, RawClientFactory
-from tests.sim.support import RawClient, RecordingWrapper, decode_frames, ibapi_request, wait_until
+from tests.sim.support import RawClient, RecordingWrapper, decode_frames, ibapi_request
+from tests.support.waiting import wait_for
 
 GENEROUS = 30.0
 """How long a test waits for a close it expects: far beyond any timeout it configures."""
@@ -50,13 +51,13 @@ def test_a_pre_v100_client_is_closed_at_once_with_the_reason(
     client = raw_client(gateway)
     client.sock.sendall(b"62\0")
     assert client.read_until_closed(timeout=GENEROUS) == b""  # not a byte of reply
-    (line,) = wait_until(
+    (line,) = wait_for(
         lambda: _logged(sim_log, "rejecting client", "bare client version 62"),
         "the log line saying why",
         timeout=GENEROUS,
     )
     assert "b'62\\x00'" in line
-    wait_until(lambda: _sessions(gateway) == 0, "the session to go", timeout=GENEROUS)
+    wait_for(lambda: _sessions(gateway) == 0, "the session to go", timeout=GENEROUS)
 
 
 def test_first_bytes_that_cannot_become_the_prefix_are_closed_at_once(
@@ -67,7 +68,7 @@ def test_first_bytes_that_cannot_become_the_prefix_are_closed_at_once(
     client = raw_client(gateway)
     client.sock.sendall(b"GET / HTTP/1.1\r\n\r\n")
     assert client.read_until_closed(timeout=GENEROUS) == b""
-    wait_until(
+    wait_for(
         lambda: _logged(sim_log, "rejecting client", "missing API\\0 prefix", "GET /"),
         "the log line saying why",
         timeout=GENEROUS,
@@ -98,12 +99,12 @@ def test_a_handshake_that_never_completes_times_out_with_a_log_line(
     if sent:
         client.sock.sendall(sent)
     assert client.read_until_closed(timeout=GENEROUS) == b""
-    wait_until(
+    wait_for(
         lambda: _logged(sim_log, "handshake timed out", stage),
         f"a timeout log line with {stage!r}",
         timeout=GENEROUS,
     )
-    wait_until(lambda: _sessions(gateway) == 0, "the session to go", timeout=GENEROUS)
+    wait_for(lambda: _sessions(gateway) == 0, "the session to go", timeout=GENEROUS)
 
 
 def test_a_proper_client_outlives_the_handshake_timeout(

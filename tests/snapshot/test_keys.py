@@ -8,7 +8,8 @@ import pytest
 import zmq.auth
 
 from publisher.commands.keys import KeysError, client_names, generate_keys
-from tests.helpers import BIN, DEADLINE
+from tests.support.processes import BIN
+from tests.support.waiting import DEADLINE
 
 
 def mode(path: Path) -> int:

@@ -9,7 +9,7 @@ import zmq
 
 from publisher.bus.publish import Bus
 from publisher.bus.snapshot import REQUESTS_PER_CALL, TICKS_PER_CALL, SnapshotServer
-from tests.helpers import wait_for
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture

@@ -13,9 +13,7 @@ from hypothesis import strategies as st
 from subscribers.client import Subscriber
 from subscribers.tracking import SeqStatus, SeqTracker
 from subscribers.wire import Message, Status, Tick, WireError
-
-DEADLINE = 30.0
-
+from tests.support.waiting import DEADLINE, wait_for
 
 # -- SeqTracker (pure) ---------------------------------------------------------------------------
 
@@ -148,12 +146,16 @@ def collect(
 ) -> list[Message]:
     """Publish rounds until ``done`` holds for what arrived (PUB/SUB joins slowly)."""
     received: list[Message] = []
-    deadline = time.monotonic() + DEADLINE
-    while not done(received):
-        assert time.monotonic() < deadline, f"timed out; received {received}"
+
+    def arrived() -> bool:
+        if done(received):
+            return True
         publish_round()
         while (msg := sub.recv(timeout=0.02)) is not None:
             received.append(msg)
+        return False
+
+    wait_for(arrived, "the messages", every=0)
     return received
 
 

@@ -19,38 +19,35 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]  # no
 import pytest
 import zmq
 
-from tests.helpers import BIN, DEADLINE, LineReader, Processes, free_port, processes, wait_for
-from tests.subscribers.live import KEYS, LivePublisher, start_gateway
+from tests.support.config import FOUR_KEYS, LIVE
+from tests.support.processes import BIN, LineReader, Processes, free_port
+from tests.support.stack import Publisher, Stack
+from tests.support.waiting import DEADLINE, wait_for
 
 IBSUB = str(BIN / "ibsub")
+KEYS = FOUR_KEYS
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivePublisher]:
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Publisher]:
     """One publisher streaming every test instrument, shared by this module's tests."""
-    gateway = start_gateway(rate=300)
-    publisher = LivePublisher(tmp_path_factory.mktemp("commands"), gateway.port).start()
-    wait_for(
-        lambda: (
-            publisher.service is not None
-            and publisher.service.snapshot is not None
-            and {t.removeprefix("tick.") for t, _ in publisher.service.snapshot.cache.topics()}
-            >= set(KEYS)
-        ),
-        "every instrument to tick",
-    )
-    yield publisher
-    publisher.stop()
-    gateway.stop()
+    stack = Stack(tmp_path_factory.mktemp("commands"))
+    try:
+        stack.start_gateway(rate=300)
+        publisher = stack.start_publisher(**LIVE)
+        stack.wait_streaming(KEYS)
+        snapshot = publisher.service.snapshot
+        assert snapshot is not None
+        wait_for(
+            lambda: {t.removeprefix("tick.") for t, _ in snapshot.cache.topics()} >= set(KEYS),
+            "every instrument in the snapshot cache",
+        )
+        yield publisher
+    finally:
+        stack.close()
 
 
-@pytest.fixture
-def procs() -> Iterator[Processes]:
-    with processes() as group:
-        yield group
-
-
-def endpoints(live: LivePublisher) -> list[str]:
+def endpoints(live: Publisher) -> list[str]:
     return ["--endpoint", live.endpoint, "--snapshot-endpoint", live.snapshot_endpoint]
 
 
@@ -61,7 +58,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 # -- ibsub snapshot ------------------------------------------------------------------------------
 
 
-def test_snapshot_json_holds_every_instrument(live: LivePublisher) -> None:
+def test_snapshot_json_holds_every_instrument(live: Publisher) -> None:
     """``ibsub snapshot --json`` prints one object with the session and every instrument's ticks."""
     done = run("snapshot", "--json", *endpoints(live))
     assert done.returncode == 0, done.stderr
@@ -75,7 +72,7 @@ def test_snapshot_json_holds_every_instrument(live: LivePublisher) -> None:
         assert max(tick["seq"] for tick in entry["ticks"]) <= entry["seq"]
 
 
-def test_snapshot_prefix_and_line_output(live: LivePublisher) -> None:
+def test_snapshot_prefix_and_line_output(live: Publisher) -> None:
     """A prefix limits the topics; line mode prints a header, the topic and tail-style lines."""
     done = run("snapshot", "tick.AAPL", "--utc", *endpoints(live))
     assert done.returncode == 0, done.stderr
@@ -97,7 +94,7 @@ def test_snapshot_without_a_publisher_exits_1() -> None:
 # -- ibsub tail --snapshot -----------------------------------------------------------------------
 
 
-def test_tail_snapshot_prints_current_values_first(live: LivePublisher) -> None:
+def test_tail_snapshot_prints_current_values_first(live: Publisher) -> None:
     """``tail --snapshot`` first prints the latest value of every field, then live ticks."""
     done = run("tail", "--snapshot", "--json", "--count", "40", *endpoints(live), "tick.AAPL")
     assert done.returncode == 0, done.stderr
@@ -113,9 +110,7 @@ def test_tail_snapshot_prints_current_values_first(live: LivePublisher) -> None:
 # -- ibsub quotes --------------------------------------------------------------------------------
 
 
-def test_quotes_prints_plain_lines_when_not_a_terminal(
-    live: LivePublisher, procs: Processes
-) -> None:
+def test_quotes_prints_plain_lines_when_not_a_terminal(live: Publisher, procs: Processes) -> None:
     """Piped, ``ibsub quotes`` prints periodic lines with every instrument and the gateway."""
     proc = procs.start([IBSUB, "quotes", "--interval", "0.2", *endpoints(live)])
     out = LineReader(proc.stdout)
@@ -127,7 +122,7 @@ def test_quotes_prints_plain_lines_when_not_a_terminal(
     assert proc.wait(timeout=DEADLINE) == 0
 
 
-def test_quotes_draws_a_table_on_a_terminal(live: LivePublisher, procs: Processes) -> None:
+def test_quotes_draws_a_table_on_a_terminal(live: Publisher, procs: Processes) -> None:
     """On a terminal it switches to the alternate screen, draws the table, and on SIGTERM
     restores the screen and exits 0."""
     leader, follower = pty.openpty()
@@ -181,7 +176,7 @@ def recorded_count(stderr: str) -> int:
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
 def test_record_keeps_every_received_tick_after_sigterm(
-    live: LivePublisher, procs: Processes, tmp_path: Path, fmt: str
+    live: Publisher, procs: Processes, tmp_path: Path, fmt: str
 ) -> None:
     """After SIGTERM the files hold exactly the ticks the recorder reports receiving, in seq
     order per topic, and they open with a standard reader."""

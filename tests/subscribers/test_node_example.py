@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import DEADLINE
-from tests.subscribers.live import KEYS, LivePublisher, start_gateway
+from tests.support.config import FOUR_KEYS, LIVE
+from tests.support.stack import Stack
+from tests.support.waiting import DEADLINE
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "subscribers" / "examples" / "node"
 NPM_TIMEOUT = 600.0
@@ -37,22 +38,19 @@ def node() -> str:
     return node
 
 
-def test_node_subscriber_receives_and_decodes_ticks(node: str, tmp_path: Path) -> None:
+def test_node_subscriber_receives_and_decodes_ticks(node: str, stack: Stack) -> None:
     """The Node subscriber prints 40 contract-v1 ticks with exact 64-bit sids and in-order seqs."""
-    gateway = start_gateway(rate=300)
-    live = LivePublisher(tmp_path, gateway.port).start()
-    try:
-        done = subprocess.run(
-            [node, "subscriber.mjs", live.endpoint, "40"],
-            cwd=EXAMPLE,
-            capture_output=True,
-            text=True,
-            timeout=DEADLINE,
-        )
-        sid = live.sid
-    finally:
-        live.stop()
-        gateway.stop()
+    stack.start_gateway(rate=300)
+    live = stack.start_publisher(**LIVE)
+    done = subprocess.run(
+        [node, "subscriber.mjs", live.endpoint, "40"],
+        cwd=EXAMPLE,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+    )
+    sid = live.sid
+    live.stop()
     assert done.returncode == 0, done.stderr
     messages = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(messages) == 40
@@ -60,7 +58,7 @@ def test_node_subscriber_receives_and_decodes_ticks(node: str, tmp_path: Path) -
     for msg in messages:
         assert (msg["v"], msg["type"], msg["pub"]) == (1, "tick", live.name)
         assert int(msg["sid"]) == sid  # a BigInt: above 2**53 and not rounded
-        assert msg["key"] in KEYS and msg["topic"] == f"tick.{msg['key']}"
+        assert msg["key"] in FOUR_KEYS and msg["topic"] == f"tick.{msg['key']}"
         assert sum(k in msg for k in ("price", "size", "value")) == 1
         assert int(msg["ts"]) >= int(msg["ts_recv"])
         seqs[msg["topic"]].append(msg["seq"])

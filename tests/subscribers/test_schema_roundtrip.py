@@ -1,6 +1,6 @@
 """One schema, both ends: every message type a real publisher emits, decoded by the subscriber.
 
-A simulated gateway feeds a real publisher (tests/subscribers/live.py); a raw SUB socket takes
+A simulated gateway feeds a real publisher (tests/support/stack.py); a raw SUB socket takes
 its frames as they are on the wire, and the subscriber library's decoders read them: ticks,
 status and heartbeats with :func:`subscribers.wire.decode`, the snapshot reply with
 :func:`subscribers.snapshot.decode_reply`. Beyond decoding, the bytes are held to the schema
@@ -26,8 +26,9 @@ from subscribers.schema import (
 )
 from subscribers.snapshot import decode_reply, encode_request
 from subscribers.wire import Heartbeat, Message, Status, Tick, decode
-from tests.helpers import free_port
-from tests.subscribers.live import KEYS, LivePublisher, start_gateway
+from tests.support.config import FOUR_KEYS as KEYS
+from tests.support.processes import free_port
+from tests.support.stack import live_publisher, start_gateway
 
 DEADLINE = 60.0
 """Seconds to wait for what a running stack produces in well under one (a loaded machine)."""
@@ -92,7 +93,7 @@ def test_every_message_the_publisher_emits_decodes_with_the_subscribers_decoder(
     """Ticks (price and size), status (gateway, instrument) and heartbeats from a live stack
     decode, follow the schema's key order, and status/hb are the bytes of their Structs."""
     port = free_port()
-    live = LivePublisher(tmp_path, port).start()
+    live = live_publisher(tmp_path, port).start()
     sid = live.sid
     gateway = None
     wire = Wire(context, live.endpoint)
@@ -135,7 +136,7 @@ def test_the_snapshot_reply_decodes_with_the_subscribers_decoder(
     """A snapshot of a live stack decodes with every cached tick valid, of the publisher's
     session, on a topic of each instrument, each no newer than its topic's seq."""
     gateway = start_gateway(rate=400)
-    live = LivePublisher(tmp_path, gateway.port).start()
+    live = live_publisher(tmp_path, gateway.port).start()
     sid = live.sid
     dealer = context.socket(zmq.DEALER)
     dealer.setsockopt(zmq.LINGER, 0)

@@ -5,8 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import DEADLINE
-from tests.subscribers.live import LivePublisher, start_gateway
+from tests.support.config import LIVE
+from tests.support.stack import Stack
+from tests.support.waiting import DEADLINE
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "subscribing.md"
@@ -19,16 +20,13 @@ def block(name: str) -> str:
     return found.group(1)
 
 
-def test_quickstart_runs_against_a_live_publisher(tmp_path: Path) -> None:
+def test_quickstart_runs_against_a_live_publisher(stack: Stack) -> None:
     """The five-minute example starts from a snapshot and prints 20 live AAPL ticks with quotes."""
-    gateway = start_gateway(rate=300)
-    live = LivePublisher(tmp_path, gateway.port).start()
-    try:
-        args = [sys.executable, "-c", block("quickstart"), live.endpoint, live.snapshot_endpoint]
-        done = subprocess.run(args, capture_output=True, text=True, timeout=DEADLINE, cwd=ROOT)
-    finally:
-        live.stop()
-        gateway.stop()
+    stack.start_gateway(rate=300)
+    live = stack.start_publisher(**LIVE)
+    args = [sys.executable, "-c", block("quickstart"), live.endpoint, live.snapshot_endpoint]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=DEADLINE, cwd=ROOT)
+    live.stop()
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert any(line.startswith("! snapshot applied: ") for line in lines), lines[:3]

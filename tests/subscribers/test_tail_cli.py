@@ -17,7 +17,8 @@ import msgpack
 import pytest
 import zmq
 
-DEADLINE = 30.0
+from tests.support.waiting import DEADLINE, wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "wire-protocol.md"
 IBSUB = [sys.executable, "-m", "subscribers.cli"]
@@ -108,9 +109,10 @@ def start(procs: list[Proc], *args: str, command: list[str] = IBSUB) -> Proc:
 
 def publish_until_exit(bus: Bus, proc: Proc, *kinds: str) -> tuple[int, str, str]:
     """Publish a round of each kind (tick, ESZ6, ES, status, garbage) until the process exits."""
-    deadline = time.monotonic() + DEADLINE
-    while proc.popen.poll() is None:
-        assert time.monotonic() < deadline, "the process did not exit"
+
+    def exited() -> bool:
+        if proc.popen.poll() is not None:
+            return True
         for kind in kinds or ("tick",):
             if kind == "status":
                 bus.status()
@@ -119,17 +121,24 @@ def publish_until_exit(bus: Bus, proc: Proc, *kinds: str) -> tuple[int, str, str
             else:
                 bus.tick("AAPL" if kind == "tick" else kind)
         proc.read_available(0.02)
+        return False
+
+    wait_for(exited, "the process to exit", every=0)
     return proc.finish()
 
 
 def publish_until_lines(bus: Bus, proc: Proc, count: int) -> None:
     """Publish ticks until the process has printed ``count`` lines."""
-    deadline = time.monotonic() + DEADLINE
-    while len(proc.lines()) < count:
-        assert time.monotonic() < deadline, f"only got {proc.lines()}"
+
+    def printed() -> bool:
+        if len(proc.lines()) >= count:
+            return True
         assert proc.popen.poll() is None, proc.finish()
         bus.tick()
         proc.read_available(0.02)
+        return False
+
+    wait_for(printed, f"{count} lines", every=0)
 
 
 def test_json_count_prints_n_json_objects_and_exits_0(bus: Bus, procs: list[Proc]) -> None:
@@ -210,12 +219,16 @@ def test_closed_stdout_exits_quietly(bus: Bus, procs: list[Proc]) -> None:
     publish_until_lines(bus, proc, 1)
     assert proc.popen.stdout is not None
     proc.popen.stdout.close()
-    deadline = time.monotonic() + DEADLINE
-    while proc.popen.poll() is None:
-        assert time.monotonic() < deadline, "tail kept running with stdout closed"
+
+    def exited() -> bool:
+        if proc.popen.poll() is not None:
+            return True
         bus.tick()
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.popen.wait(timeout=0.01)
+        return False
+
+    wait_for(exited, "tail to exit with its stdout closed", every=0)
     assert proc.popen.stderr is not None
     assert (proc.popen.returncode, proc.popen.stderr.read()) == (0, b"")
 

@@ -1,11 +1,8 @@
-"""Shared test helpers: free ports, waiting on conditions, and processes that always get cleaned up.
-
-Tests on a noisy 2-core machine wait for conditions with generous deadlines; none of these
-helpers sleeps for a fixed time to "let things settle".
-"""
+"""Child processes that always get cleaned up, their output read line by line, and free ports."""
 
 import contextlib
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -15,8 +12,10 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from tests.support.waiting import DEADLINE
+
 BIN = Path(sys.executable).parent
-DEADLINE = 60.0
+"""Where this virtual environment's ``ibpub`` and ``ibsub`` scripts are."""
 
 
 def free_port() -> int:
@@ -26,21 +25,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for(
-    condition: Callable[[], Any], what: str, timeout: float = DEADLINE, every: float = 0.05
-) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail with ``what`` on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(every)
-
-
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """True when something accepts TCP connections on ``host:port``."""
     with socket.socket() as s:
         s.settimeout(0.5)
         return s.connect_ex((host, port)) == 0
@@ -102,8 +88,6 @@ class LineReader:
         self.eof = False
 
     def _pump(self, wait: float) -> None:
-        import select
-
         ready, _, _ = select.select([self._fd], [], [], wait)
         if not ready:
             return

@@ -1,23 +1,31 @@
-"""Pre-generated tick frames for one encoding, and the ibapi callbacks each frame raises.
+"""Pre-generated tick frames: a burst as a gateway replaying a backlog sends it, built in advance.
 
-The frames come from the simulator's own seeded market and encoder, so the benchmark feeds exactly
-what ``ibpub sim`` would send, only faster than it would. Pure: values in, values out.
+A burst must leave as fast as the socket takes it, so its frames cannot be generated on the
+sending path: a single-threaded gateway that spends seconds encoding answers nothing meanwhile
+(not even the client's ``reqCurrentTime`` liveness probe). :func:`generate` builds them up front
+from the simulator's own seeded market and encoder, so a burst is exactly what ``ibpub sim``
+would send, only faster; :func:`chunks` cuts a span of them at frame boundaries so that request
+replies can be slipped in between. Used by the benchmark's feeder and by the backpressure test.
+Pure: values in, values out.
 """
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Final
 
-from publisher.sim import MAX_SERVER_VERSION, Encoder, Market
 from publisher.sim.catalogue import Instrument
-from publisher.sim.protocol import PriceTick, TickEvent
+from publisher.sim.market import Market
+from publisher.sim.protocol import MAX_SERVER_VERSION, Encoder, PriceTick, TickEvent
 
 CLASSIC_VERSION: Final = 200
 """The newest server version that still sends ticks as classic text fields."""
 PROTOBUF_VERSION: Final = MAX_SERVER_VERSION
 """What a current gateway negotiates with the installed ibapi: ticks go out as protobuf (>= 206)."""
 ENCODINGS: Final = {"classic": CLASSIC_VERSION, "protobuf": PROTOBUF_VERSION}
+CHUNK_BYTES: Final = 65536
+""":func:`chunks` cuts a span into whole-frame pieces of about this size."""
 
 _PRICE_WITH_SIZE: Final = frozenset({1, 2, 4, 66, 67, 68})
 """Bid, ask, last (and their delayed twins): ibapi raises a tickSize after each such tickPrice."""
@@ -81,3 +89,15 @@ def callbacks_in(callbacks: Sequence[int], start: int, count: int) -> int:
     if stop <= frames:
         return total + callbacks[stop] - callbacks[start]
     return total + callbacks[-1] - callbacks[start] + callbacks[stop - frames]
+
+
+def chunks(frames: FrameSet, start: int, stop: int) -> list[memoryview]:
+    """Frames ``start .. stop-1`` as views of whole frames of about :data:`CHUNK_BYTES` each."""
+    views: list[memoryview] = []
+    offsets = frames.offsets
+    i = start
+    while i < stop:
+        j = min(stop, max(i + 1, bisect_right(offsets, offsets[i] + CHUNK_BYTES) - 1))
+        views.append(frames.span(i, j))
+        i = j
+    return views

@@ -1,0 +1,80 @@
+"""Fixtures shared by the whole suite (a running stack, child processes: always torn down) and
+the ``unit`` marker.
+
+``unit`` marks the fast tests: those of pure modules, in this process, with no child process,
+no simulated gateway and no socket beyond an in-process pair. ``make test-unit`` runs only them
+(well under a minute); ``make test`` runs everything. The marker goes by file, listed in
+:data:`UNIT`: a new file of pure tests is added there.
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import Processes, processes
+from tests.support.stack import Stack
+
+TESTS = Path(__file__).parent
+UNIT = frozenset(
+    {
+        "core",  # a folder: every file in it
+        "test_config.py",
+        "observability/test_httpd.py",
+        "observability/test_metrics.py",
+        "observability/test_per_instrument_setting.py",
+        "publisher/test_backlog.py",
+        "publisher/test_bus.py",
+        "publisher/test_codes.py",
+        "publisher/test_fastpath.py",
+        "publisher/test_framing.py",
+        "publisher/test_histogram.py",
+        "publisher/test_normalise.py",
+        "publisher/test_tickpath.py",
+        "resilience/test_codes_table.py",
+        "resilience/test_connection_machine.py",
+        "resilience/test_pacing.py",
+        "sim/test_catalogue.py",
+        "sim/test_market.py",
+        "sim/test_protocol.py",
+        "snapshot/test_cache.py",
+        "snapshot/test_server.py",
+        "subscribers/test_client.py",
+        "subscribers/test_recorder.py",
+        "subscribers/test_schema_roundtrip.py",
+        "subscribers/test_snapshot_client.py",
+        "subscribers/test_tracking.py",
+        "subscribers/test_wire.py",
+    }
+)
+"""Test files (and folders) under ``tests/`` whose tests are ``unit``."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "unit: a fast test of pure code (no subprocess, no simulator): make test-unit"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        relative = item.path.relative_to(TESTS)
+        if relative.as_posix() in UNIT or relative.parts[0] in UNIT:
+            item.add_marker(pytest.mark.unit)
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    """A :class:`Stack` with nothing started yet; everything it starts is stopped afterwards."""
+    running = Stack(tmp_path)
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+@pytest.fixture
+def procs() -> Iterator[Processes]:
+    """Start child processes with ``procs.start([...])``; all are killed afterwards."""
+    with processes() as group:
+        yield group
