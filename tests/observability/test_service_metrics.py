@@ -149,7 +149,7 @@ def test_gateway_messages_are_counted_by_code(running: Stack) -> None:
     for _ in range(2):
         gateway.call(lambda core: core.sessions[0].send_error(-1, 2119, "farm connecting"))
     wait_for(
-        lambda: running.metrics.value("ibpub_gateway_errors_total", code="2119") == before + 2,
+        lambda: running.metrics.count("ibpub_gateway_errors_total", code="2119") == before + 2,
         "two 2119 notices counted",
     )
     # The simulator also sends the routine "farm connection is OK" notices on connect.

@@ -25,16 +25,18 @@ class Wire:
         self.sub.subscribe(b"")
         self.sub.connect(self.bus.endpoints[0])
 
-    def receive(self, send: Any) -> tuple[str, dict[str, Any]]:
-        """Send (again and again until the slow-joining SUB is connected); the first message."""
+    def receive(self, send: Any, prefix: str) -> tuple[str, dict[str, Any]]:
+        """Send (again and again until the slow-joining SUB is connected); the first message
+        whose topic starts with ``prefix``."""
         poller = zmq.Poller()
         poller.register(self.sub, zmq.POLLIN)
         for _ in range(RECV_MS // 50):
             send()
-            if poller.poll(50):
+            while poller.poll(50):
                 topic, payload = self.sub.recv_multipart()
-                return topic.decode(), msgpack.unpackb(payload)
-        raise AssertionError("nothing arrived")
+                if topic.decode().startswith(prefix):
+                    return topic.decode(), msgpack.unpackb(payload)
+        raise AssertionError(f"nothing on {prefix}* arrived")
 
     def close(self) -> None:
         self.sub.close()
@@ -54,7 +56,8 @@ def test_a_status_has_the_contracts_keys_in_order(wire: Wire) -> None:
     """v type pub sid seq ts, then scope, state, key, code, message: nothing more, in order."""
     status = StatusPublisher(wire.bus)
     topic, body = wire.receive(
-        lambda: status.status("instrument", DELAYED, key="AAPL", code=10167, message="m")
+        lambda: status.status("instrument", DELAYED, key="AAPL", code=10167, message="m"),
+        "status.",
     )
     assert topic == "status.t"
     envelope = ["v", "type", "pub", "sid", "seq", "ts"]
@@ -73,7 +76,7 @@ def test_a_heartbeat_carries_the_gateway_state_and_the_tick_seqs(wire: Wire) -> 
     """The hb body is the gateway state and every tick topic's last seq."""
     wire.bus.publish("tick.AAPL", "tick", {"key": "AAPL"})
     status = StatusPublisher(wire.bus)
-    topic, body = wire.receive(lambda: status.heartbeat("connected"))
+    topic, body = wire.receive(lambda: status.heartbeat("connected"), "hb.")
     assert topic == "hb.t"
     assert (body["type"], body["gateway"], body["seqs"]) == ("hb", "connected", {"tick.AAPL": 1})
 
