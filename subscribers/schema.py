@@ -11,7 +11,7 @@ Why the Structs look the way they do:
 
 * Field order is the contract's key order. msgspec writes a Struct's fields in definition order,
   so an encoded Struct is byte-identical to ``msgpack.packb`` of the dict the publisher built
-  before this module existed (tests/publisher/test_bus.py proves it for every message type).
+  before this module existed (tests/bus/test_publish.py proves it for every message type).
 * No field has a default unless the contract lets the key be absent, because a default would
   let a decoder accept a payload that lacks the key. Absent-but-allowed keys (a tick's one datum,
   ``attrib``, the 1.1 snapshot ``states``) default to ``msgspec.UNSET``, which is never encoded:

@@ -70,7 +70,7 @@ class Bus:
         self._on_sent = on_sent
         self._seqs: dict[str, int] = {}
         self._topic_bytes: dict[str, bytes] = {}
-        # msgspec writes the same bytes as msgpack.Packer (tests/publisher/test_bus.py) in
+        # msgspec writes the same bytes as msgpack.Packer (tests/bus/test_publish.py) in
         # about 0.35 us per tick instead of 0.8 (docs/performance.md).
         self._pack = msgspec.msgpack.Encoder().encode
         self._queued: list[tuple[bytes, bytes]] = []
@@ -117,7 +117,7 @@ class Bus:
         """Send a change of state on ``status.<name>``; returns the payload as sent.
 
         The same bytes as ``publish(status_topic, "status", {"scope": ..., "state": ...,
-        "key": ..., "code": ..., "message": ...})`` (tests/publisher/test_bus.py), built from the
+        "key": ..., "code": ..., "message": ...})`` (tests/bus/test_publish.py), built from the
         schema's :class:`~publisher.core.schema.StatusPayload`.
         """
         if self._queued:

@@ -158,7 +158,7 @@ class SnapshotServer:
         self.cache = cache
         self._sid = sid
         self._last_seq = last_seq
-        # msgspec writes the bytes msgpack.Packer wrote (tests/snapshot/test_cache.py).
+        # msgspec writes the bytes msgpack.Packer wrote (tests/bus/test_snapshot_cache.py).
         self._pack = msgspec.msgpack.Encoder().encode
         self.served = 0
         self.rejected = 0

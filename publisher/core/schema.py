@@ -4,14 +4,14 @@ The schema is defined once, in :mod:`subscribers.schema` (msgspec Structs, impor
 msgspec): ``subscribers`` must import nothing from ``publisher``, so the one definition lives
 on that side and this module re-exports it, adding what only a publisher needs. The bus
 (:mod:`publisher.bus.publish`) encodes these Structs; an encoded Struct is byte-identical to
-``msgpack.packb`` of the dict the publisher built before (tests/publisher/test_bus.py).
+``msgpack.packb`` of the dict the publisher built before (tests/bus/test_publish.py).
 
 Ticks are the exception, on purpose: the tick path builds each tick as one dict literal in the
 contract's key order (:mod:`publisher.core.tickpath`), because a tick has optional keys and
 msgspec writes a Struct with unset fields under a 16-bit map header (``de 00 0e``) where
 msgpack writes a one-byte one (``8e``). That the literal follows this schema (it decodes as a
 :class:`TickPayload`, its keys in the Struct's field order) is tested on its shape in
-tests/publisher/test_bus.py and on a live publisher's ticks in
+tests/bus/test_publish.py and on a live publisher's ticks in
 tests/subscribers/test_schema_roundtrip.py.
 
 Pure: no sockets, no clocks (``seq`` and ``ts`` are handed in by the bus).

@@ -12,7 +12,7 @@ Every value is converted with the very expression ibapi uses (``int(s or 0)``,
 ``float(s or 0)``), except sizes: ibapi makes a ``Decimal`` that the tick path turns into a
 float (:func:`publisher.core.normalise.normal_size`), and here the float comes straight from the
 text, with ibapi's "unset" spellings giving None (see :func:`_size_value`).
-``tests/publisher/test_fastpath.py`` checks the equivalence on generated frames with
+``tests/gateway/test_fastpath.py`` checks the equivalence on generated frames with
 Hypothesis, comparing sizes as the tick path publishes them.
 """
 

@@ -22,8 +22,9 @@ from publisher.sim.burst import (
     chunks,
     generate,
 )
+from tests.support.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 
 
 class CountingWrapper(EWrapper):  # type: ignore[misc]  # ibapi is untyped

@@ -15,7 +15,8 @@ from typing import Any, Final
 
 import yaml
 
-REPO: Final = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO as REPO  # re-exported for the deploy tests
+
 DEPLOY: Final = REPO / "deploy"
 COMPOSE_FILE: Final = DEPLOY / "compose.yaml"
 ENV_EXAMPLE: Final = DEPLOY / ".env.example"

@@ -5,9 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.paths import REPO
 from tests.support.processes import BIN
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def ibpub(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -9,15 +9,15 @@ import json
 import shutil
 import subprocess
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 
 from tests.support.config import FOUR_KEYS, LIVE
+from tests.support.paths import REPO
 from tests.support.stack import Stack
 from tests.support.waiting import DEADLINE
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "subscribers" / "examples" / "node"
+EXAMPLE = REPO / "subscribers" / "examples" / "node"
 NPM_TIMEOUT = 600.0
 
 

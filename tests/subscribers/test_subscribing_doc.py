@@ -3,13 +3,13 @@
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 from tests.support.config import LIVE
+from tests.support.paths import REPO
 from tests.support.stack import Stack
 from tests.support.waiting import DEADLINE
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 DOC = ROOT / "docs" / "subscribing.md"
 
 

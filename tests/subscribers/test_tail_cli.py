@@ -17,9 +17,10 @@ import msgpack
 import pytest
 import zmq
 
+from tests.support.paths import REPO
 from tests.support.waiting import DEADLINE, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 DOC = ROOT / "docs" / "wire-protocol.md"
 IBSUB = [sys.executable, "-m", "subscribers.cli"]
 LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{6} tick\.AAPL +#\d+ bid 189\.52 \(mdt 1\)$")

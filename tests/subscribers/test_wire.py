@@ -3,7 +3,6 @@
 import json
 import re
 from datetime import UTC
-from pathlib import Path
 from typing import Any
 
 import msgpack
@@ -22,8 +21,9 @@ from subscribers.wire import (
     format_line,
     to_jsonable,
 )
+from tests.support.paths import REPO
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "wire-protocol.md"
+DOC = REPO / "docs" / "wire-protocol.md"
 SID = 5823457712398741234
 TS = 1767268801123456789  # 2026-01-01 12:00:01.123456789 UTC
 

@@ -41,8 +41,8 @@ from publisher.config import (
     sanitize_key,
 )
 from publisher.errors import ConfigError, IbpubError
+from tests.support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "deploy" / "examples"
 
 AAPL = '[[instruments]]\nsec_type = "STK"\nsymbol = "AAPL"\n'

@@ -1,7 +1,7 @@
 """``ProxyService`` in-process against real ZeroMQ sockets on 127.0.0.1.
 
 The upstreams here are plain PUB and XPUB sockets standing in for publishers, so a test can see
-exactly what crosses the proxy in each direction; tests/deploy/test_proxy_fanout.py runs the
+exactly what crosses the proxy in each direction; tests/proxy/test_fanout.py runs the
 real publishers.
 """
 

@@ -4,9 +4,9 @@ import re
 import signal
 from pathlib import Path
 
+from tests.support.paths import REPO
 from tests.support.processes import BIN, LineReader, free_port, processes
 
-REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "deploy" / "examples" / "demo.toml"
 
 

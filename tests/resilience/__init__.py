@@ -1,1 +1,0 @@
-"""Resilience: the connection machine, pacing, and every gateway fault on real sockets."""
