@@ -48,7 +48,6 @@ def run_demo(settings: Settings, out: TextIO = sys.stdout) -> int:
     stop = threading.Event()
     thread: threading.Thread | None = None
     try:
-        service.start()
         thread = threading.Thread(target=service.run, name="ibpub-service", daemon=True)
         install_stop_handlers(stop.set)
         thread.start()

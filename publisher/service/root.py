@@ -225,10 +225,6 @@ class PublisherService:
         """Every instrument's record, in the order added (read them, never write them)."""
         return self.subscriptions.instruments
 
-    def start(self) -> None:
-        """Nothing left to do: construction binds the bus, the snapshot and the metrics
-        endpoint. Kept so that callers which bind, read endpoints, then run, read the same."""
-
     def run(self) -> int:
         """Run until :meth:`stop`; returns the process exit code (0 on a clean stop)."""
         self.status.status("publisher", "starting", message=f"sid {self.bus.sid}")

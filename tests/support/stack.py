@@ -109,7 +109,6 @@ class Publisher:
         service = PublisherService(
             load_settings(path), context=self._context, behind_after=self._behind_after
         )
-        service.start()
         self._service = service
         self.exit_code = None
 
