@@ -68,9 +68,9 @@ def test_con_id_with_an_invalid_exchange_matches_nothing() -> None:
 
 
 def test_underspecified_future_matches_every_expiry() -> None:
-    """ES without an expiry matches both listed ES contracts (the client decides)."""
+    """ES without an expiry matches every listed ES month (the client decides)."""
     query = ContractQuery(symbol="ES", sec_type="FUT", exchange="CME")
-    assert sorted(_local_symbols(query)) == ["ESH7", "ESZ6"]
+    assert sorted(_local_symbols(query)) == ["ESH7", "ESM7", "ESU7", "ESZ6"]
 
 
 @pytest.mark.parametrize("expiry", ["202612", "20261218"])
@@ -116,26 +116,26 @@ def test_toml_file_adds_contracts_and_keeps_builtins(tmp_path: Path) -> None:
     path.write_text(
         """
 [[contracts]]
-con_id = 4391
-symbol = "AMD"
+con_id = 9939
+symbol = "MU"
 sec_type = "STK"
 exchange = "SMART"
 primary_exchange = "NASDAQ"
 currency = "USD"
 price = 160
-sec_ids = { ISIN = "US0079031078" }
+sec_ids = { ISIN = "US5951121038" }
 """
     )
     catalogue = load_catalogue(path)
-    amd = catalogue.by_con_id(4391)
-    assert amd is not None and catalogue.by_con_id(265598) is not None
-    assert (amd.spec.local_symbol, amd.spec.trading_class, amd.price, amd.lot) == (
-        "AMD",
-        "AMD",
+    micron = catalogue.by_con_id(9939)
+    assert micron is not None and catalogue.by_con_id(265598) is not None
+    assert (micron.spec.local_symbol, micron.spec.trading_class, micron.price, micron.lot) == (
+        "MU",
+        "MU",
         160.0,
         100,
     )
-    assert amd.spec.sec_ids == (("ISIN", "US0079031078"),)
+    assert micron.spec.sec_ids == (("ISIN", "US5951121038"),)
     assert len(catalogue) == len(CATALOGUE) + 1
 
 
