@@ -15,7 +15,7 @@ from publisher.sim.catalogue import Catalogue, CatalogueError, load_catalogue
 from publisher.sim.faults import IB_PACING_LIMIT
 from publisher.sim.protocol import MAX_SERVER_VERSION, MIN_SERVER_VERSION, V_PROTOBUF_MARKET_DATA
 from publisher.sim.scenario import SCENARIO_HELP, ScenarioError, Step, parse_scenario, schedule
-from publisher.sim.server import DEFAULT_MAX_LINES, AsyncGateway
+from publisher.sim.server import IB_DEFAULT_LINES, AsyncGateway
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 4010
@@ -110,12 +110,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-lines",
         type=_max_lines,
-        default=DEFAULT_MAX_LINES,
+        default=0,
         metavar="N",
-        help="market-data lines across all clients: a reqMktData beyond N streams gets IB's "
-        "error 101 (Max number of tickers has been reached) and no data, and cancelMktData "
-        "frees a line; the default is what an IB account has by default, so the publisher's "
-        "gateway.max_lines and the simulator agree; 0 for no limit (%(default)s)",
+        help="market-data lines across all clients, as IB counts an account's: a reqMktData "
+        "beyond N live streams gets IB's error 101 (Max number of tickers has been reached) "
+        f"and no data; cancelMktData frees a line. {IB_DEFAULT_LINES} is an IB account's "
+        "default; the publisher's gateway.max_lines budget refuses before it. Default 0: no "
+        "limit, so harnesses streaming hundreds of instruments work as before",
     )
     parser.add_argument(
         "--log-level", choices=LOG_LEVELS, default="info", help="log verbosity (%(default)s)"

@@ -40,8 +40,12 @@ SLICE_SECONDS: Final = 0.010
 MAX_CATCH_UP_SECONDS: Final = 0.100
 """After a stall, at most this much backlog is sent at once; the rest is skipped."""
 HANDSHAKE_TIMEOUT: Final = 10.0
-DEFAULT_MAX_LINES: Final = 100
-"""Market-data lines, as an IB account has by default: streams beyond it get error 101."""
+IB_DEFAULT_LINES: Final = 100
+"""The market-data lines an IB account has by default (``max_lines=IB_DEFAULT_LINES`` plays it).
+
+Not the simulator's default: its harnesses and benchmarks stream hundreds of instruments, and in
+front of it the publisher's own budget (``gateway.max_lines``) is what should refuse first; the
+simulator enforces a limit only when given one."""
 """Seconds a connection gets to send ``API\\0`` and its version frame before it is closed."""
 _SETTLE_TURNS: Final = 10
 _CLOSE_TURNS: Final = 200
@@ -69,7 +73,7 @@ class AsyncGateway:
         account: str = DEFAULT_ACCOUNT,
         clock: Callable[[], float] = time.time,
         handshake_timeout: float = HANDSHAKE_TIMEOUT,
-        max_lines: int | None = DEFAULT_MAX_LINES,
+        max_lines: int | None = None,
     ) -> None:
         version = MAX_SERVER_VERSION if max_server_version is None else max_server_version
         if not MIN_SERVER_VERSION <= version <= MAX_SERVER_VERSION:
@@ -334,7 +338,7 @@ class SimulatedGateway:
         max_server_version: int | None = None,
         catalogue: Catalogue | None = None,
         handshake_timeout: float = HANDSHAKE_TIMEOUT,
-        max_lines: int | None = DEFAULT_MAX_LINES,
+        max_lines: int | None = None,
     ) -> None:
         self._host = host
         self._requested_port = port

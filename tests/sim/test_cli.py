@@ -172,8 +172,8 @@ def test_list_contracts_prints_the_catalogue_and_exits(
 
 
 def test_help_documents_the_line_limit(spawn: list[subprocess.Popen[str]]) -> None:
-    """`ibpub sim --help` says what --max-lines does, its default and how to turn it off."""
+    """`ibpub sim --help` says what --max-lines does and that by default there is no limit."""
     proc = _start(spawn, "--help")
     out, _err = proc.communicate(timeout=30)
     text = " ".join(out.split())
-    assert "--max-lines N" in text and "error 101" in text and "0 for no limit (100)" in text
+    assert "--max-lines N" in text and "error 101" in text and "Default 0: no limit" in text

@@ -9,6 +9,7 @@ import pytest
 from ibapi.contract import Contract
 
 from publisher.sim import MAX_SERVER_VERSION, AsyncGateway, SimulatedGateway
+from publisher.sim.server import IB_DEFAULT_LINES
 from tests.sim.conftest import GatewayFactory
 from tests.sim.support import App, ibapi_contract
 from tests.support.waiting import wait_for
@@ -121,10 +122,10 @@ def test_active_market_data_counts_streams_not_snapshots(
     wait_for(lambda: _active(gateway) == 1, "the cancelled stream gone")
 
 
-def test_default_is_the_ib_account_default_of_100_lines() -> None:
-    """Out of the box the simulator allows what an IB account does; None lifts the limit."""
-    assert AsyncGateway().max_lines == 100
-    assert AsyncGateway(max_lines=None).max_lines is None
+def test_no_line_limit_unless_one_is_given() -> None:
+    """By default nothing is refused (harnesses stream hundreds); a limit must be >= 1."""
+    assert AsyncGateway().max_lines is None
+    assert AsyncGateway(max_lines=IB_DEFAULT_LINES).max_lines == 100
     with pytest.raises(ValueError, match="max_lines"):
         AsyncGateway(max_lines=0)
 
