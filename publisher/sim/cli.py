@@ -15,7 +15,7 @@ from publisher.sim.catalogue import Catalogue, CatalogueError, load_catalogue
 from publisher.sim.faults import IB_PACING_LIMIT
 from publisher.sim.protocol import MAX_SERVER_VERSION, MIN_SERVER_VERSION, V_PROTOBUF_MARKET_DATA
 from publisher.sim.scenario import SCENARIO_HELP, ScenarioError, Step, parse_scenario, schedule
-from publisher.sim.server import AsyncGateway
+from publisher.sim.server import IB_DEFAULT_LINES, AsyncGateway
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 4010
@@ -47,6 +47,16 @@ def _rate(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not value >= 0:  # also rejects NaN
         raise argparse.ArgumentTypeError(f"must be >= 0, not {text}")
+    return value
+
+
+def _max_lines(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (0 for no limit), not {value}")
     return value
 
 
@@ -93,6 +103,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="TOML or JSON file of extra contracts (added to the built-in ones)",
     )
     parser.add_argument(
+        "--list-contracts",
+        action="store_true",
+        help="print the catalogue (built-in plus --catalogue) one contract a line, then exit",
+    )
+    parser.add_argument(
+        "--max-lines",
+        type=_max_lines,
+        default=0,
+        metavar="N",
+        help="market-data lines across all clients, as IB counts an account's: a reqMktData "
+        "beyond N live streams gets IB's error 101 (Max number of tickers has been reached) "
+        f"and no data; cancelMktData frees a line. {IB_DEFAULT_LINES} is an IB account's "
+        "default; the publisher's gateway.max_lines budget refuses before it. Default 0: no "
+        "limit, so harnesses streaming hundreds of instruments work as before",
+    )
+    parser.add_argument(
         "--log-level", choices=LOG_LEVELS, default="info", help="log verbosity (%(default)s)"
     )
     parser.add_argument(
@@ -134,11 +160,15 @@ def run(args: argparse.Namespace) -> int:
     except CatalogueError as exc:
         print(f"ibpub sim: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.list_contracts:
+        sys.stdout.write(format_catalogue(catalogue))
+        return EXIT_OK
     gateway = AsyncGateway(
         rate=args.rate,
         seed=args.seed,
         max_server_version=args.max_server_version,
         catalogue=catalogue,
+        max_lines=args.max_lines or None,
     )
     gateway.faults.pacing_limit = args.pacing_limit or None
     steps = [step for steps in args.scenario for step in steps]
@@ -175,5 +205,44 @@ def _banner(gateway: AsyncGateway) -> str:
     return (
         f"ibpub sim: listening on {gateway.host}:{gateway.port}, "
         f"negotiating server versions {MIN_SERVER_VERSION}..{top} ({encoding}); "
-        f"{len(gateway.catalogue)} contracts, {gateway.rate:g} ticks/s, seed {gateway.seed}"
+        f"{len(gateway.catalogue)} contracts, {gateway.rate:g} ticks/s, seed {gateway.seed}, "
+        f"{_lines(gateway.max_lines)}"
     )
+
+
+def _lines(max_lines: int | None) -> str:
+    return "no line limit" if max_lines is None else f"{max_lines} market-data lines"
+
+
+_COLUMNS: Final = ("CONID", "TYPE", "SYMBOL", "LOCAL", "EXPIRY", "EXCHANGE", "PRIMARY", "CCY")
+
+
+def format_catalogue(catalogue: Catalogue) -> str:
+    """The catalogue as a table, one contract a line, synthetic conIds starred (a footnote says
+    so): what a demo user can ask for, with the fields that tell the contracts apart."""
+    rows = [_COLUMNS]
+    for instrument in catalogue:
+        spec = instrument.spec
+        con_id = f"{spec.con_id}{'*' if instrument.synthetic else ''}"
+        rows.append(
+            (
+                con_id,
+                spec.sec_type,
+                spec.symbol,
+                spec.local_symbol,
+                spec.last_trade_date,
+                spec.exchange,
+                spec.primary_exchange,
+                spec.currency,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+    lines = [
+        "  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    lines.append(
+        f"{len(catalogue)} contracts; * synthetic conId (made up, not IB's: "
+        "use it only against this simulator)"
+    )
+    return "\n".join(lines) + "\n"

@@ -40,6 +40,12 @@ SLICE_SECONDS: Final = 0.010
 MAX_CATCH_UP_SECONDS: Final = 0.100
 """After a stall, at most this much backlog is sent at once; the rest is skipped."""
 HANDSHAKE_TIMEOUT: Final = 10.0
+IB_DEFAULT_LINES: Final = 100
+"""The market-data lines an IB account has by default (``max_lines=IB_DEFAULT_LINES`` plays it).
+
+Not the simulator's default: its harnesses and benchmarks stream hundreds of instruments, and in
+front of it the publisher's own budget (``gateway.max_lines``) is what should refuse first; the
+simulator enforces a limit only when given one."""
 """Seconds a connection gets to send ``API\\0`` and its version frame before it is closed."""
 _SETTLE_TURNS: Final = 10
 _CLOSE_TURNS: Final = 200
@@ -67,6 +73,7 @@ class AsyncGateway:
         account: str = DEFAULT_ACCOUNT,
         clock: Callable[[], float] = time.time,
         handshake_timeout: float = HANDSHAKE_TIMEOUT,
+        max_lines: int | None = None,
     ) -> None:
         version = MAX_SERVER_VERSION if max_server_version is None else max_server_version
         if not MIN_SERVER_VERSION <= version <= MAX_SERVER_VERSION:
@@ -79,6 +86,8 @@ class AsyncGateway:
             raise ValueError("account must not be empty (ib_async waits for a non-empty list)")
         if not handshake_timeout > 0:  # also rejects NaN
             raise ValueError(f"handshake_timeout must be > 0, not {handshake_timeout}")
+        if max_lines is not None and max_lines < 1:
+            raise ValueError(f"max_lines must be >= 1 or None (no limit), not {max_lines}")
         self.rate = rate
         self.seed = seed
         self.max_server_version = version
@@ -87,6 +96,9 @@ class AsyncGateway:
         self.clock = clock
         self.handshake_timeout = handshake_timeout
         """Seconds a new connection gets to complete the handshake (:data:`HANDSHAKE_TIMEOUT`)."""
+        self.max_lines = max_lines
+        """Live market-data streams allowed across all sessions, as IB counts an account's lines;
+        a reqMktData beyond it gets error 101 and no stream. None: no limit."""
         self.market = Market(seed, clock=clock)
         self.ticks_sent = 0
         """Streamed ticks written so far (initial quotes not counted)."""
@@ -120,6 +132,14 @@ class AsyncGateway:
         """Connected sessions, oldest first."""
         return tuple(sorted((s for s in self._sessions if s.connected), key=lambda s: s.conn_id))
 
+    def active_market_data(self) -> int:
+        """Live market-data subscriptions across all sessions: the lines in use.
+
+        Snapshots are not counted (they end at once). Tests use it to prove that two holders of
+        one instrument share one IB subscription.
+        """
+        return len(self._routes)
+
     @property
     def client_ids(self) -> frozenset[int]:
         """Client ids of sessions past startApi."""
@@ -136,7 +156,8 @@ class AsyncGateway:
         if self.rate > 0:
             self._pacer = loop.create_task(self._pace(), name="ibpub-sim-pacer")
         log.info(
-            "simulated gateway listening on %s:%d versions=%d..%d rate=%s seed=%d contracts=%d",
+            "simulated gateway listening on %s:%d versions=%d..%d rate=%s seed=%d contracts=%d "
+            "max_lines=%s",
             self._host,
             self._port,
             MIN_SERVER_VERSION,
@@ -144,6 +165,7 @@ class AsyncGateway:
             self.rate,
             self.seed,
             len(self.catalogue),
+            self.max_lines,
         )
 
     async def aclose(self) -> None:
@@ -223,6 +245,10 @@ class AsyncGateway:
             return False
         self._client_ids[client_id] = session
         return True
+
+    def line_available(self) -> bool:
+        """Whether one more market-data stream fits under :attr:`max_lines`."""
+        return self.max_lines is None or len(self._routes) < self.max_lines
 
     def open_stream(
         self, session: Session, req_id: int, instrument: Instrument, delayed: bool
@@ -312,6 +338,7 @@ class SimulatedGateway:
         max_server_version: int | None = None,
         catalogue: Catalogue | None = None,
         handshake_timeout: float = HANDSHAKE_TIMEOUT,
+        max_lines: int | None = None,
     ) -> None:
         self._host = host
         self._requested_port = port
@@ -321,6 +348,7 @@ class SimulatedGateway:
             max_server_version=max_server_version,
             catalogue=catalogue,
             handshake_timeout=handshake_timeout,
+            max_lines=max_lines,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None

@@ -27,6 +27,8 @@ from publisher.sim.protocol import (
     DUPLICATE_TICKER_ID,
     FARM_STATUS,
     MARKET_DATA_TYPES,
+    MAX_TICKERS,
+    MAX_TICKERS_TEXT,
     NO_SECURITY_DEFINITION,
     NO_SECURITY_DEFINITION_TEXT,
     SNAPSHOT_PERMISSIONS,
@@ -114,6 +116,10 @@ class SessionHost(Protocol):
 
     def claim_client_id(self, client_id: int, session: "Session") -> bool:
         """Take ``client_id`` for ``session``; False if another session holds it."""
+        ...
+
+    def line_available(self) -> bool:
+        """Whether one more market-data stream fits in the account's lines (else error 101)."""
         ...
 
     def open_stream(
@@ -433,13 +439,24 @@ class Session(asyncio.Protocol):
         if scripted is not None:
             self.write(self._error(req_id, *scripted))
             return
+        snapshot = request.snapshot or request.regulatory_snapshot
+        if not snapshot and not self.gateway.line_available():
+            # As IB: error 101 for this request id and nothing else; no stream, no line taken.
+            self.write(self._error(req_id, MAX_TICKERS, MAX_TICKERS_TEXT))
+            log.info(
+                "market data refused, lines full conn=%d client_id=%s req_id=%d symbol=%s",
+                self.conn_id,
+                self.client_id,
+                req_id,
+                instrument.spec.local_symbol,
+            )
+            return
         frames = [
             encoder.tick_req_params(
                 req_id, instrument.spec.min_tick, BBO_EXCHANGE, SNAPSHOT_PERMISSIONS
             ),
             encoder.market_data_type(req_id, mdt),
         ]
-        snapshot = request.snapshot or request.regulatory_snapshot
         if snapshot:
             ticks = self.gateway.market.snapshot(req_id, instrument)
         else:

@@ -1,6 +1,7 @@
 """Helpers for the simulator tests: a recording EWrapper, ibapi's own decode path,
 ibapi's own request encoder, and a raw TWS socket client for wire-level checks."""
 
+import itertools
 import socket
 import struct
 import threading
@@ -11,12 +12,17 @@ from typing import Any
 from ibapi import comm
 from ibapi.client import EClient
 from ibapi.common import PROTOBUF_MSG_ID
+from ibapi.contract import Contract
 from ibapi.decoder import Decoder
 from ibapi.protobuf.StartApiRequest_pb2 import StartApiRequest
 from ibapi.wrapper import EWrapper
 
+from publisher.sim import AsyncGateway, SimulatedGateway
 from publisher.sim.protocol import FrameBuffer
 from tests.support.waiting import DEADLINE as DEADLINE
+from tests.support.waiting import wait_for
+
+_client_ids = itertools.count(100)
 
 _RECORDED = (
     "error",
@@ -202,3 +208,43 @@ class RawClient:
         if data:
             self.buffer.feed(data)
         return False
+
+
+class App:
+    """An unmodified EClient with a recording wrapper, its message loop on a thread."""
+
+    def __init__(self, gateway: "SimulatedGateway") -> None:
+        self.gateway = gateway
+        self.client_id = next(_client_ids)
+        self.wrapper = RecordingWrapper()
+        self.client = EClient(self.wrapper)
+        self.client.connect("127.0.0.1", gateway.port, self.client_id)
+        self.thread = threading.Thread(target=self.client.run, name="ibapi-run", daemon=True)
+        self.thread.start()
+        wait_for(lambda: self.wrapper.named("nextValidId"), "nextValidId")
+
+    def close(self) -> None:
+        """Hang up from the gateway's side, then let ``run`` drain and disconnect itself.
+
+        ``EClient.disconnect()`` from another thread while ticks are queued races ``run``
+        (it resets the server version under the decoder), so the gateway ends the session.
+        """
+        client_id = self.client_id
+
+        def close_sessions(core: AsyncGateway) -> None:
+            for session in core.sessions:
+                if session.client_id == client_id:
+                    session.close()
+
+        self.gateway.call(close_sessions)
+        self.thread.join(DEADLINE)
+        assert not self.thread.is_alive(), "EClient.run did not finish"
+
+
+def ibapi_contract(symbol: str, sec_type: str, exchange: str, expiry: str = "") -> Contract:
+    """An ibapi Contract in USD; ``expiry`` is lastTradeDateOrContractMonth."""
+    contract = Contract()
+    contract.symbol, contract.secType, contract.exchange = symbol, sec_type, exchange
+    contract.currency = "USD"
+    contract.lastTradeDateOrContractMonth = expiry
+    return contract

@@ -1,11 +1,20 @@
 """The built-in contracts, IB-like matching, and loading extra contracts from a file."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from publisher.sim.catalogue import Catalogue, CatalogueError, load_catalogue, load_instruments
+from publisher.sim.catalogue import (
+    SYNTHETIC_CON_ID_BASE,
+    Catalogue,
+    CatalogueError,
+    load_catalogue,
+    load_instruments,
+    synthetic_con_id,
+)
+from publisher.sim.catalogue.futures import REFERENCE_DATE
 from publisher.sim.protocol import ContractQuery
 
 CATALOGUE = Catalogue.builtin()
@@ -68,9 +77,9 @@ def test_con_id_with_an_invalid_exchange_matches_nothing() -> None:
 
 
 def test_underspecified_future_matches_every_expiry() -> None:
-    """ES without an expiry matches both listed ES contracts (the client decides)."""
+    """ES without an expiry matches every listed ES month (the client decides)."""
     query = ContractQuery(symbol="ES", sec_type="FUT", exchange="CME")
-    assert sorted(_local_symbols(query)) == ["ESH7", "ESZ6"]
+    assert sorted(_local_symbols(query)) == ["ESH7", "ESM7", "ESU7", "ESZ6"]
 
 
 @pytest.mark.parametrize("expiry", ["202612", "20261218"])
@@ -116,26 +125,26 @@ def test_toml_file_adds_contracts_and_keeps_builtins(tmp_path: Path) -> None:
     path.write_text(
         """
 [[contracts]]
-con_id = 4391
-symbol = "AMD"
+con_id = 9939
+symbol = "MU"
 sec_type = "STK"
 exchange = "SMART"
 primary_exchange = "NASDAQ"
 currency = "USD"
 price = 160
-sec_ids = { ISIN = "US0079031078" }
+sec_ids = { ISIN = "US5951121038" }
 """
     )
     catalogue = load_catalogue(path)
-    amd = catalogue.by_con_id(4391)
-    assert amd is not None and catalogue.by_con_id(265598) is not None
-    assert (amd.spec.local_symbol, amd.spec.trading_class, amd.price, amd.lot) == (
-        "AMD",
-        "AMD",
+    micron = catalogue.by_con_id(9939)
+    assert micron is not None and catalogue.by_con_id(265598) is not None
+    assert (micron.spec.local_symbol, micron.spec.trading_class, micron.price, micron.lot) == (
+        "MU",
+        "MU",
         160.0,
         100,
     )
-    assert amd.spec.sec_ids == (("ISIN", "US0079031078"),)
+    assert micron.spec.sec_ids == (("ISIN", "US5951121038"),)
     assert len(catalogue) == len(CATALOGUE) + 1
 
 
@@ -255,3 +264,88 @@ def test_unsupported_extension_and_missing_file_are_errors(tmp_path: Path) -> No
         load_instruments(tmp_path / "c.yaml")
     with pytest.raises(CatalogueError, match="cannot read"):
         load_instruments(tmp_path / "missing.toml")
+
+
+SP100 = (
+    *"""AAPL ABBV ABT ACN ADBE AIG AMD AMGN AMT AMZN AVGO AXP BA BAC BK BKNG BLK BMY C CAT CHTR CL
+    CMCSA COF COP COST CRM CSCO CVS CVX DE DHR DIS DUK EMR F FDX GD GE GILD GM GOOG GOOGL GS HD HON
+    IBM INTC INTU ISRG JNJ JPM KO LIN LLY LMT LOW MA MCD MDLZ MDT MET META MMM MO MRK MS MSFT NEE
+    NFLX NKE NOW NVDA ORCL PEP PFE PG PLTR PM PYPL QCOM RTX SBUX SCHW SO SPG T TGT TMO TMUS TSLA
+    TXN UBER UNH UNP UPS USB V VZ WFC WMT XOM""".split(),  # noqa: SIM905  # a readable list
+    "BRK B",
+)
+ETFS = ("SPY", "QQQ", "IWM", "DIA", "VOO", "VTI", "GLD", "TLT")
+NASDAQ_LISTED = {"AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "COST", "QQQ", "TLT"}
+
+
+@pytest.mark.parametrize("symbol", [*SP100, *ETFS])
+def test_builtin_has_the_sp100_and_index_etfs(symbol: str) -> None:
+    """Stock(symbol, 'SMART', 'USD') qualifies to one contract on its primary exchange."""
+    query = ContractQuery(symbol=symbol, sec_type="STK", exchange="SMART", currency="USD")
+    (found,) = CATALOGUE.match(query)
+    primary = "NASDAQ" if symbol in NASDAQ_LISTED else found.spec.primary_exchange
+    assert (found.spec.local_symbol, found.spec.primary_exchange) == (symbol, primary)
+    assert found.spec.primary_exchange in {"NASDAQ", "NYSE", "ARCA"}
+    assert found.spec.stock_type == ("ETF" if symbol in ETFS else "COMMON")
+    assert found.price > 0
+
+
+@pytest.mark.parametrize(
+    ("pair", "con_id"),
+    [
+        ("EUR.USD", 12087792),
+        ("GBP.USD", 12087797),
+        ("USD.JPY", 15016059),
+        ("USD.CHF", 12087820),
+        ("AUD.USD", 14433401),
+        ("USD.CAD", 15016062),
+        ("NZD.USD", 39453441),
+        ("EUR.GBP", 12087807),
+        ("EUR.JPY", 14321016),
+    ],
+)
+def test_builtin_has_the_major_fx_pairs(pair: str, con_id: int) -> None:
+    """Forex(pair) as ib_async sends it (symbol, currency, IDEALPRO) finds the pair, IB's conId."""
+    base, quote = pair.split(".")
+    query = ContractQuery(symbol=base, sec_type="CASH", exchange="IDEALPRO", currency=quote)
+    (found,) = CATALOGUE.match(query)
+    assert (found.spec.local_symbol, found.con_id, found.synthetic) == (pair, con_id, False)
+
+
+@pytest.mark.parametrize(
+    ("symbol", "exchange", "months"),
+    [
+        ("ES", "CME", ["ESZ6", "ESH7", "ESM7", "ESU7"]),
+        ("NQ", "CME", ["NQZ6", "NQH7", "NQM7", "NQU7"]),
+        ("CL", "NYMEX", ["CLF7", "CLG7", "CLH7", "CLJ7", "CLK7", "CLM7"]),
+        ("GC", "COMEX", ["GCZ6", "GCG7", "GCJ7", "GCM7"]),
+    ],
+)
+def test_builtin_futures_list_several_months(symbol: str, exchange: str, months: list[str]) -> None:
+    """A future without an expiry matches every listed month, nearest first; each month alone,
+    by its contract month or by its conId, matches one."""
+    query = ContractQuery(symbol=symbol, sec_type="FUT", exchange=exchange, currency="USD")
+    found = CATALOGUE.match(query)
+    assert [i.spec.local_symbol for i in found] == months
+    assert [i.spec.last_trade_date for i in found] == sorted(i.spec.last_trade_date for i in found)
+    assert all(i.spec.last_trade_date > REFERENCE_DATE and i.synthetic for i in found)
+    for instrument in found:
+        month = replace(query, last_trade_date_or_contract_month=instrument.spec.contract_month)
+        assert CATALOGUE.match(month) == (instrument,)
+        assert CATALOGUE.match(ContractQuery(con_id=instrument.con_id)) == (instrument,)
+
+
+def test_synthetic_con_ids_follow_the_rule_and_real_ones_are_kept() -> None:
+    """A synthetic stock or pair has the rule's 9xx,xxx,xxx conId; IB's real ones stay."""
+    for instrument in CATALOGUE:
+        spec = instrument.spec
+        rule = synthetic_con_id(spec.sec_type, spec.local_symbol)
+        if instrument.synthetic and spec.sec_type != "FUT":
+            assert instrument.con_id == rule >= SYNTHETIC_CON_ID_BASE
+        elif not instrument.synthetic:
+            assert instrument.con_id < SYNTHETIC_CON_ID_BASE
+    real = {"AAPL": 265598, "MSFT": 272093, "NVDA": 4815747, "TSLA": 76792991, "SPY": 756733}
+    for symbol, con_id in real.items():
+        found = CATALOGUE.by_con_id(con_id)
+        assert found is not None and found.spec.symbol == symbol and not found.synthetic
+    assert len(CATALOGUE) >= 130

@@ -5,13 +5,22 @@ import selectors
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from ibapi.client import EClient
+from ibapi.contract import Contract
 
-from publisher.sim import MAX_SERVER_VERSION
-from tests.sim.support import RawClient
+from publisher.sim import MAX_SERVER_VERSION, Catalogue
+from publisher.sim.protocol import frame
+from tests.sim.support import (
+    RawClient,
+    RecordingWrapper,
+    decode_frames,
+    ibapi_contract,
+    ibapi_request,
+)
 from tests.support.waiting import DEADLINE
 
 RUNNER = (
@@ -112,3 +121,59 @@ def test_busy_port_exits_1(spawn: list[subprocess.Popen[str]]) -> None:
     second = _start(spawn, "--port", port.group(1))
     _out, err = second.communicate(timeout=30)
     assert second.returncode == 1 and f"127.0.0.1:{port.group(1)}" in err
+
+
+def _req_mkt_data(req_id: int, contract: Contract) -> Callable[[EClient], None]:
+    return lambda client: client.reqMktData(req_id, contract, "", False, False, [])
+
+
+def test_max_lines_refuses_the_stream_beyond_them_with_101(
+    spawn: list[subprocess.Popen[str]],
+) -> None:
+    """`--max-lines 1`: the banner says so, and a second reqMktData gets error 101."""
+    proc = _start(spawn, "--port", "0", "--rate", "0", "--max-lines", "1")
+    banner = _first_line(proc)
+    match = re.search(r"listening on 127\.0\.0\.1:(\d+)", banner)
+    assert match and "1 market-data lines" in banner, banner
+    client = RawClient(int(match.group(1)))
+    wrapper = RecordingWrapper()
+    try:
+        version, _ = client.handshake()
+        client.start_api(7)
+        for req_id, symbol in ((1, "AAPL"), (2, "MSFT")):
+            contract = ibapi_contract(symbol, "STK", "SMART")
+            client.send_payload(ibapi_request(version, _req_mkt_data(req_id, contract)))
+        while not [e for e in wrapper.errors() if e[0] == 2]:
+            decode_frames(frame(client.next_frame()), version, wrapper)
+    finally:
+        client.close()
+    assert [e for e in wrapper.errors() if e[0] in (1, 2)] == [
+        (2, 101, "Max number of tickers has been reached")
+    ]
+    proc.terminate()
+    assert proc.wait(timeout=DEADLINE) == 0
+
+
+def test_list_contracts_prints_the_catalogue_and_exits(
+    spawn: list[subprocess.Popen[str]],
+) -> None:
+    """--list-contracts prints one contract a line, synthetic conIds starred, and the count."""
+    proc = _start(spawn, "--list-contracts")
+    out, _err = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    lines = out.splitlines()
+    count = len(Catalogue.builtin())
+    header = ["CONID", "TYPE", "SYMBOL", "LOCAL", "EXPIRY", "EXCHANGE", "PRIMARY", "CCY"]
+    assert lines[0].split() == header
+    assert len(lines) == count + 2 and lines[-1].startswith(f"{count} contracts; * synthetic")
+    assert any(line.split()[:4] == ["265598", "STK", "AAPL", "AAPL"] for line in lines)
+    assert any(line.split()[1:5] == ["FUT", "ES", "ESM7", "20270618"] for line in lines)
+    assert any(line.split()[0].endswith("*") for line in lines[1:-1])
+
+
+def test_help_documents_the_line_limit(spawn: list[subprocess.Popen[str]]) -> None:
+    """`ibpub sim --help` says what --max-lines does and that by default there is no limit."""
+    proc = _start(spawn, "--help")
+    out, _err = proc.communicate(timeout=30)
+    text = " ".join(out.split())
+    assert "--max-lines N" in text and "error 101" in text and "Default 0: no limit" in text

@@ -1,60 +1,17 @@
 """IB's own client, unmodified (EClient + EWrapper + its reader and run threads), against the
 simulator at v200 (classic text) and at the installed maximum (protobuf market data)."""
 
-import itertools
-import threading
 import time
 from collections.abc import Iterator
 
 import pytest
-from ibapi.client import EClient
-from ibapi.contract import Contract
 
-from publisher.sim import MAX_SERVER_VERSION, AsyncGateway, SimulatedGateway
-from tests.sim.support import RecordingWrapper
-from tests.support.waiting import DEADLINE, wait_for
+from publisher.sim import MAX_SERVER_VERSION, SimulatedGateway
+from tests.sim.support import App
+from tests.sim.support import ibapi_contract as _contract
+from tests.support.waiting import wait_for
 
-_client_ids = itertools.count(100)
 DELAYED_IDS = {66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 88}
-
-
-class App:
-    """An unmodified EClient with a recording wrapper, its message loop on a thread."""
-
-    def __init__(self, gateway: SimulatedGateway) -> None:
-        self.gateway = gateway
-        self.client_id = next(_client_ids)
-        self.wrapper = RecordingWrapper()
-        self.client = EClient(self.wrapper)
-        self.client.connect("127.0.0.1", gateway.port, self.client_id)
-        self.thread = threading.Thread(target=self.client.run, name="ibapi-run", daemon=True)
-        self.thread.start()
-        wait_for(lambda: self.wrapper.named("nextValidId"), "nextValidId")
-
-    def close(self) -> None:
-        """Hang up from the gateway's side, then let ``run`` drain and disconnect itself.
-
-        ``EClient.disconnect()`` from another thread while ticks are queued races ``run``
-        (it resets the server version under the decoder), so the gateway ends the session.
-        """
-        client_id = self.client_id
-
-        def close_sessions(core: AsyncGateway) -> None:
-            for session in core.sessions:
-                if session.client_id == client_id:
-                    session.close()
-
-        self.gateway.call(close_sessions)
-        self.thread.join(DEADLINE)
-        assert not self.thread.is_alive(), "EClient.run did not finish"
-
-
-def _contract(symbol: str, sec_type: str, exchange: str, expiry: str = "") -> Contract:
-    contract = Contract()
-    contract.symbol, contract.secType, contract.exchange = symbol, sec_type, exchange
-    contract.currency = "USD"
-    contract.lastTradeDateOrContractMonth = expiry
-    return contract
 
 
 @pytest.fixture(scope="module", params=[200, MAX_SERVER_VERSION], ids=lambda v: f"v{v}")

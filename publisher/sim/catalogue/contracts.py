@@ -1,16 +1,42 @@
-"""The contracts the simulated gateway knows out of the box, and what one contract is.
+"""What one contract is, and the builders the built-in tables use to describe contracts.
 
-A built-in set covers what demos and tests need (US stocks and ETFs, E-mini S&P and crude oil
-futures, EUR.USD), with the contract details a real gateway sends for them (order types, valid
-exchanges, market rule ids), so that clients qualify them as they would against IB. Pure data.
+A builder fills in the contract details a real gateway sends for its kind of contract (order
+types, valid exchanges, market rule ids, time zone), so that the tables in
+:mod:`~publisher.sim.catalogue.equities`, :mod:`~publisher.sim.catalogue.futures` and
+:mod:`~publisher.sim.catalogue.forex` need only a row each, and clients qualify the result as they
+would against IB.
+
+Synthetic conIds: where IB's real conId is not known, a table row gives ``0`` and the builder
+makes one with :func:`synthetic_con_id` (``9xx_xxx_xxx``, derived from the security type and
+local symbol, so it never changes when rows move) and marks the instrument ``synthetic``. Such
+a conId means nothing to a real gateway. Pure.
 """
 
+import zlib
 from dataclasses import dataclass, replace
 from typing import Final
 
 from publisher.sim.protocol import ContractSpec
 
-__all__ = ["BUILTIN", "Instrument"]
+__all__ = [
+    "SYNTHETIC_CON_ID_BASE",
+    "FutureRoot",
+    "Instrument",
+    "forex",
+    "future",
+    "stock",
+    "synthetic_con_id",
+]
+
+SYNTHETIC_CON_ID_BASE: Final = 900_000_000
+"""Synthetic conIds are ``SYNTHETIC_CON_ID_BASE`` plus up to 99,999,999: far above the conIds IB
+has handed out for the contracts in these tables, and still a 32-bit int as the protocol needs."""
+
+
+def synthetic_con_id(sec_type: str, local_symbol: str) -> int:
+    """The made-up conId of a contract whose real one is not known: stable, not IB's."""
+    digest = zlib.crc32(f"{sec_type}:{local_symbol}".encode("ascii"))
+    return SYNTHETIC_CON_ID_BASE + digest % 100_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +46,8 @@ class Instrument:
     spec: ContractSpec
     price: float
     lot: int = 100
+    synthetic: bool = False
+    """Whether the conId is made up (see :func:`synthetic_con_id`) rather than IB's."""
 
     def __post_init__(self) -> None:
         if self.price <= 0 or self.spec.min_tick <= 0 or self.lot <= 0:
@@ -62,21 +90,23 @@ _FX_ORDER_TYPES: Final = (
 _NO_EXPIRY_AGG_GROUP: Final = 2147483647  # what TWS reports as aggGroup for futures
 
 
-def _stock(
-    con_id: int,
+def stock(
     symbol: str,
     primary: str,
-    long_name: str,
-    isin: str,
+    con_id: int,
     price: float,
+    long_name: str,
     *,
+    isin: str = "",
     trading_class: str = "NMS",
     stock_type: str = "COMMON",
-    industry: str = "Technology",
-    category: str = "Computers",
+    industry: str = "",
+    category: str = "",
 ) -> Instrument:
+    """A US stock or ETF routed SMART, listed on ``primary``; ``con_id`` 0 makes a synthetic one."""
+    synthetic = con_id == 0
     spec = ContractSpec(
-        con_id=con_id,
+        con_id=synthetic_con_id("STK", symbol) if synthetic else con_id,
         symbol=symbol,
         sec_type="STK",
         exchange="SMART",
@@ -98,159 +128,90 @@ def _stock(
         min_size="0.0001",
         size_increment="0.0001",
         suggested_size_increment="100",
-        sec_ids=(("ISIN", isin),),
+        sec_ids=(("ISIN", isin),) if isin else (),
     )
-    return Instrument(spec, price, lot=100)
+    return Instrument(spec, price, lot=100, synthetic=synthetic)
 
 
-def _future(
-    con_id: int,
-    symbol: str,
+@dataclass(frozen=True, slots=True)
+class FutureRoot:
+    """What every contract month of one future shares."""
+
+    symbol: str
+    exchange: str
+    multiplier: str
+    min_tick: float
+    long_name: str
+    under_con_id: int
+    market_rule: str
+    time_zone_id: str = "US/Central"
+
+
+def future(
+    root: FutureRoot,
     local_symbol: str,
-    exchange: str,
     last_trade_date: str,
     contract_month: str,
-    *,
-    multiplier: str,
-    min_tick: float,
-    long_name: str,
-    under_con_id: int,
-    market_rule: str,
     price: float,
+    con_id: int = 0,
+    *,
+    synthetic: bool | None = None,
 ) -> Instrument:
+    """One contract month of ``root``; ``con_id`` 0 makes a synthetic one.
+
+    ``synthetic`` overrides the flag for a made-up conId given explicitly (the ones that predate
+    :func:`synthetic_con_id` and that tests and configs already name).
+    """
+    made_up = con_id == 0
     spec = ContractSpec(
-        con_id=con_id,
-        symbol=symbol,
+        con_id=synthetic_con_id("FUT", local_symbol) if made_up else con_id,
+        symbol=root.symbol,
         sec_type="FUT",
-        exchange=exchange,
+        exchange=root.exchange,
         currency="USD",
         local_symbol=local_symbol,
-        trading_class=symbol,
+        trading_class=root.symbol,
         last_trade_date=last_trade_date,
-        multiplier=multiplier,
-        min_tick=min_tick,
-        market_name=symbol,
-        long_name=long_name,
+        multiplier=root.multiplier,
+        min_tick=root.min_tick,
+        market_name=root.symbol,
+        long_name=root.long_name,
         contract_month=contract_month,
-        time_zone_id="US/Central",
+        time_zone_id=root.time_zone_id,
         order_types=_FUTURE_ORDER_TYPES,
-        valid_exchanges=f"{exchange},QBALGO",
-        under_con_id=under_con_id,
-        under_symbol=symbol,
+        valid_exchanges=f"{root.exchange},QBALGO",
+        under_con_id=root.under_con_id,
+        under_symbol=root.symbol,
         under_sec_type="IND",
         agg_group=_NO_EXPIRY_AGG_GROUP,
-        market_rule_ids=f"{market_rule},{market_rule}",
+        market_rule_ids=f"{root.market_rule},{root.market_rule}",
         real_expiration_date=last_trade_date,
     )
-    return Instrument(spec, price, lot=1)
+    flag = made_up if synthetic is None else synthetic
+    return Instrument(spec, price, lot=1, synthetic=flag)
 
 
-BUILTIN: Final[tuple[Instrument, ...]] = (
-    _stock(265598, "AAPL", "NASDAQ", "APPLE INC", "US0378331005", 230.0),
-    _stock(272093, "MSFT", "NASDAQ", "MICROSOFT CORP", "US5949181045", 510.0),
-    _stock(
-        756733,
-        "SPY",
-        "ARCA",
-        "SPDR S&P 500 ETF TRUST",
-        "US78462F1030",
-        680.0,
-        trading_class="SPY",
-        stock_type="ETF",
-        industry="Funds",
-        category="Equity Fund",
-    ),
-    _stock(
-        320227571,
-        "QQQ",
-        "NASDAQ",
-        "INVESCO QQQ TRUST SERIES 1",
-        "US46090E1038",
-        610.0,
-        stock_type="ETF",
-        industry="Funds",
-        category="Equity Fund",
-    ),
-    # E-mini S&P 500: quarterly, last trade on the third Friday of the contract month.
-    _future(
-        649180695,
-        "ES",
-        "ESZ6",
-        "CME",
-        "20261218",
-        "202612",
-        multiplier="50",
-        min_tick=0.25,
-        long_name="E-mini S&P 500",
-        under_con_id=11004968,
-        market_rule="67",
-        price=6850.0,
-    ),
-    _future(
-        672387468,
-        "ES",
-        "ESH7",
-        "CME",
-        "20270319",
-        "202703",
-        multiplier="50",
-        min_tick=0.25,
-        long_name="E-mini S&P 500",
-        under_con_id=11004968,
-        market_rule="67",
-        price=6905.0,
-    ),
-    # WTI crude: monthly, last trade a few business days before the 25th of the prior month.
-    _future(
-        692845150,
-        "CL",
-        "CLF7",
-        "NYMEX",
-        "20261221",
-        "202701",
-        multiplier="1000",
-        min_tick=0.01,
-        long_name="Light Sweet Crude Oil",
-        under_con_id=17340715,
-        market_rule="32",
-        price=64.50,
-    ),
-    _future(
-        698563121,
-        "CL",
-        "CLG7",
-        "NYMEX",
-        "20270120",
-        "202702",
-        multiplier="1000",
-        min_tick=0.01,
-        long_name="Light Sweet Crude Oil",
-        under_con_id=17340715,
-        market_rule="32",
-        price=64.80,
-    ),
-    Instrument(
-        ContractSpec(
-            con_id=12087792,
-            symbol="EUR",
-            sec_type="CASH",
-            exchange="IDEALPRO",
-            currency="USD",
-            local_symbol="EUR.USD",
-            trading_class="EUR.USD",
-            min_tick=0.00005,
-            market_name="EUR.USD",
-            long_name="European Monetary Union Euro",
-            time_zone_id="US/Eastern",
-            order_types=_FX_ORDER_TYPES,
-            valid_exchanges="IDEALPRO",
-            market_rule_ids="239",
-            min_size="0.01",
-            size_increment="0.01",
-            suggested_size_increment="20000",
-        ),
-        price=1.165,
-        lot=100000,
-    ),
-)
-"""The built-in catalogue. Stock, ETF and EUR.USD conIds are IB's; future conIds are made up."""
+def forex(pair: str, con_id: int, price: float, long_name: str, min_tick: float) -> Instrument:
+    """A currency pair on IDEALPRO, ``pair`` as IB spells its local symbol (``EUR.USD``)."""
+    base, quote = pair.split(".")
+    synthetic = con_id == 0
+    spec = ContractSpec(
+        con_id=synthetic_con_id("CASH", pair) if synthetic else con_id,
+        symbol=base,
+        sec_type="CASH",
+        exchange="IDEALPRO",
+        currency=quote,
+        local_symbol=pair,
+        trading_class=pair,
+        min_tick=min_tick,
+        market_name=pair,
+        long_name=long_name,
+        time_zone_id="US/Eastern",
+        order_types=_FX_ORDER_TYPES,
+        valid_exchanges="IDEALPRO",
+        market_rule_ids="239",
+        min_size="0.01",
+        size_increment="0.01",
+        suggested_size_increment="20000",
+    )
+    return Instrument(spec, price, lot=100000, synthetic=synthetic)

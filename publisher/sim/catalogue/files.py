@@ -3,13 +3,13 @@
 File format (TOML shown; JSON is ``{"contracts": [{...}, ...]}`` or a bare list)::
 
     [[contracts]]
-    con_id = 4391
-    symbol = "AMD"
+    con_id = 9939
+    symbol = "MU"
     sec_type = "STK"
     exchange = "SMART"
     primary_exchange = "NASDAQ"
     currency = "USD"
-    price = 160.0        # where the random walk starts
+    price = 95.0         # where the random walk starts
     # optional: lot (size granularity), min_tick, local_symbol, trading_class, multiplier,
     # last_trade_date, long_name, valid_exchanges, sec_ids = {ISIN = "..."}, and every
     # other ContractSpec field name.

@@ -7,7 +7,8 @@ under-specified future. Pure.
 
 from collections.abc import Iterable, Iterator
 
-from publisher.sim.catalogue.contracts import BUILTIN, Instrument
+from publisher.sim.catalogue.builtin import BUILTIN
+from publisher.sim.catalogue.contracts import Instrument
 from publisher.sim.protocol import ContractQuery
 
 __all__ = ["Catalogue"]
