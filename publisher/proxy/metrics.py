@@ -53,6 +53,8 @@ class ProxyView(Protocol):
     def upstreams(self) -> tuple[str, ...]: ...
     @property
     def upstreams_connected(self) -> int: ...
+    @property
+    def upstream_refusals(self) -> int: ...
     def statistics(self) -> ProxyStatistics: ...
 
 
@@ -87,6 +89,12 @@ class _ScrapeTimeCollector(Collector):
             "Upstream publisher connections currently established.",
             value=self._view.upstreams_connected,
         )
+        yield CounterMetricFamily(
+            "ibpub_proxy_upstream_refusals",
+            "Upstream connections closed before their handshake succeeded (CURVE keys refused "
+            "or mismatched).",
+            value=self._view.upstream_refusals,
+        )
 
     def describe(self) -> Iterable[Metric]:
         # Describing lets the registry check names without calling collect() at registration.
@@ -95,6 +103,7 @@ class _ScrapeTimeCollector(Collector):
         yield CounterMetricFamily("ibpub_proxy_subscription_messages", "")
         yield GaugeMetricFamily("ibpub_proxy_upstreams", "")
         yield GaugeMetricFamily("ibpub_proxy_upstreams_connected", "")
+        yield CounterMetricFamily("ibpub_proxy_upstream_refusals", "")
 
 
 class ProxyMetrics:

@@ -18,8 +18,14 @@ monitor and stops the forwarder with ``TERMINATE`` on its control socket. Metric
 ``ibpub_proxy_``, on the service's own registry) are read from the forwarder's ``STATISTICS``
 when Prometheus scrapes, so the forwarding path carries no instrumentation at all.
 
-Not proxied: the snapshot (last-value cache). A snapshot reply carries one ``sid``, so it cannot
-speak for several publishers; late joiners ask each publisher's ``bus.snapshot`` directly.
+CURVE (publisher/proxy/security.py) may be on either side: the XPUB socket as a CURVE server with
+the proxy's own key pair and authorised subscriber keys, the XSUB socket as a CURVE client of the
+publishers. An upstream counts as connected once its handshake succeeds (publisher/proxy/links.py),
+so a publisher refusing the proxy's key shows as a refusal, not as a live link.
+
+Not proxied: the snapshot (last-value cache) and the control socket. A snapshot reply carries one
+``sid``, so it cannot speak for several publishers, and a lease is held at one publisher; late
+joiners and on-demand requests go to each publisher's ``bus.snapshot`` and ``control.listen``.
 """
 
 import contextlib
@@ -31,10 +37,11 @@ import zmq
 from prometheus_client import CollectorRegistry
 from zmq.utils.monitor import recv_monitor_message
 
-from publisher.endpoints import reaches_beyond_host
 from publisher.loop import EventLoop
 from publisher.observability.httpd import MetricsServer, Readiness
+from publisher.proxy.links import MONITORED, Link, UpstreamLinks
 from publisher.proxy.metrics import ProxyMetrics, ProxyStatistics
+from publisher.proxy.security import ProxySecurity
 from publisher.proxy.settings import ProxySettings
 
 log = logging.getLogger(__name__)
@@ -58,6 +65,8 @@ class ProxyService:
 
     :meth:`start` binds and connects (separate from :meth:`run` so tests can bind port 0 and
     read :attr:`endpoints` first); :meth:`run` supervises until :meth:`stop` and cleans up.
+    Construction loads the CURVE keys, so a bad key file raises ``ConfigError`` before any
+    socket exists.
     """
 
     def __init__(
@@ -69,6 +78,7 @@ class ProxyService:
         serve_metrics: bool = True,
     ) -> None:
         self.settings = settings
+        self.security = ProxySecurity.from_settings(settings)
         self._own_context = context is None
         self._context: zmq.Context[Any] = zmq.Context() if context is None else context
         self.registry = registry or CollectorRegistry()
@@ -85,8 +95,7 @@ class ProxyService:
         self._forwarding = False
         self._last_stats = ProxyStatistics()
         self._thread: threading.Thread | None = None
-        self._connected: dict[str, bool] = {}
-        self._connected_count = 0
+        self._links = UpstreamLinks()
         self._failure: str | None = None
         self._stopping = False
         self._loop = EventLoop()
@@ -100,16 +109,26 @@ class ProxyService:
 
     @property
     def upstreams_connected(self) -> int:
-        """Upstream connections established now (from the socket monitor's events)."""
-        return self._connected_count
+        """Upstream connections established now (handshake done, from the socket monitor)."""
+        return self._links.up
+
+    @property
+    def upstream_refusals(self) -> int:
+        """Upstream connections that closed before their handshake succeeded (a CURVE key the
+        publisher refuses, a wrong server key, CURVE on one side only), since start."""
+        return self._links.refusals
 
     def start(self) -> None:
         """Bind the XPUB side, connect the XSUB side, start the forwarder and the metrics."""
         if self._xsub is not None:
             return
         hwm = self.settings.hwm
+        security = self.security
+        security.start(self._context)
+        security.warn_if_exposed(self.settings.binds, self.settings.upstreams)
         xpub = self._socket(zmq.XPUB)
         xpub.setsockopt(zmq.SNDHWM, hwm)
+        security.secure_downstream(xpub)
         for endpoint in self.settings.binds:
             try:
                 xpub.bind(endpoint)
@@ -118,19 +137,13 @@ class ProxyService:
                 raise
             # A tcp port of 0 or * is resolved by the bind: report what subscribers must use.
             self.endpoints.append(xpub.getsockopt_string(zmq.LAST_ENDPOINT))
-            if reaches_beyond_host(endpoint):
-                # The proxy has no CURVE yet: say so where an operator will look.
-                log.warning(
-                    "serving beyond this host without encryption or authentication; keep the "
-                    "network private or tunnel it (docs/deploy.md)",
-                    extra={"endpoint": endpoint},
-                )
         xsub = self._xsub = self._socket(zmq.XSUB)
         xsub.setsockopt(zmq.RCVHWM, hwm)
         xsub.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
         xsub.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
+        security.secure_upstream(xsub)
         # The monitor is attached before connecting so the first connection is not missed.
-        self._monitor = xsub.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+        self._monitor = xsub.get_monitor_socket(MONITORED)
         self._sockets.append(self._monitor)
         for endpoint in self.settings.upstreams:
             xsub.connect(endpoint)
@@ -177,7 +190,7 @@ class ProxyService:
 
     def readiness(self) -> Readiness:
         """Ready while at least one upstream publisher is connected."""
-        connected, total = self._connected_count, len(self.settings.upstreams)
+        connected, total = self._links.up, len(self.settings.upstreams)
         if connected == 0:
             return Readiness(False, f"no upstream connected (0 of {total})")
         return Readiness(True, f"{connected} of {total} upstreams connected")
@@ -236,16 +249,22 @@ class ProxyService:
             except zmq.Again:
                 return
             endpoint = bytes(event["endpoint"]).decode("utf-8", "replace")
-            up = event["event"] == zmq.EVENT_CONNECTED
-            # Keyed by endpoint so a repeated event cannot push the count off by one.
-            if self._connected.get(endpoint, False) == up:
+            change = self._links.on_event(endpoint, event["event"])
+            if change is None:
                 continue
-            self._connected[endpoint] = up
-            self._connected_count += 1 if up else -1
-            if up:
+            if change.after is Link.UP:
                 log.info("upstream connected", extra={"endpoint": endpoint})
-            else:
+            elif change.before is Link.UP:
                 log.warning("upstream disconnected", extra={"endpoint": endpoint})
+            elif change.first_refusal:
+                # Once per run of refusals: a refused link retries every couple of seconds.
+                log.warning(
+                    "upstream refused the connection before its handshake: check that both "
+                    "sides use CURVE and the keys (--upstream-curve-server-key is the "
+                    "publisher's server.key, the proxy's client key is in its "
+                    "bus.curve_authorized_keys)",
+                    extra={"endpoint": endpoint, "curve": self.security.client is not None},
+                )
 
     def _shutdown(self) -> None:
         self._stopping = True
@@ -268,6 +287,7 @@ class ProxyService:
         for sock in self._sockets:
             sock.close(linger=0)
         self._sockets.clear()
+        self.security.close()
         self._close_http()
         if self._own_context:
             self._context.term()
