@@ -93,3 +93,45 @@ class UpstreamLinks:
         self._links[endpoint] = after
         self.up += (after is Link.UP) - (before is Link.UP)
         return Change(endpoint, before, after, refusal, first)
+
+
+REDIAL_INITIAL: Final = 2.0
+REDIAL_MAX: Final = 30.0
+"""Seconds before a refused upstream is dialled again: doubling from the first to the last."""
+
+
+class Redials:
+    """When to dial a refused upstream again (pure: the caller passes the time).
+
+    libzmq does not reconnect after a handshake that failed with an error from the peer (a
+    publisher whose ZAP handler refused the proxy's key answers with an ERROR command): left
+    alone, the link would stay dead after the key is authorised and the publisher restarted.
+    So the supervisor re-dials it, backing off while the refusals go on.
+    """
+
+    def __init__(self, initial: float = REDIAL_INITIAL, maximum: float = REDIAL_MAX) -> None:
+        self._initial = initial
+        self._maximum = maximum
+        self._delay: dict[str, float] = {}
+        self._due: dict[str, float] = {}
+
+    def refused(self, endpoint: str, now: float) -> None:
+        """``endpoint`` failed its handshake at ``now``: dial it again after the backoff."""
+        delay = self._delay.get(endpoint, self._initial)
+        self._due[endpoint] = now + delay
+        self._delay[endpoint] = min(delay * 2, self._maximum)
+
+    def connected(self, endpoint: str) -> None:
+        """``endpoint`` is up: forget its backoff."""
+        self._delay.pop(endpoint, None)
+        self._due.pop(endpoint, None)
+
+    def due(self, now: float) -> list[str]:
+        """The endpoints to dial again now (each returned once per refusal)."""
+        ready = sorted(e for e, at in self._due.items() if at <= now)
+        for endpoint in ready:
+            del self._due[endpoint]
+        return ready
+
+    def deadline(self) -> float | None:
+        return min(self._due.values(), default=None)

@@ -26,6 +26,15 @@ class ProxyStatistics:
     """Subscribe and unsubscribe frames received from subscribers (and passed upstream)."""
     downstream_bytes: int = 0
 
+    def plus(self, other: "ProxyStatistics") -> "ProxyStatistics":
+        """The counts of two forwarder runs together."""
+        return ProxyStatistics(
+            self.upstream_frames + other.upstream_frames,
+            self.upstream_bytes + other.upstream_bytes,
+            self.downstream_frames + other.downstream_frames,
+            self.downstream_bytes + other.downstream_bytes,
+        )
+
     @property
     def messages_forwarded(self) -> int:
         """Bus messages forwarded to subscribers (each is two frames)."""

@@ -14,6 +14,7 @@ receives, the refused one has then received nothing and the proxy has counted th
 
 import logging
 import re
+import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -234,6 +235,33 @@ def test_a_proxy_without_the_publishers_keys_receives_nothing(setup: Setup, upst
         assert drain(behind_bad) == 0
     assert bad.metric("ibpub_proxy_messages_forwarded_total") == 0
     assert bad.metric("ibpub_proxy_upstreams_connected") == 0
+
+
+def test_a_refused_proxy_streams_once_its_key_is_authorised(
+    setup: Setup, stack: Stack, procs: Processes
+) -> None:
+    """libzmq gives up on a link whose key was refused; the proxy dials it again, so
+    authorising its key and restarting the publisher is enough: no proxy restart."""
+    keys = setup.keys
+    authorized = stack.directory / "authorized"
+    authorized.mkdir()
+    stack.start_gateway(rate=200)
+    publisher = stack.start_publisher(
+        bus={
+            "curve_secret_key": str(keys.publisher / "server.key_secret"),
+            "curve_authorized_keys": str(authorized),
+        }
+    )
+    proxy = RunningProxy(procs, publisher.endpoint, *keys.upstream_flags())
+    with setup.subscriber(proxy, None) as sub:
+        wait_for(
+            lambda: (proxy.metric("ibpub_proxy_upstream_refusals_total") or 0) >= 1,
+            "the proxy's key to be refused",
+        )
+        shutil.copy(keys.publisher / "authorized/proxy.key", authorized / "proxy.key")
+        publisher.restart()  # the publisher reads its authorised keys at start
+        receive(sub, "messages once the proxy's key is authorised")
+    assert proxy.metric("ibpub_proxy_upstreams_connected") == 1
 
 
 @pytest.mark.parametrize(
