@@ -5,8 +5,10 @@ The two sides are independent, and each is on only when both of its flags are gi
 * **downstream** (``--curve-secret-key``, ``--curve-authorized-keys``): the XPUB socket is a
   CURVE server with the proxy's own key pair, and a ZAP handler on the proxy's context admits
   only the subscribers whose public keys are in the directory, exactly as the publisher does
-  with ``bus.curve_*`` (the helpers are publisher/bus/curve.py's). The proxy has a server key of
-  its own rather than the publisher's: a compromised proxy host then exposes only its own key.
+  with ``bus.curve_*`` (the helpers are publisher/bus/curve.py's). The key pair may be the
+  proxy's own (a compromised proxy host then exposes only its key) or the publisher's, when
+  subscribers use one server key for the stream (here) and the publisher's snapshot and control
+  sockets (docs/deploy.md, "CURVE through the proxy").
 * **upstream** (``--upstream-curve-server-key``, ``--upstream-curve-client-key``): the XSUB
   socket is a CURVE client holding the publishers' server public key and the proxy's client
   pair, whose public key each publisher lists in its ``bus.curve_authorized_keys``. One key set
