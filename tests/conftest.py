@@ -33,6 +33,7 @@ UNIT = frozenset(
         "observability/test_httpd.py",
         "observability/test_metrics.py",
         "observability/test_per_instrument_setting.py",
+        "proxy/test_links.py",
         "service/test_status.py",
         "sim/test_catalogue.py",
         "sim/test_market.py",

@@ -9,6 +9,10 @@ non-loopback address is logged as a warning because anyone who can reach it can 
 The authorised directory is read once at start-up: restart the publisher to admit a new client.
 One authenticator serves one ZeroMQ context (it binds the context's ZAP endpoint), so a process
 running two CURVE publishers must give each its own context.
+
+:func:`load_secret_key`, :func:`authorized_directory` and :func:`start_authenticator` are shared
+with ``ibpub proxy`` (publisher/proxy/security.py), which is a CURVE server toward its own
+subscribers; each takes the setting's name (a config key or a flag) to report in errors.
 """
 
 import logging
@@ -75,15 +79,11 @@ class BusSecurity:
         assert bus.curve_secret_key is not None and bus.curve_authorized_keys is not None
         if not zmq.has("curve"):
             raise ConfigError(source, "bus.curve_secret_key", "this libzmq has no CURVE support")
-        public, secret = _load_server_keys(bus.curve_secret_key, source)
-        authorized = _authorized_dir(bus.curve_authorized_keys, source)
-        authenticator = ThreadAuthenticator(context, log=log.getChild("zap"))
-        authenticator.start()
-        try:
-            authenticator.configure_curve(domain="*", location=authorized)
-        except BaseException:
-            authenticator.stop()
-            raise
+        public, secret = load_secret_key(bus.curve_secret_key, source, "bus.curve_secret_key")
+        authorized = authorized_directory(
+            bus.curve_authorized_keys, source, "bus.curve_authorized_keys"
+        )
+        authenticator = start_authenticator(context, authorized)
         log.info(
             "CURVE on",
             extra={"authorized_keys": str(authorized), "clients": _count_keys(authorized)},
@@ -105,8 +105,22 @@ class BusSecurity:
             self._authenticator = None
 
 
-def _load_server_keys(path: str, source: str) -> tuple[bytes, bytes]:
-    key = "bus.curve_secret_key"
+def start_authenticator(context: zmq.Context[Any], authorized: Path) -> ThreadAuthenticator:
+    """A running ZAP handler on ``context`` admitting the CURVE clients whose public keys are in
+    ``authorized`` (stop it at shutdown)."""
+    authenticator = ThreadAuthenticator(context, log=log.getChild("zap"))
+    authenticator.start()
+    try:
+        authenticator.configure_curve(domain="*", location=authorized)
+    except BaseException:
+        authenticator.stop()
+        raise
+    return authenticator
+
+
+def load_secret_key(path: str, source: str, key: str) -> tuple[bytes, bytes]:
+    """The (public, secret) pair in the key file ``path``; ``ConfigError`` naming ``source`` and
+    ``key`` when it is missing, unreadable or only a public key."""
     if not os.path.isfile(path):
         raise ConfigError(source, key, f"{path!r} is not a file (create one with `ibpub keys`)")
     try:
@@ -120,12 +134,11 @@ def _load_server_keys(path: str, source: str) -> tuple[bytes, bytes]:
     return public, secret
 
 
-def _authorized_dir(path: str, source: str) -> Path:
+def authorized_directory(path: str, source: str, key: str) -> Path:
+    """``path`` as the directory of authorised public keys (warns when it holds none)."""
     directory = Path(path)
     if not directory.is_dir():
-        raise ConfigError(
-            source, "bus.curve_authorized_keys", f"{path!r} is not a directory of public keys"
-        )
+        raise ConfigError(source, key, f"{path!r} is not a directory of public keys")
     if _count_keys(directory) == 0:
         log.warning(
             "no authorised client keys: every subscriber will be refused",

@@ -26,6 +26,15 @@ class ProxyStatistics:
     """Subscribe and unsubscribe frames received from subscribers (and passed upstream)."""
     downstream_bytes: int = 0
 
+    def plus(self, other: "ProxyStatistics") -> "ProxyStatistics":
+        """The counts of two forwarder runs together."""
+        return ProxyStatistics(
+            self.upstream_frames + other.upstream_frames,
+            self.upstream_bytes + other.upstream_bytes,
+            self.downstream_frames + other.downstream_frames,
+            self.downstream_bytes + other.downstream_bytes,
+        )
+
     @property
     def messages_forwarded(self) -> int:
         """Bus messages forwarded to subscribers (each is two frames)."""
@@ -53,6 +62,8 @@ class ProxyView(Protocol):
     def upstreams(self) -> tuple[str, ...]: ...
     @property
     def upstreams_connected(self) -> int: ...
+    @property
+    def upstream_refusals(self) -> int: ...
     def statistics(self) -> ProxyStatistics: ...
 
 
@@ -87,6 +98,12 @@ class _ScrapeTimeCollector(Collector):
             "Upstream publisher connections currently established.",
             value=self._view.upstreams_connected,
         )
+        yield CounterMetricFamily(
+            "ibpub_proxy_upstream_refusals",
+            "Upstream connections closed before their handshake succeeded (CURVE keys refused "
+            "or mismatched).",
+            value=self._view.upstream_refusals,
+        )
 
     def describe(self) -> Iterable[Metric]:
         # Describing lets the registry check names without calling collect() at registration.
@@ -95,6 +112,7 @@ class _ScrapeTimeCollector(Collector):
         yield CounterMetricFamily("ibpub_proxy_subscription_messages", "")
         yield GaugeMetricFamily("ibpub_proxy_upstreams", "")
         yield GaugeMetricFamily("ibpub_proxy_upstreams_connected", "")
+        yield CounterMetricFamily("ibpub_proxy_upstream_refusals", "")
 
 
 class ProxyMetrics:

@@ -18,23 +18,32 @@ monitor and stops the forwarder with ``TERMINATE`` on its control socket. Metric
 ``ibpub_proxy_``, on the service's own registry) are read from the forwarder's ``STATISTICS``
 when Prometheus scrapes, so the forwarding path carries no instrumentation at all.
 
-Not proxied: the snapshot (last-value cache). A snapshot reply carries one ``sid``, so it cannot
-speak for several publishers; late joiners ask each publisher's ``bus.snapshot`` directly.
+CURVE (publisher/proxy/security.py) may be on either side: the XPUB socket as a CURVE server with
+the proxy's own key pair and authorised subscriber keys, the XSUB socket as a CURVE client of the
+publishers. An upstream counts as connected once its handshake succeeds (publisher/proxy/links.py),
+so a publisher refusing the proxy's key shows as a refusal, not as a live link.
+
+Not proxied: the snapshot (last-value cache) and the control socket. A snapshot reply carries one
+``sid``, so it cannot speak for several publishers, and a lease is held at one publisher; late
+joiners and on-demand requests go to each publisher's ``bus.snapshot`` and ``control.listen``.
 """
 
 import contextlib
 import logging
 import threading
+import time
+from collections.abc import Callable
 from typing import Any, Final
 
 import zmq
 from prometheus_client import CollectorRegistry
 from zmq.utils.monitor import recv_monitor_message
 
-from publisher.endpoints import reaches_beyond_host
 from publisher.loop import EventLoop
 from publisher.observability.httpd import MetricsServer, Readiness
+from publisher.proxy.links import HANDSHAKE_FAILED, MONITORED, Link, Redials, UpstreamLinks
 from publisher.proxy.metrics import ProxyMetrics, ProxyStatistics
+from publisher.proxy.security import ProxySecurity
 from publisher.proxy.settings import ProxySettings
 
 log = logging.getLogger(__name__)
@@ -58,6 +67,8 @@ class ProxyService:
 
     :meth:`start` binds and connects (separate from :meth:`run` so tests can bind port 0 and
     read :attr:`endpoints` first); :meth:`run` supervises until :meth:`stop` and cleans up.
+    Construction loads the CURVE keys, so a bad key file raises ``ConfigError`` before any
+    socket exists.
     """
 
     def __init__(
@@ -69,6 +80,7 @@ class ProxyService:
         serve_metrics: bool = True,
     ) -> None:
         self.settings = settings
+        self.security = ProxySecurity.from_settings(settings)
         self._own_context = context is None
         self._context: zmq.Context[Any] = zmq.Context() if context is None else context
         self.registry = registry or CollectorRegistry()
@@ -79,14 +91,20 @@ class ProxyService:
         """The bound XPUB endpoints, with any port 0 or * resolved."""
         self._sockets: list[zmq.Socket[Any]] = []
         self._xsub: zmq.Socket[Any] | None = None
+        self._xpub: zmq.Socket[Any] | None = None
+        self._forwarder_control: zmq.Socket[Any] | None = None
         self._monitor: zmq.Socket[Any] | None = None
         self._control: zmq.Socket[Any] | None = None
         self._control_lock = threading.Lock()
         self._forwarding = False
         self._last_stats = ProxyStatistics()
+        self._stats_base = ProxyStatistics()
+        """The counts of the forwarder's earlier runs (it is paused to re-dial an upstream)."""
+        self._pausing = False
         self._thread: threading.Thread | None = None
-        self._connected: dict[str, bool] = {}
-        self._connected_count = 0
+        self._links = UpstreamLinks()
+        self._redials = Redials()
+        self._clock = time.monotonic
         self._failure: str | None = None
         self._stopping = False
         self._loop = EventLoop()
@@ -100,16 +118,26 @@ class ProxyService:
 
     @property
     def upstreams_connected(self) -> int:
-        """Upstream connections established now (from the socket monitor's events)."""
-        return self._connected_count
+        """Upstream connections established now (handshake done, from the socket monitor)."""
+        return self._links.up
+
+    @property
+    def upstream_refusals(self) -> int:
+        """Upstream connections that closed before their handshake succeeded (a CURVE key the
+        publisher refuses, a wrong server key, CURVE on one side only), since start."""
+        return self._links.refusals
 
     def start(self) -> None:
         """Bind the XPUB side, connect the XSUB side, start the forwarder and the metrics."""
         if self._xsub is not None:
             return
         hwm = self.settings.hwm
-        xpub = self._socket(zmq.XPUB)
+        security = self.security
+        security.start(self._context)
+        security.warn_if_exposed(self.settings.binds, self.settings.upstreams)
+        xpub = self._xpub = self._socket(zmq.XPUB)
         xpub.setsockopt(zmq.SNDHWM, hwm)
+        security.secure_downstream(xpub)
         for endpoint in self.settings.binds:
             try:
                 xpub.bind(endpoint)
@@ -118,35 +146,22 @@ class ProxyService:
                 raise
             # A tcp port of 0 or * is resolved by the bind: report what subscribers must use.
             self.endpoints.append(xpub.getsockopt_string(zmq.LAST_ENDPOINT))
-            if reaches_beyond_host(endpoint):
-                # The proxy has no CURVE yet: say so where an operator will look.
-                log.warning(
-                    "serving beyond this host without encryption or authentication; keep the "
-                    "network private or tunnel it (docs/deploy.md)",
-                    extra={"endpoint": endpoint},
-                )
         xsub = self._xsub = self._socket(zmq.XSUB)
         xsub.setsockopt(zmq.RCVHWM, hwm)
         xsub.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
         xsub.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
+        security.secure_upstream(xsub)
         # The monitor is attached before connecting so the first connection is not missed.
-        self._monitor = xsub.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+        self._monitor = xsub.get_monitor_socket(MONITORED)
         self._sockets.append(self._monitor)
         for endpoint in self.settings.upstreams:
             xsub.connect(endpoint)
         control_address = f"inproc://ibpub-proxy-control-{id(self):x}"
-        forwarder_control = self._socket(zmq.PAIR)
-        forwarder_control.bind(control_address)
+        self._forwarder_control = self._socket(zmq.PAIR)
+        self._forwarder_control.bind(control_address)
         self._control = self._socket(zmq.PAIR)
         self._control.connect(control_address)
-        self._forwarding = True
-        self._thread = threading.Thread(
-            target=self._forward,
-            args=(xsub, xpub, forwarder_control),
-            name="ibpub-proxy-forwarder",
-            daemon=True,
-        )
-        self._thread.start()
+        self._start_forwarder()
         if self._serve_metrics:
             self.metrics_server = MetricsServer(
                 self.settings.metrics_listen, self.registry, self.readiness
@@ -177,7 +192,7 @@ class ProxyService:
 
     def readiness(self) -> Readiness:
         """Ready while at least one upstream publisher is connected."""
-        connected, total = self._connected_count, len(self.settings.upstreams)
+        connected, total = self._links.up, len(self.settings.upstreams)
         if connected == 0:
             return Readiness(False, f"no upstream connected (0 of {total})")
         return Readiness(True, f"{connected} of {total} upstreams connected")
@@ -194,7 +209,8 @@ class ProxyService:
                 control.recv_multipart()
             control.send(b"STATISTICS")
             if control.poll(CONTROL_TIMEOUT_MS):
-                self._last_stats = ProxyStatistics.from_reply(control.recv_multipart())
+                run = ProxyStatistics.from_reply(control.recv_multipart())
+                self._last_stats = self._stats_base.plus(run)
             return self._last_stats
 
     # -- internals ---------------------------------------------------------------------------
@@ -208,6 +224,36 @@ class ProxyService:
         self._sockets.append(sock)
         return sock
 
+    def _start_forwarder(self) -> None:
+        xsub, xpub, control = self._xsub, self._xpub, self._forwarder_control
+        assert xsub is not None and xpub is not None and control is not None
+        with self._control_lock:
+            self._forwarding = True
+        self._thread = threading.Thread(
+            target=self._forward,
+            args=(xsub, xpub, control),
+            name="ibpub-proxy-forwarder",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _stop_forwarder(self) -> bool:
+        """TERMINATE the forwarder and join it, keeping its counts; False if it did not stop
+        (its sockets must then be left alone)."""
+        final = self.statistics()
+        with self._control_lock:
+            if self._forwarding and self._control is not None:
+                self._control.send(b"TERMINATE")
+            self._forwarding = False
+            self._stats_base = final
+        thread = self._thread
+        if thread is not None:
+            thread.join(STOP_TIMEOUT)
+            if thread.is_alive():
+                return False
+        self._thread = None
+        return True
+
     def _forward(
         self, xsub: zmq.Socket[Any], xpub: zmq.Socket[Any], control: zmq.Socket[Any]
     ) -> None:
@@ -215,18 +261,39 @@ class ProxyService:
         try:
             zmq.proxy_steerable(xsub, xpub, None, control)
         except zmq.ZMQError as exc:
-            if not self._stopping:
-                self._failure = f"forwarder: {exc}"
+            failure = f"forwarder: {exc}"
         else:
-            if not self._stopping:
-                self._failure = "forwarder stopped unexpectedly"
-        if not self._stopping:
+            failure = "forwarder stopped unexpectedly"
+        if not (self._stopping or self._pausing):
+            self._failure = failure
             self.stop()
 
     def _supervise(self) -> None:
         assert self._monitor is not None
         self._loop.add_socket(self._monitor, self._drain_monitor)
+        self._loop.add_timer(_RedialTimer(self._redials, self._redial))
         self._loop.run()
+
+    def _redial(self, endpoints: list[str]) -> None:
+        """Dial refused upstreams again: the forwarder is paused meanwhile, since the XSUB
+        socket may only be used by one thread at a time (queued messages wait in it)."""
+        xsub = self._xsub
+        if xsub is None or self._stopping:
+            return
+        self._pausing = True
+        try:
+            if not self._stop_forwarder():
+                self._failure = "the forwarder did not pause to re-dial an upstream"
+                self.stop()
+                return
+            for endpoint in endpoints:
+                log.info("dialling a refused upstream again", extra={"endpoint": endpoint})
+                with contextlib.suppress(zmq.ZMQError):
+                    xsub.disconnect(endpoint)
+                xsub.connect(endpoint)
+        finally:
+            self._pausing = False
+        self._start_forwarder()
 
     def _drain_monitor(self) -> None:
         assert self._monitor is not None
@@ -236,38 +303,43 @@ class ProxyService:
             except zmq.Again:
                 return
             endpoint = bytes(event["endpoint"]).decode("utf-8", "replace")
-            up = event["event"] == zmq.EVENT_CONNECTED
-            # Keyed by endpoint so a repeated event cannot push the count off by one.
-            if self._connected.get(endpoint, False) == up:
+            kind = event["event"]
+            change = self._links.on_event(endpoint, kind)
+            if kind & HANDSHAKE_FAILED:
+                # libzmq does not retry after these: the supervisor will.
+                self._redials.refused(endpoint, self._clock())
+            if change is None:
                 continue
-            self._connected[endpoint] = up
-            self._connected_count += 1 if up else -1
-            if up:
+            if change.after is Link.UP:
+                self._redials.connected(endpoint)
                 log.info("upstream connected", extra={"endpoint": endpoint})
-            else:
+            elif change.before is Link.UP:
                 log.warning("upstream disconnected", extra={"endpoint": endpoint})
+            elif change.first_refusal:
+                # Once per run of refusals: a refused link is dialled again and again.
+                log.warning(
+                    "upstream refused the connection before its handshake: check that both "
+                    "sides use CURVE and the keys (--upstream-curve-server-key is the "
+                    "publisher's server.key, the proxy's client key is in its "
+                    "bus.curve_authorized_keys)",
+                    extra={"endpoint": endpoint, "curve": self.security.client is not None},
+                )
 
     def _shutdown(self) -> None:
         self._stopping = True
-        final = self.statistics()
-        with self._control_lock:
-            if self._forwarding and self._control is not None:
-                self._control.send(b"TERMINATE")
-            self._forwarding = False
-        thread = self._thread
-        if thread is not None:
-            thread.join(STOP_TIMEOUT)
-            if thread.is_alive():
-                # Closing sockets the forwarder still uses would be unsafe; leave them to exit.
-                log.error("forwarder did not stop; leaving its sockets open")
-                self._close_http()
-                return
+        if not self._stop_forwarder():
+            # Closing sockets the forwarder still uses would be unsafe; leave them to exit.
+            log.error("forwarder did not stop; leaving its sockets open")
+            self._close_http()
+            return
+        final = self._last_stats
         if self._xsub is not None and self._monitor is not None:
             with contextlib.suppress(zmq.ZMQError):
                 self._xsub.disable_monitor()
         for sock in self._sockets:
             sock.close(linger=0)
         self._sockets.clear()
+        self.security.close()
         self._close_http()
         if self._own_context:
             self._context.term()
@@ -278,3 +350,19 @@ class ProxyService:
             self.metrics_server.close()
             self.metrics_server = None
         self._loop.close()
+
+
+class _RedialTimer:
+    """The loop's :class:`~publisher.loop.Timer` for :class:`Redials`."""
+
+    def __init__(self, redials: Redials, redial: Callable[[list[str]], None]) -> None:
+        self._redials = redials
+        self._redial = redial
+
+    def run(self, now: float) -> None:
+        due = self._redials.due(now)
+        if due:
+            self._redial(due)
+
+    def deadline(self) -> float | None:
+        return self._redials.deadline()

@@ -19,14 +19,24 @@ Forward the bus of one or more publishers to subscribers on other hosts. The pro
 XSUB socket to every --upstream publisher and binds an XPUB socket on every --bind endpoint;
 subscribers connect to the proxy exactly as they would to a publisher. Subscriptions travel
 upstream, so each publisher only sends what some subscriber asked for. Messages pass through
-unchanged (topics, sid, seq). The snapshot endpoint is not proxied: late joiners ask each
-publisher's snapshot endpoint directly."""
+unchanged (topics, sid, seq). The snapshot and control endpoints are not proxied: late joiners
+and on-demand requests go to each publisher directly.
+
+CURVE (keys from `ibpub keys`), on either side or both: --curve-secret-key and
+--curve-authorized-keys make the proxy a CURVE server toward its subscribers (only the
+authorised client keys get in); --upstream-curve-server-key and --upstream-curve-client-key make
+it a CURVE client of publishers that run with bus.curve_secret_key."""
 
 EPILOG: Final = """\
 examples:
   ibpub proxy --upstream tcp://10.0.0.11:7700 tcp://10.0.0.12:7700 --bind tcp://0.0.0.0:7700
   ibpub proxy --upstream tcp://md-a:7700 --upstream tcp://md-b:7700 --bind tcp://*:7700 \\
       --metrics-listen 0.0.0.0:9710
+  ibpub proxy --upstream tcp://10.0.0.11:7700 --bind tcp://0.0.0.0:7700 \\
+      --curve-secret-key keys/proxy/server.key_secret \\
+      --curve-authorized-keys keys/proxy/authorized \\
+      --upstream-curve-server-key keys/publisher/server.key \\
+      --upstream-curve-client-key keys/publisher/clients/proxy.key_secret
 
 metrics and health (HTTP on --metrics-listen): /metrics (ibpub_proxy_* counters and gauges),
 /healthz, and /readyz (200 while at least one upstream is connected).
@@ -50,6 +60,19 @@ def _check_endpoints(flag: str, endpoints: Sequence[str], *, bind: bool) -> None
         seen.add(endpoint)
 
 
+def _check_pair(first: tuple[str, str | None], second: tuple[str, str | None]) -> None:
+    """Both flags of a CURVE pair or neither: one alone would leave that side half secured."""
+    (first_flag, first_value), (second_flag, second_value) = first, second
+    for flag, value in (first, second):
+        if value is not None and not value.strip():
+            raise ConfigError(COMMAND_LINE, flag, "is empty (give a path, or leave it out)")
+    if (first_value is None) != (second_value is None):
+        given, missing = (
+            (first_flag, second_flag) if second_value is None else (second_flag, first_flag)
+        )
+        raise ConfigError(COMMAND_LINE, missing, f"is required with {given} (both or neither)")
+
+
 @dataclass(frozen=True, slots=True)
 class ProxySettings:
     """What ``ibpub proxy`` was asked to do, validated on construction (``ConfigError``)."""
@@ -62,6 +85,24 @@ class ProxySettings:
     """``host:port`` for /metrics, /healthz, /readyz; port 0 picks a free one."""
     hwm: int = DEFAULT_HWM
     """High-water mark, in messages, on both sides (0: no limit)."""
+    curve_secret_key: str | None = None
+    """The proxy's own server key pair (``server.key_secret``): CURVE toward subscribers."""
+    curve_authorized_keys: str | None = None
+    """Directory of the subscribers' public keys (``authorized/``) the proxy admits."""
+    upstream_curve_server_key: str | None = None
+    """The publishers' server public key (their ``server.key``): CURVE toward the publishers."""
+    upstream_curve_client_key: str | None = None
+    """The proxy's client key pair toward the publishers (``clients/<name>.key_secret``)."""
+
+    @property
+    def curve(self) -> bool:
+        """Whether subscribers must connect with CURVE (and an authorised key)."""
+        return self.curve_secret_key is not None
+
+    @property
+    def upstream_curve(self) -> bool:
+        """Whether the proxy connects to the publishers as a CURVE client."""
+        return self.upstream_curve_server_key is not None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "upstreams", tuple(self.upstreams))
@@ -73,6 +114,14 @@ class ProxySettings:
             raise ConfigError(COMMAND_LINE, "--metrics-listen", problem)
         if self.hwm < 0:
             raise ConfigError(COMMAND_LINE, "--hwm", f"must be 0 or more, got {self.hwm}")
+        _check_pair(
+            ("--curve-secret-key", self.curve_secret_key),
+            ("--curve-authorized-keys", self.curve_authorized_keys),
+        )
+        _check_pair(
+            ("--upstream-curve-server-key", self.upstream_curve_server_key),
+            ("--upstream-curve-client-key", self.upstream_curve_client_key),
+        )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -107,6 +156,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="messages queued per upstream and per subscriber before dropping "
         "(default: %(default)s; 0: no limit)",
     )
+    curve = parser.add_argument_group(
+        "CURVE (key files from `ibpub keys`; each pair both or neither)"
+    )
+    curve.add_argument(
+        "--curve-secret-key",
+        metavar="FILE",
+        help="the proxy's server key pair (server.key_secret): subscribers must use CURVE "
+        "with its public key",
+    )
+    curve.add_argument(
+        "--curve-authorized-keys",
+        metavar="DIR",
+        help="directory of the public keys of the subscribers admitted (authorized/)",
+    )
+    curve.add_argument(
+        "--upstream-curve-server-key",
+        metavar="FILE",
+        help="the publishers' server public key (their server.key), for CURVE publishers",
+    )
+    curve.add_argument(
+        "--upstream-curve-client-key",
+        metavar="FILE",
+        help="the proxy's client key pair toward the publishers (clients/NAME.key_secret; "
+        "its public key must be in their bus.curve_authorized_keys)",
+    )
     parser.add_argument(
         "--log-level",
         default="INFO",
@@ -122,4 +196,8 @@ def settings_from_args(args: argparse.Namespace) -> ProxySettings:
         binds=tuple(args.bind),
         metrics_listen=args.metrics_listen,
         hwm=args.hwm,
+        curve_secret_key=args.curve_secret_key,
+        curve_authorized_keys=args.curve_authorized_keys,
+        upstream_curve_server_key=args.upstream_curve_server_key,
+        upstream_curve_client_key=args.upstream_curve_client_key,
     )

@@ -190,6 +190,11 @@ def test_a_bind_that_fails_makes_run_return_1(sockets: Sockets) -> None:
         ({"metrics_listen": ":9710"}, "--metrics-listen"),
         ({"metrics_listen": "::1:9710"}, "--metrics-listen"),
         ({"hwm": -1}, "--hwm"),
+        ({"curve_secret_key": "k"}, "--curve-authorized-keys"),
+        ({"curve_authorized_keys": "d"}, "--curve-secret-key"),
+        ({"curve_secret_key": " ", "curve_authorized_keys": "d"}, "--curve-secret-key"),
+        ({"upstream_curve_server_key": "k"}, "--upstream-curve-client-key"),
+        ({"upstream_curve_client_key": "k"}, "--upstream-curve-server-key"),
     ],
 )
 def test_bad_settings_name_the_flag(changes: dict[str, Any], flag: str) -> None:
