@@ -339,13 +339,19 @@ class InstrumentSpec:
             ):
                 if not given:
                     _fail(self, name, f"is required for {st} (or give con_id)")
-        if st == "FUT" and not (self.con_id or self.last_trade_date or self.local_symbol):
-            _fail(self, "last_trade_date", "is required for FUT (or give local_symbol or con_id)")
         self._normalise_generic_ticks()
         if not self.key:
             object.__setattr__(self, "key", self._derived_key())
         elif not KEY_PATTERN.fullmatch(self.key):
             _fail(self, "key", f"must be {KEY_RULE}, got {self.key!r}")
+
+    @property
+    def open_ended(self) -> bool:
+        """A future without an expiry: it names every contract month (IB answers several).
+        A configuration refuses it; a control request may ask, to learn the candidates."""
+        return self.sec_type == "FUT" and not (
+            self.con_id or self.last_trade_date or self.local_symbol
+        )
 
     def _normalise_generic_ticks(self) -> None:
         if not self.generic_ticks.strip():
