@@ -91,6 +91,7 @@ _CODE_KINDS: Final = {
     CodeAction.DELAYED_INSTEAD: CodeKind.DELAYED_INSTEAD,
     CodeAction.REQUEST_LOST: CodeKind.REQUEST_LOST,
     CodeAction.COMPETING_SESSION: CodeKind.COMPETING_SESSION,
+    CodeAction.ADVISORY: CodeKind.ADVISORY,
 }
 """The code table's actions that concern one request, as the subscription machine names them."""
 

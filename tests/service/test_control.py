@@ -226,3 +226,40 @@ def test_a_late_joiner_sees_a_failed_instrument_in_the_snapshot_states(stack: St
     assert failed["state"] == "failed" and failed["code"] == 200
     assert failed["type"] == "status" and failed["sid"] == reply["sid"] and failed["seq"] >= 1
     assert ("gateway", None) in states and ("publisher", None) in states
+
+
+def test_ib_101_fails_the_instrument_frees_the_line_and_tells_holders(
+    running: Stack, client: Client
+) -> None:
+    running.faults(lambda f: f.reject_market_data("QQQ", 101, "Max number of tickers reached"))
+    listener = running.listen((b"status.", b"hb."))
+    reply = client.subscribe("a", QQQ)
+    assert reply["ok"], reply  # qualified; the line request fails afterwards
+    failed = listener.until(
+        lambda m: [
+            x
+            for x in m
+            if x["type"] == "status" and x.get("key") == "QQQ" and x["state"] == "failed"
+        ],
+        "QQQ failed",
+    )
+    assert failed[0]["code"] == 101
+    wait_for(lambda: running.metrics.value("ibpub_lines_used") == 1, "the line freed")
+    listing = client.ask({"v": 1, "op": "list"})
+    qqq = next(i for i in listing["instruments"] if i["key"] == "QQQ")
+    assert qqq["state"] == "failed" and qqq["holders"] == ["a"]
+
+
+def test_10090_is_an_advisory_on_the_status_not_a_failure(running: Stack, client: Client) -> None:
+    assert client.subscribe("a", SPY)["ok"]
+    running.wait_streaming(("SPY",))
+    listener = running.listen((b"status.", b"hb."))
+    running.faults(
+        lambda f: f.send_error(10090, "Part of requested market data is not subscribed", "SPY")
+    )
+    advisory = listener.until(
+        lambda m: [x for x in m if x["type"] == "status" and x.get("code") == 10090],
+        "the 10090 advisory",
+    )
+    assert advisory[0]["key"] == "SPY" and advisory[0]["state"] == "subscribed"
+    assert running.service.subscriptions.get("SPY").state == "subscribed"  # type: ignore[union-attr]
