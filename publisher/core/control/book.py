@@ -23,7 +23,7 @@ Rules, in the contract's words:
   ``unauthorised``, so one key cannot release another's lease.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -36,10 +36,12 @@ from publisher.core.control.requests import (
     SubscribeRequest,
     UnsubscribeRequest,
 )
-from publisher.core.instruments import FAILED, ContractMatch, Instrument
+from publisher.core.control.retries import Retries, RetryPolicy
+from publisher.core.instruments import FAILED, PENDING, STREAMING, ContractMatch, Instrument
 from publisher.core.subscriptions import (
     Add,
     DetailsEnded,
+    InstrumentStatus,
     Qualify,
     Remove,
     RequestCode,
@@ -149,9 +151,16 @@ class Holdings:
     """Holders, leases and the line budget over one subscription machine."""
 
     def __init__(
-        self, machine: Subscriptions, policy: ControlPolicy, pinned: Iterable[str] = ()
+        self,
+        machine: Subscriptions,
+        policy: ControlPolicy,
+        pinned: Iterable[str] = (),
+        *,
+        retry: RetryPolicy | None = None,
+        jitter: Callable[[], float] = lambda: 0.5,
     ) -> None:
         self.machine = machine
+        self.retries = Retries(retry or RetryPolicy(), jitter)
         self.policy = policy
         self._pinned = frozenset(pinned)
         self._holders: dict[str, dict[str, _Hold]] = {}
@@ -178,6 +187,9 @@ class Holdings:
 
     def handle(self, event: SubscriptionEvent, now: float, wall_ns: int) -> Outcome:
         """One event for the machine; a qualification it ends answers its waiting requests."""
+        return self._watch(self._handle(event, now, wall_ns), now)
+
+    def _handle(self, event: SubscriptionEvent, now: float, wall_ns: int) -> Outcome:
         key = None
         if isinstance(event, DetailsEnded | RequestCode):
             key = self._details.pop(event.req_id, None)
@@ -210,6 +222,11 @@ class Holdings:
         self, token: int, req: Request, principal: bytes | None, now: float, wall_ns: int
     ) -> Outcome:
         """One parsed request from a client (``principal``: its CURVE key, if any)."""
+        return self._watch(self._request(token, req, principal, now, wall_ns), now)
+
+    def _request(
+        self, token: int, req: Request, principal: bytes | None, now: float, wall_ns: int
+    ) -> Outcome:
         if isinstance(req, ListRequest):
             return Outcome(replies=(Reply(token, req.op, self._list()),))
         bound = self._bind(req.client, principal)
@@ -224,8 +241,9 @@ class Holdings:
         return self._subscribe(token, req, now, wall_ns)
 
     def expire(self, now: float) -> Outcome:
-        """Drop run-out leases; cancel what nobody has held for ``control.grace``."""
-        actions: list[SubscriptionAction] = []
+        """Drop run-out leases; cancel what nobody has held for ``control.grace``; retry the
+        failed instruments whose retry is due."""
+        actions: list[SubscriptionAction] = self._retry(now)
         removed: list[str] = []
         for key, holds in list(self._holders.items()):
             for client in [c for c, hold in holds.items() if hold.expires <= now]:
@@ -237,9 +255,35 @@ class Holdings:
             if now - since >= self.policy.grace:
                 actions += self._forget(key, now)
                 removed.append(key)
-        return Outcome(actions=tuple(actions), removed=tuple(removed))
+        return self._watch(Outcome(actions=tuple(actions), removed=tuple(removed)), now)
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _watch(self, outcome: Outcome, now: float) -> Outcome:
+        """Note the failures to retry and the recoveries in what the machine said."""
+        for action in outcome.actions:
+            if isinstance(action, InstrumentStatus) and action.key in self.machine:
+                if action.state == FAILED:
+                    self.retries.failed(action.key, action.code, now)
+                elif action.state in STREAMING:
+                    self.retries.recovered(action.key)
+        return outcome
+
+    def _retry(self, now: float) -> list[SubscriptionAction]:
+        actions: list[SubscriptionAction] = []
+        lines_free = self.lines_used < self.policy.max_lines
+        for key, code, attempt in self.retries.due(now, lines_free=lines_free):
+            inst = self.machine.get(key)
+            if inst is None or inst.state != FAILED:
+                continue
+            if code == 101 and self.lines_used >= self.policy.max_lines:
+                self.retries.failed(key, code, now)  # the free line went to another retry
+                continue
+            text = f"retrying after IB code {code} (attempt {attempt})"
+            actions += self.machine.handle(Remove(key), now)
+            actions.append(InstrumentStatus(key, PENDING, text))
+            actions += self.machine.handle(Add(inst.spec), now)
+        return actions
 
     def _machine(self, event: SubscriptionEvent, now: float) -> Outcome:
         actions = self.machine.handle(event, now)
@@ -279,6 +323,7 @@ class Holdings:
             self._idle_since.setdefault(key, now)
 
     def _forget(self, key: str, now: float) -> list[SubscriptionAction]:
+        self.retries.forget(key)
         self._holders.pop(key, None)
         self._idle_since.pop(key, None)
         return self.machine.handle(Remove(key), now)
