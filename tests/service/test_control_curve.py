@@ -42,7 +42,7 @@ def secured(stack: Stack, keys: Path) -> Iterator[Stack]:
 
 
 def dealer(stack: Stack, curve: CurveKeys | None) -> zmq.Socket[Any]:
-    socket = stack.context.socket(zmq.DEALER)
+    socket: zmq.Socket[Any] = stack.context.socket(zmq.DEALER)
     socket.setsockopt(zmq.LINGER, 0)
     if curve is not None:
         socket.curve_serverkey = curve.server_public
