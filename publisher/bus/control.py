@@ -7,9 +7,10 @@ IB's qualification), ``client`` is who sent it for the rate limit and the holder
 CURVE public key ZAP authenticated, else the connection's routing id). What the request means
 is the decider's business (:mod:`publisher.core.control`).
 
-A frame over :data:`MAX_REQUEST_BYTES` disconnects its sender (ZeroMQ's ``MAXMSGSIZE``), so an
-oversized request is never read at all; a frame that is not msgpack is answered ``bad_request``
-here. A reply to a peer that is gone or not reading is dropped (ROUTER never blocks).
+A frame over :data:`MAX_REQUEST_BYTES` is answered ``bad_request`` without being decoded; one
+over :data:`MAX_MESSAGE_BYTES` disconnects its sender (ZeroMQ's ``MAXMSGSIZE``), so memory stays
+bounded. A frame that is not msgpack is answered ``bad_request`` too. A reply to a peer that is
+gone or not reading is dropped (ROUTER never blocks).
 """
 
 import contextlib
@@ -20,7 +21,14 @@ from typing import Any, Final
 import msgspec
 import zmq
 
-__all__ = ["MAX_REQUEST_BYTES", "REQUESTS_PER_CALL", "ControlServer", "Handler"]
+__all__ = [
+    "MAX_MESSAGE_BYTES",
+    "MAX_REQUEST_BYTES",
+    "REQUESTS_PER_CALL",
+    "ControlServer",
+    "Garbage",
+    "Handler",
+]
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +36,9 @@ REQUESTS_PER_CALL: Final = 64
 """Requests read per service-loop turn at most: a flood waits for the next turns while the
 gateway socket (and so the tick path) is served in between."""
 MAX_REQUEST_BYTES: Final = 16_384
-"""A request is a small map; a bigger message disconnects its sender."""
+"""A request is a small map; a bigger one is refused (``bad_request``) undecoded."""
+MAX_MESSAGE_BYTES: Final = 1 << 20
+"""A message this big disconnects its sender before it is read (no reply: it is not a client)."""
 MAX_PENDING: Final = 10_000
 """Requests waiting for a reply at most (a subscribe waits for IB); beyond, the oldest go."""
 SEND_HWM: Final = 1000
@@ -67,7 +77,7 @@ class ControlServer:
         self._socket: zmq.Socket[Any] = context.socket(zmq.ROUTER)
         try:
             self._socket.setsockopt(zmq.LINGER, 0)
-            self._socket.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST_BYTES)
+            self._socket.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
             self._socket.setsockopt(zmq.SNDHWM, SEND_HWM)
             if before_bind is not None:
                 before_bind(self._socket)
@@ -109,10 +119,13 @@ class ControlServer:
         if len(self._envelopes) > MAX_PENDING:
             self._envelopes.pop(next(iter(self._envelopes)))
         body: object
-        try:
-            body = self._decode(last.bytes)
-        except (msgspec.DecodeError, ValueError) as exc:
-            body = Garbage(f"not a msgpack map ({exc})")
+        if len(last) > MAX_REQUEST_BYTES:
+            body = Garbage(f"request too large ({len(last)} bytes; at most {MAX_REQUEST_BYTES})")
+        else:
+            try:
+                body = self._decode(last.bytes)
+            except (msgspec.DecodeError, ValueError) as exc:
+                body = Garbage(f"not a msgpack map ({exc})")
         self._handler(token, body, client)
 
     def reply(self, token: int, body: Mapping[str, Any]) -> None:

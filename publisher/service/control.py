@@ -14,6 +14,7 @@ from typing import Any
 import zmq
 
 from publisher.bus.control import ControlServer, Garbage
+from publisher.bus.curve import BusSecurity
 from publisher.config import Settings
 from publisher.core.control import (
     BAD_REQUEST,
@@ -52,12 +53,11 @@ class ControlDesk:
         self,
         settings: Settings,
         subscriptions: Subscriptions,
-        *,
         status: StatusPublisher,
         metrics: PublisherMetrics,
         context: zmq.Context[Any],
-        secure: Callable[[zmq.Socket[Any]], None],
-        curve: bool,
+        security: BusSecurity,
+        *,
         carry_out: Callable[[list[SubscriptionAction]], None],
         clock: Callable[[], float],
         wall_ns: Callable[[], int],
@@ -68,11 +68,16 @@ class ControlDesk:
         self.holdings = Holdings(subscriptions, policy, pinned)
         self._limiter = RateLimiter(control.max_requests_per_second)
         self._status, self._metrics, self._carry_out = status, metrics, carry_out
+        curve = security.enabled
         self._clock, self._wall_ns, self._curve = clock, wall_ns, curve
         self.server: ControlServer | None = None
-        if control.enabled:
+        if control.enabled:  # CURVE with the bus's keys: only authorised clients reach it
             self.server = ControlServer(
-                control.listen, self._on_request, context=context, before_bind=secure, curve=curve
+                control.listen,
+                self._on_request,
+                context=context,
+                before_bind=security.secure,
+                curve=curve,
             )
         metrics.watch_lines(
             lambda: self.holdings.lines_used, gw.max_lines, lambda: self.holdings.leases_active

@@ -177,18 +177,10 @@ class PublisherService:
         undo.callback(self.snapshot.close)
         self.status = StatusPublisher(self.bus)
         self.snapshot.states = self.status.latest
-        self.control = ControlDesk(
-            settings,
-            self.subscriptions,
-            status=self.status,
-            metrics=self.metrics,
-            context=context,
-            secure=self.security.secure,
-            curve=self.security.enabled,
-            carry_out=self._carry_out,
-            clock=self._clock,
-            wall_ns=self._wall_ns,
-        )
+        self.control = ControlDesk(  # the control socket and the holdings book
+            settings, self.subscriptions, self.status, self.metrics, context, self.security,
+            carry_out=self._carry_out, clock=self._clock, wall_ns=self._wall_ns,
+        )  # fmt: skip
         undo.callback(self.control.close)
 
     def _wire(

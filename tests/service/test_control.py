@@ -274,3 +274,19 @@ def test_10090_is_an_advisory_on_the_status_not_a_failure(running: Stack, client
     )
     assert advisory[0]["key"] == "SPY" and advisory[0]["state"] == "subscribed"
     assert running.service.subscriptions.get("SPY").state == "subscribed"  # type: ignore[union-attr]
+
+
+def test_a_req_client_and_an_oversized_request(running: Stack, client: Client) -> None:
+    req = running.context.socket(zmq.REQ)
+    req.setsockopt(zmq.LINGER, 0)
+    req.connect(running.publisher.control_endpoint)
+    try:
+        req.send(msgpack.packb({"v": 1, "op": "list"}))
+        assert req.poll(10_000)
+        assert msgpack.unpackb(req.recv())["ok"] is True
+    finally:
+        req.close(linger=0)
+    client.send({"v": 1, "op": "list", "pad": "x" * 20_000})
+    big = client.receive()
+    assert big["error"] == "bad_request" and "too large" in big["message"]
+    assert client.ask({"v": 1, "op": "list"})["ok"]  # still connected and answered
