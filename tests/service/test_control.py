@@ -290,3 +290,16 @@ def test_a_req_client_and_an_oversized_request(running: Stack, client: Client) -
     big = client.receive()
     assert big["error"] == "bad_request" and "too large" in big["message"]
     assert client.ask({"v": 1, "op": "list"})["ok"]  # still connected and answered
+
+
+def test_an_unrenewed_lease_runs_out_and_the_line_is_cancelled(
+    running: Stack, client: Client
+) -> None:
+    before = market_data(running)
+    reply = client.subscribe("a", QQQ, lease=0.3)
+    assert reply["ok"], reply
+    wait_for(lambda: market_data(running) == before + 1, "QQQ subscribed at the simulator")
+    # no renew: the lease runs out, then the grace (0.5 s), then the cancel
+    wait_for(lambda: "QQQ" not in running.service.subscriptions, "QQQ cancelled")
+    wait_for(lambda: market_data(running) == before, "the simulator's line freed")
+    assert running.metrics.value("ibpub_leases_active") == 0
