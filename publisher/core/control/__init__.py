@@ -1,20 +1,22 @@
 """The control decider (contract 1.1, "Control: on-demand instruments"), pure: requests as
-values (:mod:`.requests`), the holdings book over the subscription machine (:mod:`.book`) and
+values (:mod:`.requests`), replies and outcomes (:mod:`.replies`), the holdings book over the
+subscription machine (:mod:`.book`), retries of failed instruments (:mod:`.retries`) and
 per-client rate limits (:mod:`.ratelimit`)."""
 
-from publisher.core.control.book import (
+from publisher.core.control.book import Holdings
+from publisher.core.control.ratelimit import RateLimiter
+from publisher.core.control.replies import (
     AMBIGUOUS_CONTRACT,
     BUDGET_EXCEEDED,
     KEY_CONFLICT,
+    RATE_LIMITED,
     UNAUTHORISED,
     UNKNOWN_CONTRACT,
     ControlPolicy,
-    Holdings,
     Outcome,
     Reply,
     error_body,
 )
-from publisher.core.control.ratelimit import RateLimiter
 from publisher.core.control.requests import (
     BAD_REQUEST,
     ListRequest,
@@ -25,8 +27,6 @@ from publisher.core.control.requests import (
     UnsubscribeRequest,
     parse_request,
 )
-
-RATE_LIMITED = "rate_limited"
 
 __all__ = [
     "AMBIGUOUS_CONTRACT",

@@ -23,11 +23,24 @@ Rules, in the contract's words:
   ``unauthorised``, so one key cannot release another's lease.
 """
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
 from publisher.config import InstrumentSpec
+from publisher.core.control.replies import (
+    AMBIGUOUS_CONTRACT,
+    BUDGET_EXCEEDED,
+    KEY_CONFLICT,
+    UNAUTHORISED,
+    UNKNOWN_CONTRACT,
+    ControlPolicy,
+    Outcome,
+    Reply,
+    candidate,
+    error_body,
+    ok_body,
+)
 from publisher.core.control.requests import (
     ListRequest,
     Refusal,
@@ -37,7 +50,7 @@ from publisher.core.control.requests import (
     UnsubscribeRequest,
 )
 from publisher.core.control.retries import Retries, RetryPolicy
-from publisher.core.instruments import FAILED, PENDING, STREAMING, ContractMatch, Instrument
+from publisher.core.instruments import FAILED, PENDING, STREAMING, Instrument
 from publisher.core.subscriptions import (
     Add,
     DetailsEnded,
@@ -50,66 +63,9 @@ from publisher.core.subscriptions import (
     Subscriptions,
 )
 
-__all__ = [
-    "AMBIGUOUS_CONTRACT",
-    "BUDGET_EXCEEDED",
-    "KEY_CONFLICT",
-    "UNAUTHORISED",
-    "UNKNOWN_CONTRACT",
-    "ControlPolicy",
-    "Holdings",
-    "Outcome",
-    "Reply",
-    "error_body",
-]
+__all__ = ["Holdings"]
 
-UNKNOWN_CONTRACT: Final = "unknown_contract"
-AMBIGUOUS_CONTRACT: Final = "ambiguous_contract"
-BUDGET_EXCEEDED: Final = "budget_exceeded"
-KEY_CONFLICT: Final = "key_conflict"
-UNAUTHORISED: Final = "unauthorised"
 _NS: Final = 1_000_000_000
-
-
-def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
-    """The contract's error reply map."""
-    return {"v": 1, "ok": False, "error": code, "message": message, **extra}
-
-
-def _ok(**keys: Any) -> dict[str, Any]:
-    return {"v": 1, "ok": True, **keys}
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """One reply to send: to the request numbered ``token``, the map ``body``."""
-
-    token: int
-    op: str
-    body: Mapping[str, Any]
-
-    @property
-    def outcome(self) -> str:
-        """``ok`` or the error code (the request counter's label)."""
-        return "ok" if self.body.get("ok") else str(self.body.get("error"))
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What one input decided: the machine's actions, the replies, the keys cancelled."""
-
-    actions: tuple[SubscriptionAction, ...] = ()
-    replies: tuple[Reply, ...] = ()
-    removed: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ControlPolicy:
-    """``control.lease``, ``control.grace`` and ``gateway.max_lines``."""
-
-    lease: float = 30.0
-    grace: float = 60.0
-    max_lines: int = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,19 +88,6 @@ def _describe(spec: InstrumentSpec, con_id: int = 0) -> str:
     conid = con_id or spec.con_id
     text = " ".join(p for p in parts if p)
     return f"{text} (conid {conid})" if conid else text
-
-
-def candidate(match: ContractMatch) -> dict[str, Any]:
-    """One ``ambiguous_contract`` candidate (contract 1.1)."""
-    return {
-        "conid": match.con_id,
-        "sec_type": match.sec_type,
-        "symbol": match.symbol,
-        "local_symbol": match.local_symbol,
-        "last_trade_date": match.last_trade_date,
-        "exchange": match.exchange,
-        "currency": match.currency,
-    }
 
 
 class Holdings:
@@ -237,7 +180,7 @@ class Holdings:
         if isinstance(req, UnsubscribeRequest):
             for key in req.keys:
                 self._release(key, req.client, now)
-            return Outcome(replies=(Reply(token, req.op, _ok()),))
+            return Outcome(replies=(Reply(token, req.op, ok_body()),))
         return self._subscribe(token, req, now, wall_ns)
 
     def expire(self, now: float) -> Outcome:
@@ -331,7 +274,7 @@ class Holdings:
     def _subscribed(self, key: str, hold: _Hold) -> dict[str, Any]:
         inst = self.machine.get(key)
         assert inst is not None
-        return _ok(
+        return ok_body(
             key=key,
             conid=inst.con_id,
             topics=[f"tick.{key}"],
@@ -419,7 +362,7 @@ class Holdings:
         for key in req.keys:
             lease = self._holders[key][req.client].lease
             expires = self._hold(key, req.client, lease, now, wall_ns).expires_ns
-        return _ok(lease_expires=expires)
+        return ok_body(lease_expires=expires)
 
     def _list(self) -> dict[str, Any]:
         instruments = []
@@ -436,6 +379,6 @@ class Holdings:
                     "lease_expires": max((h.expires_ns for h in holds.values()), default=None),
                 }
             )
-        return _ok(
+        return ok_body(
             lines_used=self.lines_used, lines_budget=self.policy.max_lines, instruments=instruments
         )
