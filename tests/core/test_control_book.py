@@ -28,6 +28,7 @@ from publisher.core.subscriptions import (
     DetailsEnded,
     Qualify,
     RequestCode,
+    SessionLost,
     SessionReady,
     Subscribe,
     SubscriptionPolicy,
@@ -303,3 +304,15 @@ def test_the_rate_limiter_refills_over_time() -> None:
     assert limiter.allow(b"a", 0.5)
     assert limiter.allow(b"a", 100.0) and limiter.allow(b"a", 100.0)
     assert not limiter.allow(b"a", 100.0)  # the burst is capped at the rate
+
+
+def test_a_qualification_cut_by_a_lost_session_is_answered_by_the_next() -> None:
+    h = book()
+    first = sub(h, 1, SPY)
+    h.handle(SessionLost(), 1.0, WALL)
+    again = h.handle(SessionReady(), 2.0, WALL)
+    spy = next(a for a in again.actions if isinstance(a, Qualify) and a.spec.key == "SPY")
+    assert spy.req_id != qualify_of(first).req_id
+    h.handle(ContractMatched(spy.req_id, match(756733)), 2.0, WALL)
+    done = h.handle(DetailsEnded(spy.req_id), 2.0, WALL)
+    assert body(done)["ok"] and body(done)["key"] == "SPY"

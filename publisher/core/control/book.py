@@ -58,6 +58,7 @@ from publisher.core.subscriptions import (
     Qualify,
     Remove,
     RequestCode,
+    SessionLost,
     SubscriptionAction,
     SubscriptionEvent,
     Subscriptions,
@@ -133,6 +134,8 @@ class Holdings:
         return self._watch(self._handle(event, now, wall_ns), now)
 
     def _handle(self, event: SubscriptionEvent, now: float, wall_ns: int) -> Outcome:
+        if isinstance(event, SessionLost):  # its requests are void; the next session asks anew
+            self._details.clear()
         key = None
         if isinstance(event, DetailsEnded | RequestCode):
             key = self._details.pop(event.req_id, None)
