@@ -125,8 +125,12 @@ def build_reply(
     sid: int,
     last_seq: Callable[[str], int],
     clock_ns: Callable[[], int] = time.time_ns,
+    states: Callable[[], list[Any]] | None = None,
 ) -> Reply:
-    """The reply to one request ``body`` (a refusal if the request is malformed)."""
+    """The reply to one request ``body`` (a refusal if the request is malformed).
+
+    ``states`` gives the latest status of every (scope, key) as published (contract 1.1); they
+    ride in every reply whatever the prefix, since a late joiner needs them all."""
     try:
         prefix = parse_request(body)
     except RequestError as exc:
@@ -135,7 +139,9 @@ def build_reply(
         SnapshotTopic(topic=topic, seq=last_seq(topic), ticks=ticks)
         for topic, ticks in cache.topics(prefix)
     ]
-    return SnapshotReply(v=SCHEMA_VERSION, sid=sid, ts=clock_ns(), topics=topics)
+    if states is None:
+        return SnapshotReply(v=SCHEMA_VERSION, sid=sid, ts=clock_ns(), topics=topics)
+    return SnapshotReply(v=SCHEMA_VERSION, sid=sid, ts=clock_ns(), topics=topics, states=states())
 
 
 class SnapshotServer:
@@ -162,6 +168,8 @@ class SnapshotServer:
         self._pack = msgspec.msgpack.Encoder().encode
         self.served = 0
         self.rejected = 0
+        self.states: Callable[[], list[Any]] | None = None
+        """The latest statuses for the reply's ``states`` (the service sets it)."""
         self._socket: zmq.Socket[Any] = context.socket(zmq.ROUTER)
         try:
             self._socket.setsockopt(zmq.LINGER, 0)
@@ -213,7 +221,9 @@ class SnapshotServer:
         *envelope, body = frames
         if not envelope:
             return 0  # cannot happen on a ROUTER; nothing to reply to
-        reply = build_reply(body, self.cache, sid=self._sid, last_seq=self._last_seq)
+        reply = build_reply(
+            body, self.cache, sid=self._sid, last_seq=self._last_seq, states=self.states
+        )
         if isinstance(reply, SnapshotRefusal):
             self.rejected += 1
             if self.rejected == 1:  # one line, not one per bad client request

@@ -35,6 +35,16 @@ def _describe_instrument(spec: InstrumentSpec) -> str:
     return " ".join(part for part in parts if part)
 
 
+def _describe_control(settings: Settings) -> str:
+    control = settings.control
+    if not control.enabled:
+        return "off"
+    return (
+        f"{control.listen}  lease {control.lease:g} s  grace {control.grace:g} s  "
+        f"max {control.max_requests_per_second:g} requests/s per client"
+    )
+
+
 def summarize(settings: Settings) -> str:
     """A short human summary of the effective settings, one line per instrument."""
     gw, bus = settings.gateway, settings.bus
@@ -52,6 +62,9 @@ def summarize(settings: Settings) -> str:
         f"connect timeout {gw.connect_timeout:g} s",
         f"bus          pub {', '.join(bus.pub)}  snapshot {bus.snapshot}",
         f"             heartbeat {bus.heartbeat_interval:g} s  send_hwm {bus.send_hwm}  {curve}",
+        f"lines        budget {gw.max_lines}  tick-by-tick {gw.max_tick_by_tick}  "
+        f"depth {gw.max_depth}",
+        f"control      {_describe_control(settings)}",
         f"metrics      http://{settings.metrics.listen}/metrics"
         + ("" if settings.metrics.per_instrument else "  (per-instrument labels off)"),
         f"instruments  {len(settings.instruments)}",

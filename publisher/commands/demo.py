@@ -29,8 +29,10 @@ def _banner(service: PublisherService, sim_port: int, out: TextIO) -> None:
         f"simulated IB Gateway on 127.0.0.1:{sim_port}; publisher {service.bus.name} "
         f"(sid {service.bus.sid}) on {endpoint}\n"
         f"metrics: http://{metrics}/metrics\n"
+        f"control: {service.control.endpoint or 'off'}\n"
         f"subscribe from another terminal:  ibsub tail --endpoint {endpoint}\n"
-        f"                                  ibsub tail --json --count 5 tick.AAPL\n\n"
+        f"                                  ibsub tail --json --count 5 tick.AAPL\n"
+        f"ask for more instruments:         ibsub quotes --request NVDA\n\n"
     )
     out.flush()
 

@@ -16,6 +16,13 @@ The package hands on the names other modules use; each lives in one module with 
 ``ibpub check-config`` is a command and lives in :mod:`publisher.commands.check_config`.
 """
 
+from publisher.config.control import (
+    DEFAULT_CONTROL_GRACE,
+    DEFAULT_CONTROL_LEASE,
+    DEFAULT_CONTROL_LISTEN,
+    DEFAULT_MAX_REQUESTS_PER_SECOND,
+    ControlSettings,
+)
 from publisher.config.flags import add_override_flags, overrides_from_args
 from publisher.config.loading import COMMAND_LINE, ENVIRONMENT, load_settings
 from publisher.config.model import (
@@ -27,7 +34,10 @@ from publisher.config.model import (
     DEFAULT_GATEWAY_PORT,
     DEFAULT_HEARTBEAT_INTERVAL,
     DEFAULT_MARKET_DATA_TYPE,
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_LINES,
     DEFAULT_MAX_STALE_RETRIES,
+    DEFAULT_MAX_TICK_BY_TICK,
     DEFAULT_METRICS_LISTEN,
     DEFAULT_METRICS_PER_INSTRUMENT,
     DEFAULT_PROBE_INTERVAL,
@@ -61,12 +71,19 @@ __all__ = [
     "DEFAULT_ALLOW_DELAYED_FALLBACK",
     "DEFAULT_CLIENT_ID",
     "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_CONTROL_GRACE",
+    "DEFAULT_CONTROL_LEASE",
+    "DEFAULT_CONTROL_LISTEN",
     "DEFAULT_FALLBACK_CLIENT_IDS",
     "DEFAULT_GATEWAY_HOST",
     "DEFAULT_GATEWAY_PORT",
     "DEFAULT_HEARTBEAT_INTERVAL",
     "DEFAULT_MARKET_DATA_TYPE",
+    "DEFAULT_MAX_DEPTH",
+    "DEFAULT_MAX_LINES",
+    "DEFAULT_MAX_REQUESTS_PER_SECOND",
     "DEFAULT_MAX_STALE_RETRIES",
+    "DEFAULT_MAX_TICK_BY_TICK",
     "DEFAULT_METRICS_LISTEN",
     "DEFAULT_METRICS_PER_INSTRUMENT",
     "DEFAULT_PROBE_INTERVAL",
@@ -86,6 +103,7 @@ __all__ = [
     "SCALAR_SETTINGS",
     "SEC_TYPES",
     "BusSettings",
+    "ControlSettings",
     "GatewaySettings",
     "InstrumentSpec",
     "MetricsSettings",

@@ -142,9 +142,13 @@ def _instrument(position: int, table: object, source: str) -> InstrumentSpec:
     if "sec_type" not in values:
         raise ConfigError(source, f"{where}.sec_type", 'is required (e.g. "STK")')
     try:
-        return InstrumentSpec(**values)
+        spec = InstrumentSpec(**values)
     except ConfigError as exc:
         raise ConfigError(source, f"{where}.{exc.key}", exc.problem) from None
+    if spec.open_ended:  # a config names one contract; a control request may ask for months
+        problem = "is required for FUT (or give local_symbol or con_id)"
+        raise ConfigError(source, f"{where}.last_trade_date", problem)
+    return spec
 
 
 def _instruments(document: Mapping[str, Any], source: str) -> tuple[InstrumentSpec, ...]:

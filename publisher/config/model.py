@@ -16,9 +16,10 @@ default ``repr`` is safe to log (see :class:`BusSettings`).
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, NoReturn
 
+from publisher.config.control import ControlSettings
 from publisher.config.rules import (
     KEY_PATTERN,
     KEY_RULE,
@@ -43,7 +44,10 @@ __all__ = [
     "DEFAULT_GATEWAY_PORT",
     "DEFAULT_HEARTBEAT_INTERVAL",
     "DEFAULT_MARKET_DATA_TYPE",
+    "DEFAULT_MAX_DEPTH",
+    "DEFAULT_MAX_LINES",
     "DEFAULT_MAX_STALE_RETRIES",
+    "DEFAULT_MAX_TICK_BY_TICK",
     "DEFAULT_METRICS_LISTEN",
     "DEFAULT_METRICS_PER_INSTRUMENT",
     "DEFAULT_PROBE_INTERVAL",
@@ -79,6 +83,9 @@ DEFAULT_PROBE_INTERVAL: Final = 5.0
 DEFAULT_PROBE_TIMEOUT: Final = 15.0
 DEFAULT_STALE_AFTER: Final = 120.0
 DEFAULT_MAX_STALE_RETRIES: Final = 3
+DEFAULT_MAX_LINES: Final = 100  # IB's default market-data lines per account
+DEFAULT_MAX_TICK_BY_TICK: Final = 5
+DEFAULT_MAX_DEPTH: Final = 3
 DEFAULT_PUB_ENDPOINTS: Final[tuple[str, ...]] = ("tcp://127.0.0.1:7700",)
 DEFAULT_SNAPSHOT_ENDPOINT: Final = "tcp://127.0.0.1:7701"
 DEFAULT_HEARTBEAT_INTERVAL: Final = 1.0
@@ -139,9 +146,16 @@ class GatewaySettings:
     """Seconds without ticks (while others tick) before an instrument is stale; 0 turns off."""
     max_stale_retries: int = DEFAULT_MAX_STALE_RETRIES
     """Re-requests of a stale instrument before it is left stale until the next reconnect."""
+    max_lines: int = DEFAULT_MAX_LINES
+    """Market-data lines the publisher may hold at once; a request beyond is budget_exceeded."""
+    max_tick_by_tick: int = DEFAULT_MAX_TICK_BY_TICK
+    max_depth: int = DEFAULT_MAX_DEPTH
 
     def __post_init__(self) -> None:
         self._check_resilience()
+        for name in ("max_lines", "max_tick_by_tick", "max_depth"):
+            if not 0 <= getattr(self, name) <= 100_000:
+                _fail(self, name, f"must be 0..100000, got {getattr(self, name)}")
         if not self.host or any(c.isspace() for c in self.host):
             _fail(self, "host", f"must be a host name or address, got {self.host!r}")
         if not 1 <= self.port <= 65535:
@@ -325,13 +339,19 @@ class InstrumentSpec:
             ):
                 if not given:
                     _fail(self, name, f"is required for {st} (or give con_id)")
-        if st == "FUT" and not (self.con_id or self.last_trade_date or self.local_symbol):
-            _fail(self, "last_trade_date", "is required for FUT (or give local_symbol or con_id)")
         self._normalise_generic_ticks()
         if not self.key:
             object.__setattr__(self, "key", self._derived_key())
         elif not KEY_PATTERN.fullmatch(self.key):
             _fail(self, "key", f"must be {KEY_RULE}, got {self.key!r}")
+
+    @property
+    def open_ended(self) -> bool:
+        """A future without an expiry: it names every contract month (IB answers several).
+        A configuration refuses it; a control request may ask, to learn the candidates."""
+        return self.sec_type == "FUT" and not (
+            self.con_id or self.last_trade_date or self.local_symbol
+        )
 
     def _normalise_generic_ticks(self) -> None:
         if not self.generic_ticks.strip():
@@ -371,9 +391,13 @@ class Settings:
     bus: BusSettings
     metrics: MetricsSettings
     instruments: tuple[InstrumentSpec, ...]
+    control: ControlSettings = field(default_factory=ControlSettings)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "instruments", tuple(self.instruments))
+        listen = self.control.listen
+        if listen and _fixed(listen) and listen in (self.bus.snapshot, *self.bus.pub):
+            raise ConfigError(self.source, "control.listen", f"{listen!r} is also bound on [bus]")
         first: dict[str, int] = {}
         for i, spec in enumerate(self.instruments):
             if spec.key in first:

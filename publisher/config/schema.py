@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, fields
 from typing import Any, Final, NamedTuple
 
+from publisher.config.control import ControlSettings
 from publisher.config.model import (
     BusSettings,
     GatewaySettings,
@@ -40,6 +41,7 @@ SECTIONS: Final[Mapping[str, type[Any]]] = {
     "gateway": GatewaySettings,
     "bus": BusSettings,
     "metrics": MetricsSettings,
+    "control": ControlSettings,
 }
 """The file's ``[section]`` tables and the value object each becomes."""
 INSTRUMENTS: Final = "instruments"

@@ -62,6 +62,8 @@ class ContractMatch:
     currency: str
     long_name: str
     min_tick: float
+    last_trade_date: str = ""
+    """IB's lastTradeDateOrContractMonth (futures, options): tells contract months apart."""
 
 
 @dataclass(slots=True, eq=False)

@@ -178,6 +178,7 @@ class Adapter(EWrapper):  # type: ignore[misc]  # ibapi is untyped
                 currency=str(c.currency),
                 long_name=str(contractDetails.longName),
                 min_tick=float(contractDetails.minTick),
+                last_trade_date=str(c.lastTradeDateOrContractMonth),
             ),
         )
 

@@ -28,6 +28,7 @@ class Action(Enum):
     COMPETING_SESSION = "competing_session"  # another login took the live data: `stale`
     NOT_CONNECTED = "not_connected"  # client-side: the socket is gone, reconnect
     DECODE_ERROR = "decode_error"  # client-side: a frame was skipped; ibpub_decode_errors_total
+    ADVISORY = "advisory"  # about one request, not a failure: carried on the instrument's status
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,7 @@ CODES: Final = _table(
     (2157, "Sec-def data farm connection is broken", Action.WARN),
     (2158, "Sec-def data farm connection is OK", Action.INFO),
     (10089, "Market data requires an additional API subscription", Action.NO_LIVE_PERMISSION),
-    (10090, "Part of the requested market data is not subscribed", Action.WARN),
+    (10090, "Part of the requested market data is not subscribed", Action.ADVISORY),
     (10167, "Not subscribed: displaying delayed market data", Action.DELAYED_INSTEAD),
     (10168, "Not subscribed; delayed market data not enabled", Action.NO_LIVE_PERMISSION),
     (10182, "Failed to request live updates (disconnected)", Action.REQUEST_LOST),

@@ -197,6 +197,27 @@ class PublisherMetrics:
             "found empty): the publisher is behind the gateway; near 0 while it keeps up.",
             registry=registry,
         )
+        self._control_requests = Counter(
+            "ibpub_control_requests",
+            "Control socket requests, by op and outcome (ok or the error code).",
+            ["op", "outcome"],
+            registry=registry,
+        )
+        self.lines_used = Gauge(
+            "ibpub_lines_used",
+            "IB market-data lines in use or asked for (instruments not failed), at scrape time.",
+            registry=registry,
+        )
+        self.lines_budget = Gauge(
+            "ibpub_lines_budget",
+            "gateway.max_lines: the lines the publisher may hold.",
+            registry=registry,
+        )
+        self.leases_active = Gauge(
+            "ibpub_leases_active",
+            "Unexpired holder leases on on-demand instruments, at scrape time.",
+            registry=registry,
+        )
         info = Info("ibpub_build", "Build information.", registry=registry)
         info.info(
             {
@@ -216,6 +237,19 @@ class PublisherMetrics:
         if child is None:
             child = self._error_children[code] = self._errors.labels(str(code))
         child.inc()
+
+    def control_request(self, op: str, outcome: str) -> None:
+        """Count one control request (``op`` among the contract's ops or ``unknown``,
+        ``outcome`` ``ok`` or one of the contract's error codes: both bounded)."""
+        self._control_requests.labels(op, outcome).inc()
+
+    def watch_lines(
+        self, used: Callable[[], float], budget: int, leases: Callable[[], float]
+    ) -> None:
+        """Read the line and lease gauges from the control book at scrape time."""
+        self.lines_used.set_function(used)
+        self.lines_budget.set(budget)
+        self.leases_active.set_function(leases)
 
     def watch(self, view: StateView, clock: Callable[[], float] = time.time) -> None:
         """Register the scrape-time collector over the service's state."""

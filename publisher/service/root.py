@@ -76,6 +76,7 @@ from publisher.gateway.ticktypes import IBAPI_TICK_NAMES
 from publisher.loop import EventLoop, Periodic
 from publisher.observability.httpd import MetricsServer, Readiness
 from publisher.observability.metrics import BuildInfo, PublisherMetrics
+from publisher.service.control import ControlDesk
 from publisher.service.link import GatewayLink
 from publisher.service.status import StatusPublisher
 
@@ -90,6 +91,7 @@ _CODE_KINDS: Final = {
     CodeAction.DELAYED_INSTEAD: CodeKind.DELAYED_INSTEAD,
     CodeAction.REQUEST_LOST: CodeKind.REQUEST_LOST,
     CodeAction.COMPETING_SESSION: CodeKind.COMPETING_SESSION,
+    CodeAction.ADVISORY: CodeKind.ADVISORY,
 }
 """The code table's actions that concern one request, as the subscription machine names them."""
 
@@ -174,6 +176,12 @@ class PublisherService:
         self.snapshot = SnapshotServer.for_bus(self.bus, bus_cfg.snapshot, self.security.secure)
         undo.callback(self.snapshot.close)
         self.status = StatusPublisher(self.bus)
+        self.snapshot.states = self.status.latest
+        self.control = ControlDesk(  # the control socket and the holdings book
+            settings, self.subscriptions, self.status, self.metrics, context, self.security,
+            carry_out=self._carry_out, clock=self._clock, wall_ns=self._wall_ns,
+        )  # fmt: skip
+        undo.callback(self.control.close)
 
     def _wire(
         self, behind_after: float, clock: Callable[[], float], jitter: Callable[[], float]
@@ -208,6 +216,7 @@ class PublisherService:
         stale = self.subscriptions.policy.stale
         self.loop.add_source(self.link)
         self.loop.add_socket(self.snapshot.socket, self.snapshot.on_readable)
+        self.control.attach(self.loop)
         self.loop.add_timer(Periodic(self.settings.bus.heartbeat_interval, self._heartbeat))
         self.loop.add_timer(self.link)
         self.loop.add_timer(
@@ -320,8 +329,9 @@ class PublisherService:
     # -- carrying out the machines' actions --------------------------------------------------
 
     def _feed(self, event: SubscriptionEvent) -> None:
-        """Hand the subscription machine one event and carry out what it decides."""
-        self._carry_out(self.subscriptions.handle(event, self._clock()))
+        """Hand the subscription machine one event (through the control book, which waits for
+        qualifications) and carry out what it decides."""
+        self.control.feed(event)
 
     def _carry_out(self, actions: list[SubscriptionAction]) -> None:
         for action in actions:
@@ -386,6 +396,7 @@ class PublisherService:
         link.close()  # the machine closes it; this covers a failed machine
         self.bus.close()
         self.snapshot.close()
+        self.control.close()
         self.security.close()
         if self.metrics_server is not None:
             self.metrics_server.close()

@@ -54,6 +54,7 @@ class Publisher:
         gateway: Mapping[str, Any] | None = None,
         bus: Mapping[str, Any] | None = None,
         metrics: Mapping[str, Any] | None = None,
+        control: Mapping[str, Any] | None = None,
     ) -> None:
         self.directory = directory
         self.gateway_port = gateway_port
@@ -66,6 +67,8 @@ class Publisher:
         self._gateway = dict(gateway or {})
         self._bus = dict(bus or {})
         self._metrics = dict(metrics or {})
+        self.control_endpoint = f"tcp://127.0.0.1:{free_port()}"
+        self._control = {"listen": self.control_endpoint, **(control or {})}
         self._starts = 0
         self._service: PublisherService | None = None
         self._thread: threading.Thread | None = None
@@ -91,7 +94,7 @@ class Publisher:
         }
         metrics = {"listen": "127.0.0.1:0", **self._metrics}
         sections = {"publisher": {"name": self.name}, "gateway": gateway, "bus": bus}
-        return toml({**sections, "metrics": metrics}, self.instruments)
+        return toml({**sections, "metrics": metrics, "control": self._control}, self.instruments)
 
     def config_file(self) -> Path:
         """:meth:`config_text` written to a file (for ``ibpub run --config``)."""

@@ -16,7 +16,8 @@ session is up is requested at once, one added before waits for :class:`SessionRe
     Add --(session up)--> Qualify --ContractMatched*, DetailsEnded--> Subscribe --> pending
     pending/stale --Ticking--> subscribed (or delayed: market data type 3/4)
     RequestCode: 354/10089 -> delayed fallback or failed; 200/101/... -> failed;
-                 10167 -> delayed; 10182 -> pending, re-requested; 10197 -> stale
+                 10167 -> delayed; 10182 -> pending, re-requested; 10197 -> stale;
+                 10090 -> the same state said again with the advisory code
     CheckStale --find_stale--> re-request (bounded), then left stale
     SessionLost: every request void, instruments pending; StreamsLost (1101): re-request all
 """
@@ -272,6 +273,9 @@ class Subscriptions:
                 inst.lost = True  # re-requested when the link is back (1102)
         elif kind is CodeKind.COMPETING_SESSION:
             self._set(inst, STALE, message, code=code)
+        elif kind is CodeKind.ADVISORY:  # said on the status, the state unchanged
+            inst.code = code
+            self._emit(InstrumentStatus(inst.key, inst.state, message, code))
 
     def _check_stale(self, now: float, wall_ns: int) -> None:
         policy = self._policy.stale

@@ -35,6 +35,7 @@ class CodeKind(Enum):
     DELAYED_INSTEAD = "delayed_instead"  # 10167: the gateway streams delayed data
     REQUEST_LOST = "request_lost"  # 10182: the stream died with the link
     COMPETING_SESSION = "competing_session"  # 10197: another session took the data
+    ADVISORY = "advisory"  # 10090: part of the data is not subscribed; the state stands
 
 
 # -- events --------------------------------------------------------------------------------
