@@ -316,3 +316,24 @@ def test_a_qualification_cut_by_a_lost_session_is_answered_by_the_next() -> None
     h.handle(ContractMatched(spy.req_id, match(756733)), 2.0, WALL)
     done = h.handle(DetailsEnded(spy.req_id), 2.0, WALL)
     assert body(done)["ok"] and body(done)["key"] == "SPY"
+
+
+def test_a_request_by_con_id_is_qualified_before_it_is_answered() -> None:
+    """A con_id is checked with IB first: no reply and no reqMktData until the details end."""
+    h = book()
+    out = sub(h, 1, InstrumentSpec(key="X", sec_type="STK", symbol="SPY", con_id=756733))
+    assert out.replies == ()
+    assert not any(isinstance(a, Subscribe) for a in out.actions)
+    assert qualify_of(out).spec.con_id == 756733
+    done = answer(h, out, match(756733))
+    assert body(done)["ok"] and body(done)["conid"] == 756733
+    assert any(isinstance(a, Subscribe) and a.con_id == 756733 for a in done.actions)
+
+
+def test_an_unknown_con_id_is_refused() -> None:
+    """A con_id IB does not know (no contract details) is unknown_contract, holding no line."""
+    h = book()
+    out = sub(h, 1, InstrumentSpec(key="X", sec_type="STK", symbol="SPY", con_id=1))
+    done = answer(h, out)
+    assert body(done)["error"] == "unknown_contract"
+    assert h.lines_used == 1  # AAPL, pinned

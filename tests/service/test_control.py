@@ -146,6 +146,15 @@ def test_ambiguous_future_then_by_con_id(running: Stack, client: Client) -> None
     running.wait_streaming(("ESZ6",))
 
 
+def test_an_unknown_con_id_is_refused_before_anything_streams(
+    running: Stack, client: Client
+) -> None:
+    """A con_id the gateway does not know is checked with IB first and refused."""
+    reply = client.subscribe("a", {"key": "BOGUS", "sec_type": "STK", "con_id": 1})
+    assert reply["ok"] is False and reply["error"] == "unknown_contract", reply
+    assert "BOGUS" not in running.service.subscriptions
+
+
 def test_unknown_contract_and_key_conflict(running: Stack, client: Client) -> None:
     unknown = client.subscribe("a", {"symbol": "NOSUCHSYMBOL", "sec_type": "STK"})
     assert unknown["error"] == "unknown_contract", unknown

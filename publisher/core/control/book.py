@@ -313,11 +313,10 @@ class Holdings:
             body = error_body(BUDGET_EXCEEDED, message)
             return Outcome(actions=tuple(actions), replies=(Reply(token, req.op, body),))
         self._waiting[spec.key] = [_Waiting(token, req.client, lease)]
-        added = self.machine.handle(Add(spec), now)
+        # Qualified first, a con_id too: the reply comes once IB has confirmed the contract.
+        added = self.machine.handle(Add(spec, qualify=True), now)
         self._note_qualifies(added)
         actions += added
-        if spec.con_id:  # a conid names one contract: reqMktData by conid, answered at once
-            return self._answer_waiting(spec.key, now, wall_ns, actions)
         return Outcome(actions=tuple(actions))
 
     def _answer_waiting(

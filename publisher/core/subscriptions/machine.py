@@ -129,8 +129,8 @@ class Subscriptions:
         out: list[SubscriptionAction] = []
         self._out = out
         match event:
-            case Add(spec=spec):
-                self._add(spec, now)
+            case Add(spec=spec, qualify=qualify):
+                self._add(spec, now, qualify=qualify)
             case Remove(key=key):
                 self._remove(key)
             case SessionReady():
@@ -173,10 +173,12 @@ class Subscriptions:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def _add(self, spec: InstrumentSpec, now: float) -> None:
+    def _add(self, spec: InstrumentSpec, now: float, *, qualify: bool = False) -> None:
         if spec.key in self._instruments:
             raise ValueError(f"instrument {spec.key!r} is already subscribed")
         inst = self._instruments[spec.key] = Instrument(spec, self._counter_for(spec.key))
+        if qualify:
+            inst.con_id = 0  # known once IB's contract details confirm the spec's con_id
         if self._session_up:
             self._request(inst, now)
 

@@ -43,9 +43,14 @@ class CodeKind(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Add:
-    """Subscribe a new instrument (its key must be new)."""
+    """Subscribe a new instrument (its key must be new).
+
+    ``qualify``: ask IB for its contract details even when the spec gives a ``con_id`` (an
+    on-demand request is answered only once IB has confirmed the contract); a configured
+    instrument with a ``con_id`` goes straight to reqMktData, as it always has."""
 
     spec: InstrumentSpec
+    qualify: bool = False
 
 
 @dataclass(frozen=True, slots=True)
