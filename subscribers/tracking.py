@@ -98,9 +98,10 @@ class SeqTracker:
         last = self._last.get(topic)
         if last is not None and last[0] == sid:
             last_seq = last[1]
-        elif last is None and topic in self._joined:  # a baseline, not a loss
-            self._joined.discard(topic)
-            self._last[topic] = (sid, seq)
+        elif last is None and topic in self._joined:
+            # Not yet a baseline: the subscription may not have reached the publisher yet (a
+            # heartbeat cannot prove it, its own subscription being older), so the topic's
+            # first message will be.
             return 0
         elif sid == self.complete_sid and topic.startswith(TICK_PREFIX):
             self.restarts += last is not None
@@ -116,7 +117,7 @@ class SeqTracker:
         """``topic`` is subscribed to only now (an on-demand instrument that may already be
         streaming): its first message, or heartbeat ``seq``, is a baseline even in
         ``complete_sid``, since what was sent before the subscription took effect was never
-        ours to lose."""
+        ours to lose (a heartbeat ``seq`` before that first message is no baseline)."""
         if topic not in self._last:
             self._joined.add(topic)
 
