@@ -328,8 +328,12 @@ class Subscriber:
         """Stop holding ``key`` (unsubscribe at the publisher and here); a key not held is
         ignored. Raises ControlError if the publisher refuses or does not answer."""
         held = self._ondemand.release(key)
-        if held is None:
-            return
+        if held is not None:
+            self._drop_topics(held)
+
+    def _drop_topics(self, held: Held) -> None:
+        """Unsubscribe from a released instrument's topics (those the caller did not ask for
+        by ``exact_keys``)."""
         for topic in held.topics:
             self._requested.discard(topic)
             if topic not in self._exact_topics:
@@ -349,8 +353,19 @@ class Subscriber:
         Events (gaps, restarts, silence, snapshots) are passed to ``on_event`` from here, so a
         subscriber learns that a publisher went silent even while nothing arrives.
         """
+        deadline = math.inf if timeout is None else self._clock() + timeout
+        while True:
+            step = self._advance(deadline)
+            if not isinstance(step, int):
+                return step  # a Message, or None: timed out
+            events = dict(self._poller.poll(step))
+            self._on_polled(events)
+
+    def _advance(self, deadline: float) -> Message | int | None:
+        """Everything :meth:`recv` does short of waiting: the next message, None once
+        ``deadline`` passes, or else how many milliseconds to wait on :meth:`_poll_sockets`
+        (the one step the asyncio flavour does differently)."""
         clock = self._clock
-        deadline = math.inf if timeout is None else clock() + timeout
         sock = self._socket
         while True:
             if self._ready:
@@ -374,10 +389,13 @@ class Subscriber:
             if now >= deadline:
                 return None
             remaining_ms = (min(deadline, self._next_timer) - now) * 1000  # may be infinite
-            wait_ms = MAX_POLL_MS if remaining_ms >= MAX_POLL_MS else math.ceil(remaining_ms)
             self._poll_control()
-            events = dict(self._poller.poll(wait_ms))
-            self._on_polled(events)
+            return MAX_POLL_MS if remaining_ms >= MAX_POLL_MS else math.ceil(remaining_ms)
+
+    def _poll_sockets(self) -> list[tuple[Any, int]]:
+        """The sockets to wait on and their flags: the SUB socket, and the snapshot and
+        background control sockets while a reply is awaited on them."""
+        return list(self._poller.sockets)
 
     def _on_polled(self, events: Mapping[Any, int]) -> None:
         """Handle the snapshot and control sockets a poll found readable."""

@@ -202,9 +202,15 @@ def test_a_new_sid_asks_again_for_every_held_instrument(env: Servers) -> None:
         wait_for(
             lambda: sub.recv(0.05) is None and len(control.ops("subscribe")) >= 2, "a re-request"
         )
-        wait_for(lambda: sub.recv(0.05) is None and "AAPL" in control.holds, "the hold again")
+        wait_for(
+            lambda: (
+                sub.recv(0.05) is None
+                and [e for e in events if isinstance(e, Requested) and e.again]
+            ),
+            "the grant of the re-request",
+        )
         again = [e for e in events if isinstance(e, Requested) and e.again]
-        assert again and again[0].key == "AAPL"
+        assert again[0].key == "AAPL" and "AAPL" in control.holds
 
 
 def test_a_refused_renewal_asks_again(env: Servers) -> None:
