@@ -52,6 +52,14 @@ class StateTable:
 
     def instruments(self, states: Iterable[str] = TROUBLE) -> list[Status]:
         """Instrument statuses whose state is one of ``states``, by key."""
-        wanted = frozenset(states)
-        found = [s for (scope, _), s in self._states.items() if scope == "instrument"]
-        return sorted((s for s in found if s.state in wanted), key=lambda s: s.key or "")
+        return instruments_in(self.view, states)
+
+
+def instruments_in(
+    table: Mapping[StateKey, Status], states: Iterable[str] = TROUBLE
+) -> list[Status]:
+    """The instrument statuses of ``table`` (e.g. ``sub.states``) whose state is one of
+    ``states`` (by default failed, delayed or stale), by key."""
+    wanted = frozenset(states)
+    found = [s for (scope, _), s in table.items() if scope == "instrument" and s.state in wanted]
+    return sorted(found, key=lambda s: s.key or "")
