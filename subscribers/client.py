@@ -88,6 +88,8 @@ DEFAULT_ENDPOINT: Final = "tcp://127.0.0.1:7700"
 DEFAULT_SNAPSHOT_ENDPOINT: Final = "tcp://127.0.0.1:7701"
 DEFAULT_RCVHWM: Final = 100_000
 """ZMQ_RCVHWM: messages queued in this process before ZeroMQ drops (a gap, counted)."""
+CONTROL_CHECK: Final = 0.05
+"""Seconds between looks at the leases while messages arrive without a pause."""
 MAX_POLL_MS: Final = 250
 """The longest single wait in ZeroMQ. A signal that lands just before the wait starts is only
 handled when it ends (CPython runs handlers between bytecodes), so Ctrl-C and SIGTERM take at
@@ -231,6 +233,9 @@ class Subscriber:
         self._poller = zmq.Poller()
         self._poller.register(self._socket, zmq.POLLIN)
         self._polled_control: zmq.Socket[Any] | None = None
+        self._control_check = math.inf
+        """When a subscriber reading a continuous stream next looks at its leases (see
+        :meth:`_service_control`); infinity while nothing is held or in flight."""
         self._ondemand = OnDemand(
             control_endpoint,
             self._context,
@@ -377,6 +382,8 @@ class Subscriber:
             else:
                 now = clock()
                 self._on_frames(frames, now)
+                if now >= self._control_check:
+                    self._service_control(now)
                 if not self._ready and now >= deadline:
                     return None  # a flood of filtered messages must not outlast the timeout
                 continue
@@ -404,6 +411,17 @@ class Subscriber:
         if self._polled_control is not None and self._polled_control in events:
             self._ondemand.on_readable()
             self._update_next_timer()
+
+    def _service_control(self, now: float) -> None:
+        """Renew and read control replies while messages keep arriving: a subscriber whose
+        queue never empties never polls, but must not let its leases run out for it. Checked
+        at most every :data:`CONTROL_CHECK` seconds, one float comparison per message."""
+        ondemand = self._ondemand
+        if ondemand.background.busy:
+            ondemand.on_readable()
+        if now >= ondemand.next_due():
+            ondemand.run_timers(now)
+        self._update_next_timer()
 
     def _poll_control(self) -> None:
         """Poll the background control socket while a request is in flight on it (the socket
@@ -661,6 +679,9 @@ class Subscriber:
     # -- timers ----------------------------------------------------------------------------
 
     def _update_next_timer(self) -> None:
+        ondemand = self._ondemand
+        active = ondemand.background.busy or bool(ondemand.holdings)
+        self._control_check = self._clock() + CONTROL_CHECK if active else math.inf
         silence = self._watch.next_check()
         self._next_timer = min(
             math.inf if silence is None else silence,

@@ -82,6 +82,10 @@ class Holdings:
         self._timers: dict[Wanted, _Timer] = {}
         self._retries: dict[Wanted, _Retry] = {}
 
+    def __len__(self) -> int:
+        """How many requests are held."""
+        return len(self._held)
+
     @property
     def held(self) -> Mapping[str, Held]:
         """What is held now, by key (read-only)."""

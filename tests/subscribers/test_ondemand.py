@@ -159,6 +159,21 @@ def test_leases_are_renewed_from_recv(env: Servers) -> None:
         assert control.times("renew")[0] - granted >= 0.6 / 3 - 0.01
 
 
+def test_leases_are_renewed_while_messages_keep_coming(env: Servers) -> None:
+    """A subscriber whose queue never empties still renews: a renewal due when recv takes a
+    waiting message (returning it at once, never polling) is sent from there."""
+    _, control, bus = env
+    offset = [0.0]
+    with subscriber(env, clock=lambda: time.monotonic() + offset[0], requests=["AAPL"]) as sub:
+        receive(sub, bus, lambda: bus.tick("AAPL"), lambda m: isinstance(m, Tick))
+        for _ in range(200):
+            bus.tick("AAPL")
+        wait_for(lambda: sub.socket.poll(0), "messages waiting")
+        offset[0] = 3600.0  # every lease long due
+        assert sub.recv(0) is not None
+        assert control.wait_op("renew")[0]["keys"] == ["AAPL"]
+
+
 def test_close_releases_what_is_held(env: Servers) -> None:
     """close() unsubscribes every held key in one request."""
     _, control, _ = env
