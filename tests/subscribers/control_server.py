@@ -43,9 +43,14 @@ class ControlServer:
 
     SILENT: ClassVar[dict[str, Any]] = {}
 
-    def __init__(self, context: zmq.Context[Any], budget: int = 100) -> None:
+    def __init__(
+        self, context: zmq.Context[Any], budget: int = 100, curve_secret: bytes | None = None
+    ) -> None:
         self.socket = context.socket(zmq.ROUTER)
         self.socket.setsockopt(zmq.LINGER, 0)
+        if curve_secret is not None:  # CURVE server (no ZAP handler: any client key is let in)
+            self.socket.curve_secretkey = curve_secret
+            self.socket.curve_server = True
         port = self.socket.bind_to_random_port("tcp://127.0.0.1")
         self.endpoint = f"tcp://127.0.0.1:{port}"
         self.budget = budget
@@ -245,9 +250,11 @@ class SnapshotServer:
 
 
 @contextmanager
-def servers(budget: int = 100) -> Iterator[tuple[zmq.Context[Any], ControlServer, Bus]]:
+def servers(
+    budget: int = 100, curve_secret: bytes | None = None
+) -> Iterator[tuple[zmq.Context[Any], ControlServer, Bus]]:
     context: zmq.Context[Any] = zmq.Context()
-    control = ControlServer(context, budget)
+    control = ControlServer(context, budget, curve_secret)
     bus = Bus(context)
     try:
         yield context, control, bus

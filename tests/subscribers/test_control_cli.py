@@ -5,11 +5,16 @@ import json
 import signal
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import zmq
+import zmq.auth
 
+from publisher.commands.keys import generate_keys
+from subscribers.client import Subscriber
+from subscribers.curve import CurveKeys
 from tests.subscribers.control_server import CANDIDATES, Bus, ControlServer, servers
 from tests.support.processes import BIN, LineReader, Processes
 from tests.support.waiting import DEADLINE, wait_for
@@ -205,3 +210,30 @@ def test_quotes_request_refused_exits_1(env: Servers) -> None:
     )  # fmt: skip
     assert done.returncode == 1
     assert "unknown_contract: no such stock" in done.stderr
+
+
+def test_curve_protects_the_control_socket(tmp_path: Path) -> None:
+    """With CURVE keys the commands and the library reach a CURVE control socket; without
+    them nothing answers (exit 1 after the timeout)."""
+    generate_keys(tmp_path, ["alice"])
+    _, server_secret = zmq.auth.load_certificate(tmp_path / "server.key_secret")
+    server_key, client_key = (
+        str(tmp_path / "server.key"),
+        str(tmp_path / "clients/alice.key_secret"),
+    )
+    with servers(curve_secret=server_secret) as (context, control, bus):
+        keys = ["--curve-server-key", server_key, "--curve-client-key", client_key]
+        assert ibsub(control, "request", "AAPL", *keys).returncode == 0
+        listed = ibsub(control, "lines", "--json", *keys)
+        assert json.loads(listed.stdout)["lines_used"] == 1
+        plain = ibsub(control, "lines", "--timeout", "0.5")
+        assert plain.returncode == 1 and "timeout" in plain.stderr
+        curve = CurveKeys.from_files(server_key, client_key)
+        with Subscriber(
+            bus.endpoint, curve=curve, context=context, control_endpoint=control.endpoint,
+            requests=["MSFT"], client="lib",
+        ) as sub:  # fmt: skip
+            assert set(sub.held) == {"MSFT"}
+        assert control.ops("unsubscribe")[-1] == {
+            "v": 1, "op": "unsubscribe", "client": "lib", "keys": ["MSFT"],
+        }  # fmt: skip
