@@ -189,8 +189,8 @@ def format_candidates(candidates: Sequence[Candidate]) -> list[str]:
             str(c.conid),
             c.sec_type,
             c.symbol,
-            c.local_symbol,
-            c.last_trade_date,
+            c.local_symbol or "-",
+            c.last_trade_date or "-",
             c.exchange,
             c.currency,
         )

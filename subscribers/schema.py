@@ -307,8 +307,9 @@ class Candidate(Struct, kw_only=True, frozen=True):
     conid: int
     sec_type: str
     symbol: str
-    local_symbol: str
-    last_trade_date: str
+    local_symbol: str | None
+    last_trade_date: str | None
+    """``YYYYMMDD``; None (or empty) where IB gives none (a stock)."""
     exchange: str
     currency: str
 
