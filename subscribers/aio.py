@@ -20,7 +20,8 @@ stops reading for longer than a lease should release or close).
 
 import contextlib
 import math
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -28,8 +29,16 @@ import zmq
 import zmq.asyncio
 
 from subscribers.book import Book
-from subscribers.client import DEFAULT_ENDPOINT, Subscriber, SubscriberStats
+from subscribers.client import (
+    DEFAULT_ENDPOINT,
+    DEFAULT_RCVHWM,
+    DEFAULT_SNAPSHOT_ENDPOINT,
+    Subscriber,
+    SubscriberStats,
+)
 from subscribers.control import (
+    DEFAULT_CONTROL_ENDPOINT,
+    DEFAULT_CONTROL_TIMEOUT,
     ControlError,
     ControlTimeoutError,
     InstrumentLike,
@@ -39,10 +48,12 @@ from subscribers.control import (
     encode_unsubscribe,
 )
 from subscribers.curve import CurveKeys
+from subscribers.events import Event
 from subscribers.leases import Held
 from subscribers.liveness import PublisherInfo
 from subscribers.ondemand import RELEASE_TIMEOUT, OnDemand
 from subscribers.schema import DEFAULT_DATA, SubscribeReply
+from subscribers.snapshot import DEFAULT_TIMEOUT
 from subscribers.states import StateKey
 from subscribers.tracking import SeqTracker
 from subscribers.wire import Message, Status, WireError
@@ -58,20 +69,47 @@ class AsyncSubscriber:
         self,
         endpoint: str = DEFAULT_ENDPOINT,
         *,
-        requests: Sequence[InstrumentLike] = (),
+        prefixes: Sequence[str] | None = None,
+        exact_keys: Sequence[str] = (),
         context: zmq.Context[Any] | None = None,
+        rcvhwm: int = DEFAULT_RCVHWM,
+        snapshot: bool = False,
+        snapshot_endpoint: str = DEFAULT_SNAPSHOT_ENDPOINT,
+        snapshot_timeout: float = DEFAULT_TIMEOUT,
         curve: CurveKeys | None = None,
-        **options: Any,
+        heartbeat_interval: float | None = None,
+        on_event: Callable[[Event], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        requests: Sequence[InstrumentLike] = (),
+        control_endpoint: str = DEFAULT_CONTROL_ENDPOINT,
+        client: str | None = None,
+        control_timeout: float = DEFAULT_CONTROL_TIMEOUT,
     ) -> None:
         if isinstance(requests, str):
             raise TypeError("requests is a sequence, not one str")
         self._pending = list(requests)
-        if requests and "prefixes" not in options and not options.get("exact_keys"):
-            options["prefixes"] = ()  # as the sync flavour: only the requested instruments
-        self._sync = Subscriber(endpoint, context=context, curve=curve, **options)
+        if requests and prefixes is None and not exact_keys:
+            prefixes = ()  # as the sync flavour: only the requested instruments
+        self._sync = Subscriber(
+            endpoint,
+            prefixes=prefixes,
+            exact_keys=exact_keys,
+            context=context,
+            rcvhwm=rcvhwm,
+            snapshot=snapshot,
+            snapshot_endpoint=snapshot_endpoint,
+            snapshot_timeout=snapshot_timeout,
+            curve=curve,
+            heartbeat_interval=heartbeat_interval,
+            on_event=on_event,
+            clock=clock,
+            control_endpoint=control_endpoint,
+            client=client,
+            control_timeout=control_timeout,
+        )
         self._actx = zmq.asyncio.Context.shadow(self._sync._context.underlying)
-        self._control_endpoint = self._sync._ondemand.endpoint
-        self._control_timeout = self._sync._ondemand.calls.timeout
+        self._control_endpoint = control_endpoint
+        self._control_timeout = control_timeout
         self._curve = curve
         self._control: zmq.asyncio.Socket | None = None
 
