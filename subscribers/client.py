@@ -27,7 +27,15 @@ endpoint for the latest ticks, delivers them, then delivers the live messages th
 than the snapshot and drops the older ones, so nothing is missed or repeated. After a snapshot
 every message of that session is accounted for from ``seq`` 1, even on topics that appear later.
 
-Only :class:`Subscriber` touches sockets; :class:`SeqTracker` is pure.
+On demand (contract 1.1), ``requests=[...]`` and :meth:`Subscriber.request` ask the publisher's
+control socket for instruments; :mod:`subscribers.ondemand` renews the leases from inside
+``recv`` (no thread), asks again after a publisher restart and releases on close, with the books
+kept by the pure :mod:`subscribers.leases`. ``sub.states`` is the latest status per (scope, key),
+from the snapshot's ``states`` and then live status messages (:mod:`subscribers.states`).
+
+Only :class:`Subscriber` touches sockets; :class:`SeqTracker` is pure. The asyncio flavour,
+:class:`~subscribers.aio.AsyncSubscriber`, drives this class through :meth:`Subscriber._advance`
+and awaits only the waits.
 """
 
 import enum
