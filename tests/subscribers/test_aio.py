@@ -11,7 +11,7 @@ import zmq
 
 from subscribers.aio import AsyncSubscriber
 from subscribers.control import ControlError, ControlTimeoutError
-from subscribers.events import Event, Requested
+from subscribers.events import Event, Gap, PublisherRestart, Requested
 from subscribers.wire import Message, Tick
 from tests.subscribers.control_server import Bus, ControlServer, SnapshotServer, servers
 from tests.support.waiting import DEADLINE
@@ -167,3 +167,22 @@ def test_states_from_the_snapshot(env: Servers) -> None:
         run(main())
     finally:
         snap.close()
+
+
+def test_gaps_and_restarts_are_reported_as_events(env: Servers) -> None:
+    """The async flavour reports a skipped seq as a Gap and a new sid as a PublisherRestart."""
+    _, _, bus = env
+    events: list[Event] = []
+
+    async def main() -> None:
+        async with subscriber(env, exact_keys=["AAPL"], on_event=events.append) as sub:
+            await until(sub, lambda: bus.tick("AAPL"), lambda m: isinstance(m, Tick))
+            bus.seqs["tick.AAPL"] += 3  # three ticks never sent: lost
+            await until(sub, lambda: bus.tick("AAPL"), lambda m: True)
+            bus.restart(sid=4343)
+            await until(sub, lambda: bus.tick("AAPL"), lambda m: m.sid == 4343)
+
+    run(main())
+    gaps = [e for e in events if isinstance(e, Gap)]
+    assert gaps and (gaps[0].topic, gaps[0].missing) == ("tick.AAPL", 3)
+    assert any(isinstance(e, PublisherRestart) and e.sid == 4343 for e in events)
