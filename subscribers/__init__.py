@@ -1,10 +1,11 @@
 """ibpub subscribers: a client library for the ibpub bus and sample CLIs.
 
 Needs only pyzmq and msgpack (pyarrow for ``ibsub record --format parquet``): nothing here
-imports ``publisher`` or ``ibapi``. Start with :class:`Subscriber`; docs/subscribing.md has a
-five-minute tour.
+imports ``publisher`` or ``ibapi``. Start with :class:`Subscriber` (or :class:`AsyncSubscriber`
+for asyncio); docs/subscribing.md has a five-minute tour.
 """
 
+from subscribers.aio import AsyncSubscriber
 from subscribers.book import TOP_FIELDS, Book, Quote
 from subscribers.client import (
     DEFAULT_ENDPOINT,
@@ -13,6 +14,13 @@ from subscribers.client import (
     Subscriber,
     SubscriberStats,
 )
+from subscribers.control import (
+    DEFAULT_CONTROL_ENDPOINT,
+    ControlClient,
+    ControlError,
+    ControlTimeoutError,
+    default_client_name,
+)
 from subscribers.curve import ENV_CLIENT_KEY, ENV_SERVER_KEY, CurveKeyError, CurveKeys
 from subscribers.events import (
     Event,
@@ -20,11 +28,15 @@ from subscribers.events import (
     PublisherAlive,
     PublisherRestart,
     PublisherSilent,
+    Requested,
+    RequestFailed,
     SnapshotApplied,
     SnapshotFailed,
     describe,
 )
+from subscribers.leases import Held, Wanted
 from subscribers.liveness import PublisherInfo
+from subscribers.schema import Candidate, ListReply, SubscribeReply
 from subscribers.snapshot import Snapshot, SnapshotError, TopicSnapshot, fetch
 from subscribers.tracking import SeqResult, SeqStatus, SeqTracker
 from subscribers.wire import (
@@ -44,6 +56,7 @@ from subscribers.wire import (
 )
 
 __all__ = [
+    "DEFAULT_CONTROL_ENDPOINT",
     "DEFAULT_ENDPOINT",
     "DEFAULT_RCVHWM",
     "DEFAULT_SNAPSHOT_ENDPOINT",
@@ -54,18 +67,27 @@ __all__ = [
     "STATUS_PREFIX",
     "TICK_PREFIX",
     "TOP_FIELDS",
+    "AsyncSubscriber",
     "Book",
+    "Candidate",
+    "ControlClient",
+    "ControlError",
+    "ControlTimeoutError",
     "CurveKeyError",
     "CurveKeys",
     "Event",
     "Gap",
     "Heartbeat",
+    "Held",
+    "ListReply",
     "Message",
     "PublisherAlive",
     "PublisherInfo",
     "PublisherRestart",
     "PublisherSilent",
     "Quote",
+    "RequestFailed",
+    "Requested",
     "SeqResult",
     "SeqStatus",
     "SeqTracker",
@@ -74,13 +96,16 @@ __all__ = [
     "SnapshotError",
     "SnapshotFailed",
     "Status",
+    "SubscribeReply",
     "Subscriber",
     "SubscriberStats",
     "Tick",
     "TickKind",
     "TopicSnapshot",
+    "Wanted",
     "WireError",
     "decode",
+    "default_client_name",
     "describe",
     "fetch",
     "format_line",

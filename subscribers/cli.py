@@ -1,5 +1,5 @@
 """The ``ibsub`` command: sample subscribers for the ibpub bus (``tail`` here; ``quotes``,
-``record``, ``snapshot`` and ``latency`` in their own modules).
+``record``, ``snapshot``, ``latency``, ``request`` and ``lines`` in their own modules).
 
 This is the only module of ``subscribers`` that reads argv. ``main`` returns the exit status:
 0 clean stop (also after SIGINT/SIGTERM, or when the reader of stdout goes away), 1 anything
@@ -21,7 +21,7 @@ from typing import Final, NoReturn, TextIO
 
 import zmq
 
-from subscribers import latency, quotes, record, snapshot_cli
+from subscribers import control_cli, latency, quotes, record, snapshot_cli
 from subscribers.client import DEFAULT_ENDPOINT, DEFAULT_SNAPSHOT_ENDPOINT, Subscriber
 from subscribers.connect import add_connection_arguments, connection_from_args
 from subscribers.curve import CurveKeyError, CurveKeys
@@ -36,6 +36,8 @@ _COMMANDS: Final[dict[str, Callable[[argparse.Namespace, TextIO, TextIO], int]]]
     "quotes": quotes.main_quotes,
     "record": record.main_record,
     "snapshot": snapshot_cli.main_snapshot,
+    "request": control_cli.main_request,
+    "lines": control_cli.main_lines,
 }
 """Commands whose module parses its own options and returns the exit status."""
 
@@ -208,6 +210,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
         "quotes": quotes.add_parser(commands, [common]),
         "record": record.add_parser(commands, [common]),
         "snapshot": snapshot_cli.add_parser(commands, [common]),
+        **control_cli.add_parsers(commands, [common]),
     }
 
 

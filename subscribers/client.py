@@ -27,14 +27,22 @@ endpoint for the latest ticks, delivers them, then delivers the live messages th
 than the snapshot and drops the older ones, so nothing is missed or repeated. After a snapshot
 every message of that session is accounted for from ``seq`` 1, even on topics that appear later.
 
-Only :class:`Subscriber` touches sockets; :class:`SeqTracker` is pure.
+On demand (contract 1.1), ``requests=[...]`` and :meth:`Subscriber.request` ask the publisher's
+control socket for instruments; :mod:`subscribers.ondemand` renews the leases from inside
+``recv`` (no thread), asks again after a publisher restart and releases on close, with the books
+kept by the pure :mod:`subscribers.leases`. ``sub.states`` is the latest status per (scope, key),
+from the snapshot's ``states`` and then live status messages (:mod:`subscribers.states`).
+
+Only :class:`Subscriber` touches sockets; :class:`SeqTracker` is pure. The asyncio flavour,
+:class:`~subscribers.aio.AsyncSubscriber`, drives this class through :meth:`Subscriber._advance`
+and awaits only the waits.
 """
 
 import enum
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
 from typing import Any, Final, Self
@@ -42,6 +50,12 @@ from typing import Any, Final, Self
 import zmq
 
 from subscribers.book import Book
+from subscribers.control import (
+    DEFAULT_CONTROL_ENDPOINT,
+    DEFAULT_CONTROL_TIMEOUT,
+    InstrumentLike,
+    default_client_name,
+)
 from subscribers.curve import CurveKeys
 from subscribers.events import (
     Event,
@@ -52,7 +66,10 @@ from subscribers.events import (
     SnapshotApplied,
     SnapshotFailed,
 )
+from subscribers.leases import Held
 from subscribers.liveness import HeartbeatWatch, PublisherInfo
+from subscribers.ondemand import OnDemand
+from subscribers.schema import DEFAULT_DATA, SubscribeReply
 from subscribers.snapshot import (
     DEFAULT_TIMEOUT,
     Snapshot,
@@ -60,12 +77,15 @@ from subscribers.snapshot import (
     SnapshotError,
     request_prefixes,
 )
+from subscribers.states import StateKey, StateTable
 from subscribers.tracking import SeqStatus, SeqTracker
 from subscribers.wire import (
     HEARTBEAT_PREFIX,
+    STATUS_PREFIX,
     TICK_PREFIX,
     Heartbeat,
     Message,
+    Status,
     Tick,
     UnknownTypeError,
     WireError,
@@ -76,6 +96,8 @@ DEFAULT_ENDPOINT: Final = "tcp://127.0.0.1:7700"
 DEFAULT_SNAPSHOT_ENDPOINT: Final = "tcp://127.0.0.1:7701"
 DEFAULT_RCVHWM: Final = 100_000
 """ZMQ_RCVHWM: messages queued in this process before ZeroMQ drops (a gap, counted)."""
+CONTROL_CHECK: Final = 0.05
+"""Seconds between looks at the leases while messages arrive without a pause."""
 MAX_POLL_MS: Final = 250
 """The longest single wait in ZeroMQ. A signal that lands just before the wait starts is only
 handled when it ends (CPython runs handlers between bytecodes), so Ctrl-C and SIGTERM take at
@@ -143,6 +165,15 @@ class Subscriber:
     learnt from its heartbeats). ``on_event`` receives every :data:`~subscribers.events.Event`
     as it happens. Pass ``context`` to share a ZeroMQ context (it is then not terminated by
     :meth:`close`). ``clock`` is for tests.
+
+    On demand (contract 1.1): each of ``requests`` (a config ``[[instruments]]`` table as a
+    mapping, or a bare symbol meaning a US stock) is asked for at ``control_endpoint`` before the
+    constructor returns (:class:`~subscribers.control.ControlError` if refused), as by
+    :meth:`request`; ``client`` names this holder to the publisher (default
+    ``host:pid:random``). Leases are renewed from :meth:`recv` (about every lease/3, no
+    thread), asked for again after a publisher restart, and released by :meth:`close`. The
+    requested instruments' ticks are delivered like ``exact_keys``'; with ``requests`` and
+    neither ``prefixes`` nor ``exact_keys``, only they are.
     """
 
     def __init__(
@@ -160,9 +191,13 @@ class Subscriber:
         heartbeat_interval: float | None = None,
         on_event: Callable[[Event], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        requests: Sequence[InstrumentLike] = (),
+        control_endpoint: str = DEFAULT_CONTROL_ENDPOINT,
+        client: str | None = None,
+        control_timeout: float = DEFAULT_CONTROL_TIMEOUT,
     ) -> None:
-        if isinstance(prefixes, str) or isinstance(exact_keys, str):
-            raise TypeError("prefixes and exact_keys are sequences of str, not one str")
+        if isinstance(prefixes, str) or isinstance(exact_keys, str) or isinstance(requests, str):
+            raise TypeError("prefixes, exact_keys and requests are sequences, not one str")
         if any(not key for key in exact_keys):
             raise ValueError("an exact key cannot be empty")
         self.endpoint = endpoint
@@ -172,10 +207,17 @@ class Subscriber:
         self.last_error: WireError | None = None
         """The most recent malformed message's error (for diagnostics)."""
         if prefixes is None:  # by default: everything, or only the exact keys when given
-            prefixes = () if exact_keys else ("",)
+            prefixes = () if exact_keys or requests else ("",)
         self._prefixes = tuple(dict.fromkeys(prefixes))
         self._exact_topics = frozenset(TICK_PREFIX + key for key in exact_keys)
-        self._exact_bytes = frozenset(t.encode() for t in self._exact_topics)
+        self._only_exact = bool(exact_keys)
+        """Tick topics are restricted to the exact keys (and the requested instruments)."""
+        self._requested: set[str] = set()
+        """Topics of instruments held on demand."""
+        self._exact_bytes = {t.encode() for t in self._exact_topics}
+        """Tick topics always delivered: the exact keys' and the requested instruments'."""
+        self._prefix_passes: dict[bytes, bool] = {}
+        self._states = StateTable()
         self._on_event = on_event or _ignore
         self._clock = clock
         self._watch = HeartbeatWatch(heartbeat_interval)
@@ -198,16 +240,38 @@ class Subscriber:
         self._snapshots = SnapshotClient(snapshot_endpoint, self._context, curve)
         self._poller = zmq.Poller()
         self._poller.register(self._socket, zmq.POLLIN)
+        self._polled_control: zmq.Socket[Any] | None = None
+        self._control_check = math.inf
+        """When a subscriber reading a continuous stream next looks at its leases (see
+        :meth:`_service_control`); infinity while nothing is held or in flight."""
+        self._ondemand = OnDemand(
+            control_endpoint,
+            self._context,
+            client or default_client_name(),
+            curve=curve,
+            timeout=control_timeout,
+            on_granted=self._on_granted,
+            on_event=self._on_event,
+            clock=clock,
+        )
         try:
             self._socket.setsockopt(zmq.RCVHWM, rcvhwm)
             self._socket.setsockopt(zmq.LINGER, 0)
             if curve is not None:
                 curve.apply(self._socket)
-            # Heartbeats last: once one arrives, every subscription sent before it is active.
-            subscriptions = [*self._prefixes, *sorted(self._exact_topics), HEARTBEAT_PREFIX]
+            # Status for sub.states (delivered only if a prefix asks for it). Heartbeats last:
+            # once one arrives, every subscription sent before it is active.
+            subscriptions = [
+                *self._prefixes,
+                *sorted(self._exact_topics),
+                STATUS_PREFIX,
+                HEARTBEAT_PREFIX,
+            ]
             for topic in subscriptions:
                 self._socket.setsockopt(zmq.SUBSCRIBE, topic.encode())
             self._socket.connect(endpoint)
+            for instrument in requests:
+                self.request(instrument)
         except BaseException:
             self.close()
             raise
@@ -240,6 +304,58 @@ class Subscriber:
         return self._watch.info()
 
     @property
+    def states(self) -> Mapping[StateKey, Status]:
+        """The latest status per (scope, key), read-only: ``sub.states["instrument", "AAPL"]``,
+        ``sub.states["gateway", None]``. From the snapshot's ``states`` (contract 1.1; absent
+        from an older publisher's reply) and then from live status messages, newer winning."""
+        return self._states.view
+
+    @property
+    def client(self) -> str:
+        """This subscriber's holder name at the control socket."""
+        return self._ondemand.client
+
+    @property
+    def held(self) -> Mapping[str, Held]:
+        """The instruments held on demand, by key (their topics, lease, request)."""
+        return self._ondemand.held
+
+    def request(
+        self,
+        instrument: InstrumentLike,
+        data: Sequence[str] = DEFAULT_DATA,
+        lease: float | None = None,
+    ) -> SubscribeReply:
+        """Ask the publisher for ``instrument`` (a config ``[[instruments]]`` table as a mapping,
+        or a bare symbol meaning a US stock on SMART) and wait for the reply; its topics are
+        then subscribed to and its lease renewed by :meth:`recv` until :meth:`release` or
+        :meth:`close`. Raises :class:`~subscribers.control.ControlError` when refused (its
+        ``error`` is the contract's code; ``candidates`` for ``ambiguous_contract``) or when no
+        reply comes within ``control_timeout``; ValueError for a malformed instrument.
+        """
+        reply = self._ondemand.request(OnDemand.wanted(instrument, data, lease))
+        self._update_next_timer()
+        return reply
+
+    def release(self, key: str) -> None:
+        """Stop holding ``key`` (unsubscribe at the publisher and here); a key not held is
+        ignored. Raises ControlError if the publisher refuses or does not answer."""
+        held = self._ondemand.release(key)
+        if held is not None:
+            self._drop_topics(held)
+
+    def _drop_topics(self, held: Held) -> None:
+        """Unsubscribe from a released instrument's topics (those the caller did not ask for
+        by ``exact_keys``)."""
+        for topic in held.topics:
+            self._requested.discard(topic)
+            if topic not in self._exact_topics:
+                self._exact_bytes.discard(topic.encode())
+                self._socket.setsockopt(zmq.UNSUBSCRIBE, topic.encode())
+        self._wanted.clear()
+        self._update_next_timer()
+
+    @property
     def synchronised(self) -> bool:
         """False while a snapshot is awaited (live messages are then held back)."""
         return self._sync is _Sync.LIVE
@@ -250,8 +366,19 @@ class Subscriber:
         Events (gaps, restarts, silence, snapshots) are passed to ``on_event`` from here, so a
         subscriber learns that a publisher went silent even while nothing arrives.
         """
+        deadline = math.inf if timeout is None else self._clock() + timeout
+        while True:
+            step = self._advance(deadline)
+            if not isinstance(step, int):
+                return step  # a Message, or None: timed out
+            events = dict(self._poller.poll(step))
+            self._on_polled(events)
+
+    def _advance(self, deadline: float) -> Message | int | None:
+        """Everything :meth:`recv` does short of waiting: the next message, None once
+        ``deadline`` passes, or else how many milliseconds to wait on :meth:`_poll_sockets`
+        (the one step the asyncio flavour does differently)."""
         clock = self._clock
-        deadline = math.inf if timeout is None else clock() + timeout
         sock = self._socket
         while True:
             if self._ready:
@@ -263,6 +390,8 @@ class Subscriber:
             else:
                 now = clock()
                 self._on_frames(frames, now)
+                if now >= self._control_check:
+                    self._service_control(now)
                 if not self._ready and now >= deadline:
                     return None  # a flood of filtered messages must not outlast the timeout
                 continue
@@ -275,10 +404,45 @@ class Subscriber:
             if now >= deadline:
                 return None
             remaining_ms = (min(deadline, self._next_timer) - now) * 1000  # may be infinite
-            wait_ms = MAX_POLL_MS if remaining_ms >= MAX_POLL_MS else math.ceil(remaining_ms)
-            events = dict(self._poller.poll(wait_ms))
-            if self._polled_snapshot is not None and self._polled_snapshot in events:
-                self._on_snapshot_reply()
+            self._poll_control()
+            return MAX_POLL_MS if remaining_ms >= MAX_POLL_MS else math.ceil(remaining_ms)
+
+    def _poll_sockets(self) -> list[tuple[Any, int]]:
+        """The sockets to wait on and their flags: the SUB socket, and the snapshot and
+        background control sockets while a reply is awaited on them."""
+        return list(self._poller.sockets)
+
+    def _on_polled(self, events: Mapping[Any, int]) -> None:
+        """Handle the snapshot and control sockets a poll found readable."""
+        if self._polled_snapshot is not None and self._polled_snapshot in events:
+            self._on_snapshot_reply()
+        if self._polled_control is not None and self._polled_control in events:
+            self._ondemand.on_readable()
+            self._update_next_timer()
+
+    def _service_control(self, now: float) -> None:
+        """Renew and read control replies while messages keep arriving: a subscriber whose
+        queue never empties never polls, but must not let its leases run out for it. Checked
+        at most every :data:`CONTROL_CHECK` seconds, one float comparison per message."""
+        ondemand = self._ondemand
+        if ondemand.background.busy:
+            ondemand.on_readable()
+        if now >= ondemand.next_due():
+            ondemand.run_timers(now)
+        self._update_next_timer()
+
+    def _poll_control(self) -> None:
+        """Poll the background control socket while a request is in flight on it (the socket
+        is replaced after a timeout, so the registration follows it)."""
+        background = self._ondemand.background
+        current = background.socket if background.busy else None
+        if current is self._polled_control:
+            return
+        if self._polled_control is not None:
+            self._poller.unregister(self._polled_control)
+        if current is not None:
+            self._poller.register(current, zmq.POLLIN)
+        self._polled_control = current
 
     def __iter__(self) -> Iterator[Message]:
         """Messages as they arrive, for ever (until the socket is closed)."""
@@ -288,7 +452,11 @@ class Subscriber:
                 yield msg
 
     def close(self) -> None:
-        """Close the sockets (pending messages are dropped) and any context this object made."""
+        """Release what is held on demand (waiting up to 2 s for the publisher to agree), then
+        close the sockets (pending messages are dropped) and any context this object made."""
+        if not self._socket.closed:
+            self._ondemand.release_all()
+        self._ondemand.close()
         self._snapshots.close()
         self._socket.close(linger=0)
         if self._own_context:
@@ -328,7 +496,12 @@ class Subscriber:
             self._count_malformed(WireError(f"{len(frames)} frames, not 2", name))
             return None
         topic, payload = frames
-        if self._exact_bytes and topic.startswith(b"tick.") and topic not in self._exact_bytes:
+        if (
+            self._exact_bytes
+            and topic.startswith(b"tick.")
+            and topic not in self._exact_bytes
+            and not self._passes_prefix(topic)
+        ):
             self._counts["filtered"] += 1
             return None
         try:
@@ -339,6 +512,17 @@ class Subscriber:
         except WireError as exc:
             self._count_malformed(exc)
             return None
+
+    def _passes_prefix(self, topic: bytes) -> bool:
+        """Whether a tick topic outside the exact and requested ones is still wanted: only
+        when no exact keys restrict ticks and one of the caller's prefixes matches it."""
+        passes = self._prefix_passes.get(topic)
+        if passes is None:
+            passes = not self._only_exact and any(
+                topic.startswith(p.encode()) for p in self._prefixes
+            )
+            self._prefix_passes[topic] = passes
+        return passes
 
     def _count_malformed(self, error: WireError) -> None:
         self._counts["malformed"] += 1
@@ -354,12 +538,27 @@ class Subscriber:
             return
         self._counts["publisher_restarts"] += 1
         self._on_event(PublisherRestart(msg.pub, known, msg.sid))
+        if self._ondemand.held:  # the new session knows nothing of our holds: ask again
+            self._ondemand.restarted()
+            self._update_next_timer()
         if not self._snapshot_mode or self._sync is _Sync.AWAIT_HEARTBEAT:
             return
         # Through a proxy other publishers' restarts reach us too; only the snapshot's own
         # publisher (or any, if the snapshot was empty and named none) calls for a new one.
         if not self._snapshot_pubs or msg.pub in self._snapshot_pubs:
             self._request_snapshot()
+
+    def _on_granted(self, held: Held) -> None:
+        """Subscribe to the topics of an instrument granted on demand."""
+        for topic in held.topics:
+            if topic in self._requested:
+                continue
+            self._requested.add(topic)
+            self._exact_bytes.add(topic.encode())
+            self.seq.joined(topic)
+            if topic not in self._exact_topics:
+                self._socket.setsockopt(zmq.SUBSCRIBE, topic.encode())
+        self._wanted.clear()
 
     def _note_heartbeat(self, hb: Heartbeat, now: float) -> None:
         first = hb.pub not in self._watch
@@ -370,6 +569,10 @@ class Subscriber:
     def _process(self, msg: Message) -> None:
         """Sequence-check one message in delivery order and queue it for the caller."""
         topic = msg.topic
+        if isinstance(msg, Status):
+            self._states.apply(msg)
+            if not self._tracks(topic):  # read for sub.states only
+                return
         result = self.seq.observe(topic, msg.sid, msg.seq)
         if result.status is SeqStatus.GAP:
             self._on_event(Gap(topic, msg.sid, msg.seq - result.missing, msg.seq - 1, "seq"))
@@ -396,8 +599,10 @@ class Subscriber:
         ``topic``: the topics it delivers and accounts for."""
         wanted = self._wanted.get(topic)
         if wanted is None:
-            if self._exact_topics and topic.startswith(TICK_PREFIX):
-                wanted = topic in self._exact_topics
+            if topic in self._requested or topic in self._exact_topics:
+                wanted = True
+            elif self._only_exact and topic.startswith(TICK_PREFIX):
+                wanted = False
             else:
                 wanted = any(topic.startswith(p) for p in self._prefixes)
             self._wanted[topic] = wanted
@@ -407,7 +612,7 @@ class Subscriber:
 
     def _request_snapshot(self) -> None:
         self._end_request()
-        prefixes = request_prefixes([*self._prefixes, *self._exact_topics])
+        prefixes = request_prefixes([*self._prefixes, *self._exact_topics, *self._requested])
         if not prefixes:  # nothing subscribed is cached (status or hb only)
             self._release(_Sync.LIVE)
             return
@@ -447,6 +652,7 @@ class Subscriber:
                 self._ready.append(tick)
                 ticks += 1
         self.seq.complete_sid = snapshot.sid
+        self._states.apply_all(snapshot.states)
         self._snapshot_pubs = frozenset(pubs)
         self._counts["malformed"] += snapshot.malformed
         self._counts["snapshots"] += 1
@@ -481,10 +687,18 @@ class Subscriber:
     # -- timers ----------------------------------------------------------------------------
 
     def _update_next_timer(self) -> None:
+        ondemand = self._ondemand
+        active = ondemand.background.busy or bool(ondemand.holdings)
+        self._control_check = self._clock() + CONTROL_CHECK if active else math.inf
         silence = self._watch.next_check()
-        self._next_timer = min(math.inf if silence is None else silence, self._snapshot_deadline)
+        self._next_timer = min(
+            math.inf if silence is None else silence,
+            self._snapshot_deadline,
+            self._ondemand.next_due(),
+        )
 
     def _run_timers(self, now: float) -> None:
+        self._ondemand.run_timers(now)
         for silence in self._watch.overdue(now):
             self._counts["silences"] += 1
             self._on_event(

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from subscribers.client import DEFAULT_ENDPOINT, DEFAULT_SNAPSHOT_ENDPOINT
+from subscribers.control import DEFAULT_CONTROL_ENDPOINT
 from subscribers.curve import ENV_CLIENT_KEY, ENV_SERVER_KEY, CurveKeyError, CurveKeys
 
 
@@ -21,6 +22,8 @@ class Connection:
     endpoint: str = DEFAULT_ENDPOINT
     snapshot_endpoint: str = DEFAULT_SNAPSHOT_ENDPOINT
     curve: CurveKeys | None = None
+    control_endpoint: str = DEFAULT_CONTROL_ENDPOINT
+    """The publisher's control socket (on-demand instruments), for the commands that ask."""
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,6 +54,17 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_control_argument(parser: argparse.ArgumentParser) -> None:
+    """``--control-endpoint``, for the commands that ask the publisher for instruments (the
+    CURVE options above apply to it too: the control socket uses the bus's keys)."""
+    parser.add_argument(
+        "--control-endpoint",
+        default=DEFAULT_CONTROL_ENDPOINT,
+        metavar="ENDPOINT",
+        help=f"the publisher's control endpoint (default {DEFAULT_CONTROL_ENDPOINT})",
+    )
+
+
 def connection_from_args(
     args: argparse.Namespace, env: Mapping[str, str] = os.environ
 ) -> Connection:
@@ -68,4 +82,5 @@ def connection_from_args(
         if not client_key:
             raise CurveKeyError("--curve-client-key", "is needed with a server key")
         curve = CurveKeys.from_files(server_key, client_key)
-    return Connection(args.endpoint, args.snapshot_endpoint, curve)
+    control = getattr(args, "control_endpoint", None) or DEFAULT_CONTROL_ENDPOINT
+    return Connection(args.endpoint, args.snapshot_endpoint, curve, control)

@@ -83,8 +83,37 @@ class SnapshotFailed:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Requested:
+    """An on-demand instrument was granted: ``key`` streams on ``topics``. ``again`` is True
+    for a request the subscriber made by itself (after a publisher restart, or a lost lease)."""
+
+    key: str
+    topics: tuple[str, ...]
+    state: str
+    again: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFailed:
+    """A request the subscriber made by itself (a renewal, or asking again) failed: ``error``
+    is the contract's code (or ``timeout``); ``retrying`` says whether it will ask again."""
+
+    instrument: str
+    error: str
+    message: str
+    retrying: bool
+
+
 Event: TypeAlias = (
-    Gap | PublisherRestart | PublisherSilent | PublisherAlive | SnapshotApplied | SnapshotFailed
+    Gap
+    | PublisherRestart
+    | PublisherSilent
+    | PublisherAlive
+    | SnapshotApplied
+    | SnapshotFailed
+    | Requested
+    | RequestFailed
 )
 
 
@@ -109,6 +138,12 @@ def describe(event: Event) -> str:
     if isinstance(event, SnapshotApplied):
         counted = f"{_count(event.ticks, 'tick')} on {_count(event.topics, 'topic')}"
         return f"snapshot applied: {counted} (sid {event.sid})"
+    if isinstance(event, Requested):
+        how = "requested again" if event.again else "requested"
+        return f"{event.key} {how}: {', '.join(event.topics)} ({event.state})"
+    if isinstance(event, RequestFailed):
+        then = "; will retry" if event.retrying else ""
+        return f"request for {event.instrument} failed: {event.error}: {event.message}{then}"
     return f"snapshot failed: {event.reason}"
 
 

@@ -19,7 +19,9 @@ import zmq
 
 from subscribers.book import Quote
 from subscribers.client import Subscriber
-from subscribers.connect import Connection, connection_from_args
+from subscribers.connect import Connection, add_control_argument, connection_from_args
+from subscribers.control import ControlError
+from subscribers.control_cli import print_refusal
 from subscribers.curve import CurveKeyError
 from subscribers.events import (
     Event,
@@ -30,6 +32,7 @@ from subscribers.events import (
     SnapshotFailed,
     describe,
 )
+from subscribers.states import instruments_in
 from subscribers.wire import STATUS_PREFIX, TICK_PREFIX, Message, Status
 
 EXIT_OK: Final = 0
@@ -51,18 +54,21 @@ A live table of the top of book of each instrument: bid size, bid, ask, ask size
 size and volume, with ticks per second, the age of the last update and the messages lost per
 instrument, and each publisher's gateway state. It starts from the publisher's snapshot, so
 every instrument shows its latest values at once. KEYs are instrument keys, matched exactly;
-with none, every instrument is shown. When stdout is not a terminal it prints one plain line
-every --interval seconds instead."""
+with none, every instrument is shown. --request asks the publisher for instruments on demand
+(a bare SYMBOL is a US stock), shows them, and releases them on exit. Instruments that failed
+or get delayed data are listed under the table with IB's code and message. When stdout is not
+a terminal it prints one plain line every --interval seconds instead."""
 
 EPILOG: Final = """\
 examples:
   ibsub quotes                      every instrument
   ibsub quotes AAPL ESZ6 EUR.USD    three instruments
+  ibsub quotes --request NVDA AMD   ask for two stocks, show them, release them on exit
   ibsub quotes --interval 10 > quotes.log
 
 exit status:
   0  stopped by Ctrl-C or SIGTERM
-  1  error: cannot connect
+  1  error: cannot connect, or the publisher refused a --request
   2  usage error"""
 
 
@@ -75,6 +81,9 @@ class QuotesOptions:
     interval: float | None = None
     """Seconds between redraws or lines; None: the default for the output kind."""
     snapshot: bool = True
+    requests: tuple[str, ...] = ()
+    """Symbols (US stocks) to ask the publisher for, shown and released on exit."""
+    client: str | None = None
 
 
 def _price(value: float | None, width: int) -> str:
@@ -115,8 +124,11 @@ class QuotesView:
         *,
         title: str = "ibsub quotes",
         statuses: bool = False,
+        only: frozenset[str] | None = None,
     ):
         self.subscriber = subscriber
+        self.only = only
+        """Instrument keys whose trouble (failed, delayed) is listed; None: every key."""
         self._clock = clock
         self.title = title
         self._statuses = statuses
@@ -170,6 +182,20 @@ class QuotesView:
             parts.append(f"{name}: {state}{alive}")
         return ", ".join(parts) or "no publisher heard yet"
 
+    def trouble(self) -> list[Status]:
+        """Instruments failed, delayed or stale per the subscriber's ``states`` (which the
+        snapshot fills for a late joiner)."""
+        found = instruments_in(self.subscriber.states)
+        return [s for s in found if self.only is None or s.key in self.only]
+
+    def trouble_lines(self) -> list[str]:
+        """One line per instrument in trouble: key, state, message and IB's code."""
+        lines = []
+        for status in self.trouble():
+            code = "" if status.code is None else f" (code {status.code})"
+            lines.append(f"{status.key or '-':<8} {status.state}: {status.message}{code}")
+        return lines
+
     def _row(self, quote: Quote, now_ns: int) -> str:
         age = (now_ns - quote.updated_ns) / 1e9 if quote.updated_ns else 0.0
         delayed = " delayed" if quote.mdt in (3, 4) else ""
@@ -195,6 +221,9 @@ class QuotesView:
         ]
         quotes = self.subscriber.book.quotes
         lines += [self._row(quotes[key], now_ns) for key in sorted(quotes)]
+        trouble = self.trouble_lines()
+        if trouble:
+            lines += ["", *trouble]
         if self.notes:
             lines += ["", *self.notes]
         return lines
@@ -210,6 +239,10 @@ class QuotesView:
         ]
         stats = self.subscriber.stats
         total = sum(self.rates.values())
+        parts += [
+            f"{s.key} {s.state}" + ("" if s.code is None else f" ({s.code})")
+            for s in self.trouble()
+        ]
         return (
             f"{clock}Z gateway {self.gateway_text()}; {total:.0f} ticks/s; "
             f"gaps {stats.gaps} ({stats.lost} lost); " + "; ".join(parts)
@@ -238,6 +271,15 @@ def add_parser(
         f"terminal, between lines (default {PLAIN_INTERVAL:g})",
     )
     parser.add_argument(
+        "--request",
+        nargs="+",
+        default=[],
+        metavar="SYMBOL",
+        help="ask the publisher for these US stocks on demand; released on exit",
+    )
+    parser.add_argument("--client", metavar="NAME", help="the holder's name for --request")
+    add_control_argument(parser)
+    parser.add_argument(
         "--no-snapshot",
         dest="snapshot",
         action="store_false",
@@ -250,9 +292,16 @@ def options_from_args(args: argparse.Namespace) -> QuotesOptions:
     """Turn parsed arguments into :class:`QuotesOptions` (raises CurveKeyError, ValueError)."""
     if args.interval is not None and not 0 < args.interval < float("inf"):
         raise ValueError(f"--interval must be a positive number of seconds, not {args.interval}")
-    if any(not key for key in args.keys):
-        raise ValueError("an instrument key cannot be empty")
-    return QuotesOptions(connection_from_args(args), tuple(args.keys), args.interval, args.snapshot)
+    if any(not key for key in [*args.keys, *args.request]):
+        raise ValueError("an instrument key or symbol cannot be empty")
+    return QuotesOptions(
+        connection_from_args(args),
+        tuple(args.keys),
+        args.interval,
+        args.snapshot,
+        tuple(args.request),
+        args.client,
+    )
 
 
 def run_quotes(options: QuotesOptions, out: TextIO, err: TextIO) -> int:
@@ -266,20 +315,28 @@ def run_quotes(options: QuotesOptions, out: TextIO, err: TextIO) -> int:
         if view is not None:
             view.on_event(event)
 
+    narrowed = bool(options.keys or options.requests)
     try:
         subscriber = Subscriber(
             conn.endpoint,
-            prefixes=(STATUS_PREFIX,) if options.keys else (TICK_PREFIX, STATUS_PREFIX),
+            prefixes=(STATUS_PREFIX,) if narrowed else (TICK_PREFIX, STATUS_PREFIX),
             exact_keys=options.keys,
             snapshot=options.snapshot,
             snapshot_endpoint=conn.snapshot_endpoint,
             curve=conn.curve,
             on_event=on_event,
+            requests=options.requests,
+            control_endpoint=conn.control_endpoint,
+            client=options.client,
         )
     except zmq.ZMQError as exc:
         print(f"ibsub: error: cannot connect to {conn.endpoint!r}: {exc.strerror}", file=err)
         return EXIT_ERROR
-    view = QuotesView(subscriber)
+    except ControlError as exc:
+        print_refusal(exc, out, err, "quotes --request")
+        return EXIT_ERROR
+    only = frozenset([*options.keys, *subscriber.held]) if narrowed else None
+    view = QuotesView(subscriber, only=only)
     with subscriber:
         return show_quotes(view, out, interval, conn.endpoint)
 

@@ -29,7 +29,7 @@ Only msgspec is imported: a subscriber host needs nothing of the publisher.
 
 from typing import Annotated, Final, Generic, Literal, TypeAlias, TypeVar
 
-from msgspec import UNSET, Meta, Struct, UnsetType
+from msgspec import UNSET, Meta, Struct, UnsetType, field
 
 SCHEMA_VERSION: Final = 1
 TICK_PREFIX: Final = "tick."
@@ -161,3 +161,165 @@ class SnapshotRefusal(Struct, kw_only=True, frozen=True):
 
     v: Version
     error: str
+
+
+# -- the control socket (ROUTER, one frame each way; contract 1.1) --------------------------------
+#
+# Requests are a union tagged by ``op``, so the publisher decodes any request with one
+# ``msgspec.msgpack.Decoder(ControlRequest)``. Replies are told apart by ``ok`` (a bool, which
+# msgspec cannot tag on), so a client reads ``ok`` first (:class:`ControlReplyHead`) and then
+# decodes the reply it expects or an :class:`ErrorReply`.
+
+ERROR_CODES: Final = (
+    "bad_request",
+    "unknown_contract",
+    "ambiguous_contract",
+    "budget_exceeded",
+    "limit_exceeded",
+    "key_conflict",
+    "unauthorised",
+    "rate_limited",
+)
+"""Every ``error`` a control reply may carry (contract 1.1, "Control: on-demand instruments")."""
+DEFAULT_DATA: Final = ("l1",)
+"""The data kinds of a request that names none."""
+
+
+class ControlInstrument(Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """The instrument of a ``subscribe`` request: the keys of a config ``[[instruments]]`` table.
+
+    Every key is optional on the wire (the publisher qualifies what it is given); only the keys
+    set are encoded.
+    """
+
+    key: str | UnsetType = UNSET
+    sec_type: str | UnsetType = UNSET
+    symbol: str | UnsetType = UNSET
+    exchange: str | UnsetType = UNSET
+    primary_exchange: str | UnsetType = UNSET
+    currency: str | UnsetType = UNSET
+    local_symbol: str | UnsetType = UNSET
+    last_trade_date: str | UnsetType = UNSET
+    strike: float | UnsetType = UNSET
+    right: str | UnsetType = UNSET
+    multiplier: str | UnsetType = UNSET
+    trading_class: str | UnsetType = UNSET
+    con_id: int | UnsetType = UNSET
+    generic_ticks: str | UnsetType = UNSET
+
+
+class SubscribeRequest(Struct, kw_only=True, frozen=True, tag_field="op", tag="subscribe"):
+    """Hold ``instrument`` for ``client`` (``lease`` seconds, or the publisher's default)."""
+
+    v: Version
+    client: str
+    instrument: ControlInstrument
+    data: list[str] = field(default_factory=lambda: list(DEFAULT_DATA))
+    lease: float | UnsetType = UNSET
+
+
+class RenewRequest(Struct, kw_only=True, frozen=True, tag_field="op", tag="renew"):
+    """Extend ``client``'s leases on ``keys``."""
+
+    v: Version
+    client: str
+    keys: list[str]
+
+
+class UnsubscribeRequest(Struct, kw_only=True, frozen=True, tag_field="op", tag="unsubscribe"):
+    """Release ``client``'s holds on ``keys``."""
+
+    v: Version
+    client: str
+    keys: list[str]
+
+
+class ListRequest(Struct, kw_only=True, frozen=True, tag_field="op", tag="list"):
+    """What is held, by whom, against the line budget."""
+
+    v: Version
+
+
+ControlRequest: TypeAlias = SubscribeRequest | RenewRequest | UnsubscribeRequest | ListRequest
+
+
+class ControlReplyHead(Struct, kw_only=True, frozen=True):
+    """The two keys every control reply starts with: enough to pick the Struct for the rest."""
+
+    v: Version
+    ok: bool
+
+
+class SubscribeReply(Struct, kw_only=True, frozen=True):
+    """``subscribe`` granted: the instrument's key and contract id, the topics to subscribe to,
+    its state now, and when the lease runs out (ns since the epoch, publisher clock)."""
+
+    v: Version
+    ok: Literal[True]
+    key: str
+    conid: int
+    topics: list[str]
+    state: str
+    lease_expires: int
+
+
+class RenewReply(Struct, kw_only=True, frozen=True):
+    """``renew`` granted: the leases now run out at ``lease_expires`` (ns since the epoch)."""
+
+    v: Version
+    ok: Literal[True]
+    lease_expires: int
+
+
+class UnsubscribeReply(Struct, kw_only=True, frozen=True):
+    """``unsubscribe`` done."""
+
+    v: Version
+    ok: Literal[True]
+
+
+class HeldInstrument(Struct, kw_only=True, frozen=True):
+    """One instrument of a ``list`` reply. ``lease_expires`` is the latest of its holders'
+    leases (None, or absent, for a pinned instrument nobody else holds)."""
+
+    key: str
+    conid: int
+    data: list[str]
+    state: str
+    pinned: bool
+    holders: list[str]
+    lease_expires: int | None = None
+
+
+class ListReply(Struct, kw_only=True, frozen=True):
+    """``list``: the lines in use against the budget, and every instrument held."""
+
+    v: Version
+    ok: Literal[True]
+    lines_used: int
+    lines_budget: int
+    instruments: list[HeldInstrument]
+
+
+class Candidate(Struct, kw_only=True, frozen=True):
+    """One contract an ambiguous description matched; ask again with its ``conid``."""
+
+    conid: int
+    sec_type: str
+    symbol: str
+    local_symbol: str | None
+    last_trade_date: str | None
+    """``YYYYMMDD``; None (or empty) where IB gives none (a stock)."""
+    exchange: str
+    currency: str
+
+
+class ErrorReply(Struct, kw_only=True, frozen=True):
+    """A refusal: ``error`` is one of :data:`ERROR_CODES` (a client keeps one it does not know),
+    ``candidates`` only with ``ambiguous_contract``."""
+
+    v: Version
+    ok: Literal[False]
+    error: str
+    message: str
+    candidates: list[Candidate] | UnsetType = UNSET

@@ -58,6 +58,7 @@ class SeqTracker:
 
     def __init__(self) -> None:
         self._last: dict[str, tuple[int, int]] = {}
+        self._joined: set[str] = set()
         self.complete_sid: int | None = None
         self.gaps = 0
         """Gap events: how many times a topic's ``seq`` skipped ahead."""
@@ -75,7 +76,9 @@ class SeqTracker:
             restarted = last is not None
             self.restarts += restarted
             self._last[topic] = (sid, seq)
-            if sid != self.complete_sid or not topic.startswith(TICK_PREFIX):
+            joined = topic in self._joined
+            self._joined.discard(topic)
+            if sid != self.complete_sid or not topic.startswith(TICK_PREFIX) or joined:
                 return _RESTART if restarted else _FIRST
             if seq == 1:
                 return _RESTART if restarted else _NEXT
@@ -95,6 +98,11 @@ class SeqTracker:
         last = self._last.get(topic)
         if last is not None and last[0] == sid:
             last_seq = last[1]
+        elif last is None and topic in self._joined:
+            # Not yet a baseline: the subscription may not have reached the publisher yet (a
+            # heartbeat cannot prove it, its own subscription being older), so the topic's
+            # first message will be.
+            return 0
         elif sid == self.complete_sid and topic.startswith(TICK_PREFIX):
             self.restarts += last is not None
             last_seq = 0
@@ -105,8 +113,17 @@ class SeqTracker:
         self._last[topic] = (sid, seq)
         return self._gap(seq - last_seq).missing
 
+    def joined(self, topic: str) -> None:
+        """``topic`` is subscribed to only now (an on-demand instrument that may already be
+        streaming): its first message, or heartbeat ``seq``, is a baseline even in
+        ``complete_sid``, since what was sent before the subscription took effect was never
+        ours to lose (a heartbeat ``seq`` before that first message is no baseline)."""
+        if topic not in self._last:
+            self._joined.add(topic)
+
     def reset(self, topic: str, sid: int, seq: int) -> None:
         """Take (``sid``, ``seq``) as the last seen on ``topic`` (e.g. from a snapshot)."""
+        self._joined.discard(topic)
         self._last[topic] = (sid, seq)
 
     def _gap(self, missing: int) -> SeqResult:

@@ -39,6 +39,7 @@ UNIT = frozenset(
         "sim/test_market.py",
         "sim/test_protocol.py",
         "subscribers/test_client.py",
+        "subscribers/test_control.py",
         "subscribers/test_recorder.py",
         "subscribers/test_snapshot_client.py",
         "subscribers/test_tracking.py",

@@ -1,9 +1,13 @@
 """docs/subscribing.md: its examples run as written and match the shipped example files."""
 
+import contextlib
 import re
 import subprocess
 import sys
+import time
+from typing import Any
 
+from tests.subscribers.control_server import servers
 from tests.support.config import LIVE
 from tests.support.paths import REPO
 from tests.support.stack import Stack
@@ -40,3 +44,57 @@ def test_node_example_in_the_doc_is_the_shipped_file() -> None:
     """The Node.js subscriber shown in the doc is exactly the tested example file."""
     shipped = (ROOT / "subscribers" / "examples" / "node" / "subscriber.mjs").read_text()
     assert block("node-subscriber") == shipped
+
+
+def run_against_scripted_servers(name: str) -> tuple[subprocess.CompletedProcess[str], list[Any]]:
+    """Run the doc block ``name`` with the bus and control endpoints of the scripted servers,
+    publishing ticks of every held instrument until it exits; returns it and the requests."""
+    with servers() as (_, control, bus):
+        args = [sys.executable, "-c", block(name), bus.endpoint, control.endpoint]
+        proc = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+        )
+        try:
+            deadline = time.monotonic() + DEADLINE
+            while proc.poll() is None and time.monotonic() < deadline:
+                for key in list(control.holds):
+                    bus.tick(key)
+                proc_wait(proc)
+            out, err = proc.communicate(timeout=DEADLINE)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        done = subprocess.CompletedProcess(args, proc.returncode, out, err)
+        return done, [r for _, r in control.requests]
+
+
+def proc_wait(proc: subprocess.Popen[str]) -> None:
+    """Give the child a moment (the publishing loop's pace), returning early if it exits."""
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(0.02)
+
+
+def test_on_demand_example_requests_streams_and_releases() -> None:
+    """The on-demand example asks for NVDA and an ES future, prints 10 ticks, and releases both."""
+    done, requests = run_against_scripted_servers("on-demand")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "holding ['ES', 'NVDA'] ES streams on ['tick.ES']"
+    assert len(lines) == 11 and all(line.startswith("tick.") for line in lines[1:])
+    ops = [r["op"] for r in requests]
+    assert ops[:2] == ["subscribe", "subscribe"] and ops[-1] == "unsubscribe"
+    assert sorted(requests[-1]["keys"]) == ["ES", "NVDA"]
+
+
+def test_async_on_demand_example_requests_streams_and_releases() -> None:
+    """The asyncio example asks for NVDA and AMD, prints 10 ticks, and releases both on exit."""
+    done, requests = run_against_scripted_servers("on-demand-async")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 10 and all(line.startswith("tick.") for line in lines)
+    assert [r["instrument"]["symbol"] for r in requests if r["op"] == "subscribe"] == [
+        "NVDA",
+        "AMD",
+    ]
+    assert requests[-1]["op"] == "unsubscribe" and sorted(requests[-1]["keys"]) == ["AMD", "NVDA"]
