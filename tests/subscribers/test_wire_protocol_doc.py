@@ -23,7 +23,7 @@ from tests.support.config import toml
 from tests.support.paths import REPO
 from tests.support.processes import free_port
 from tests.support.stack import Publisher, Stack
-from tests.support.waiting import DEADLINE
+from tests.support.waiting import DEADLINE, wait_for
 
 DOC = REPO / "docs" / "wire-protocol.md"
 
@@ -125,6 +125,15 @@ def test_documented_control_client_gets_nvda_on_demand(stack: Stack) -> None:
     assert len(configured) == len(publisher.instruments)
     assert listing["lines_used"] == len(publisher.instruments) + 1  # NVDA, in its grace
     metrics = publisher.metrics
-    assert metrics.value("ibpub_lines_used") == listing["lines_used"]
-    assert metrics.count("ibpub_control_requests_total", op="subscribe", outcome="ok") == 1
-    assert metrics.count("ibpub_control_requests_total", op="unsubscribe", outcome="ok") == 1
+    wait_for(
+        lambda: metrics.value("ibpub_lines_used") == listing["lines_used"],
+        "ibpub_lines_used to agree with list",
+    )
+
+    def counted_ok() -> dict[str, float]:
+        return {
+            op: metrics.count("ibpub_control_requests_total", op=op, outcome="ok")
+            for op in ("subscribe", "unsubscribe")
+        }
+
+    wait_for(lambda: counted_ok() == {"subscribe": 1, "unsubscribe": 1}, "both ops counted ok")
