@@ -37,8 +37,18 @@ CONTRACT_METRICS = frozenset(
         "ibsub_lost_messages_total",
     }
 )
-ADDED_METRICS = frozenset({"ibpub_gateway_behind_seconds", "ibpub_gateway_backlog_bytes"})
-"""Exported beyond the contract's list (issue 6's backpressure gauges, docs/metrics.md)."""
+ADDED_METRICS = frozenset(
+    {
+        "ibpub_gateway_behind_seconds",
+        "ibpub_gateway_backlog_bytes",
+        "ibpub_lines_used",
+        "ibpub_lines_budget",
+        "ibpub_control_requests_total",
+        "ibpub_leases_active",
+    }
+)
+"""Exported beyond the contract's list: issue 6's backpressure gauges and issue 12's line
+budget and control socket metrics (docs/metrics.md)."""
 METRIC_NAME = re.compile(r"\b(?:ibpub|ibsub)_[a-z_]+")
 
 
