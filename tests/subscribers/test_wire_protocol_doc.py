@@ -7,7 +7,6 @@ line, as the page says.
 """
 
 import ast
-import dataclasses
 import re
 import subprocess
 import sys
@@ -15,10 +14,8 @@ import tomllib
 from typing import Any
 
 import msgpack
-import pytest
 import zmq
 
-from publisher.config.model import Settings
 from tests.support.config import toml
 from tests.support.paths import REPO
 from tests.support.processes import free_port
@@ -26,14 +23,6 @@ from tests.support.stack import Publisher, Stack
 from tests.support.waiting import DEADLINE, wait_for
 
 DOC = REPO / "docs" / "wire-protocol.md"
-
-HAS_CONTROL = "control" in {field.name for field in dataclasses.fields(Settings)}
-"""The publisher's ``[control]`` section (issue 12) exists: until it does there is no control
-socket to talk to, and this module is skipped."""
-
-needs_control = pytest.mark.skipif(
-    not HAS_CONTROL, reason="the publisher has no [control] settings (control socket) yet"
-)
 
 
 def doc_block(name: str) -> str:
@@ -87,7 +76,6 @@ def test_documented_control_client_is_15_lines_of_pyzmq_and_msgpack() -> None:
     assert not any(isinstance(node, ast.ImportFrom) for node in ast.walk(tree))
 
 
-@needs_control
 def test_documented_control_client_gets_nvda_on_demand(stack: Stack) -> None:
     """The page's client subscribes NVDA, prints the reply and three NVDA ticks, unsubscribes;
     NVDA then has no holder but keeps its line through the grace period."""
