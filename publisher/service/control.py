@@ -61,11 +61,12 @@ class ControlDesk:
         carry_out: Callable[[list[SubscriptionAction]], None],
         clock: Callable[[], float],
         wall_ns: Callable[[], int],
+        jitter: Callable[[], float],
     ) -> None:
         control, gw = settings.control, settings.gateway
         policy = ControlPolicy(lease=control.lease, grace=control.grace, max_lines=gw.max_lines)
         pinned = [spec.key for spec in settings.instruments]
-        self.holdings = Holdings(subscriptions, policy, pinned)
+        self.holdings = Holdings(subscriptions, policy, pinned, jitter=jitter)
         self._limiter = RateLimiter(control.max_requests_per_second)
         self._status, self._metrics, self._carry_out = status, metrics, carry_out
         curve = security.enabled

@@ -124,6 +124,7 @@ class PublisherService:
     ) -> None:
         self.settings = settings
         self._clock = clock
+        self._jitter = (rng or random.Random()).random
         self._wall_ns = wall_ns
         self._exit_code = 0
         self._warned_codes: set[int] = set()
@@ -147,7 +148,7 @@ class PublisherService:
             self.loop = EventLoop(clock)
             undo.callback(self.loop.close)
             self._bind(context, undo)
-            self._wire(behind_after, clock, (rng or random.Random()).random)
+            self._wire(behind_after, clock, self._jitter)
             metrics.watch(self)
             self.metrics_server = (
                 MetricsServer(settings.metrics.listen, self.registry, self.readiness)
@@ -180,6 +181,7 @@ class PublisherService:
         self.control = ControlDesk(  # the control socket and the holdings book
             settings, self.subscriptions, self.status, self.metrics, context, self.security,
             carry_out=self._carry_out, clock=self._clock, wall_ns=self._wall_ns,
+            jitter=self._jitter,
         )  # fmt: skip
         undo.callback(self.control.close)
 
