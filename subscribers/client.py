@@ -362,8 +362,8 @@ class Subscriber:
         if sync.live:
             self._process(msg)
             return
-        sync.hold(msg)
-        self._update_next_timer()
+        if sync.hold(msg):
+            self._update_next_timer()
 
     def _restarted(self, pub: str) -> None:
         """A publisher began a new session: ask again for what is held (the new session

@@ -72,12 +72,15 @@ class SnapshotSync:
         """False while a snapshot is awaited (live messages are then held back)."""
         return self.state is SyncState.LIVE
 
-    def hold(self, msg: Message) -> None:
+    def hold(self, msg: Message) -> bool:
         """Keep a live message until the snapshot is in (call only while not :attr:`live`);
-        the first heartbeat proves the subscriptions active, so the snapshot is asked for."""
+        the first heartbeat proves the subscriptions active, so the snapshot is asked for
+        (True then: the deadline changed)."""
         self._held.append(msg)
         if self.state is SyncState.AWAIT_HEARTBEAT and isinstance(msg, Heartbeat):
             self.request()
+            return True
+        return False
 
     def restarted(self, pub: str) -> None:
         """Publisher ``pub`` began a new session: resynchronise if its ticks are ours."""
@@ -126,6 +129,7 @@ class SnapshotSync:
             )
 
     def close(self) -> None:
+        """Close the snapshot socket."""
         self.snapshots.close()
 
     def _apply(self, snapshot: Snapshot) -> None:
