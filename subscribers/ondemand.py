@@ -65,6 +65,9 @@ class OnDemand:
         self._wall = wall
         self.calls = ControlClient(endpoint, context=context, curve=curve, timeout=timeout)
         self.background = BackgroundCalls(endpoint, context, curve, timeout, clock)
+        self._polled: zmq.Socket[Any] | None = None
+        """The background socket as registered with the subscriber's poller (see
+        :meth:`poll_with`)."""
 
     @property
     def held(self) -> Mapping[str, Held]:
@@ -137,6 +140,39 @@ class OnDemand:
         """Handle the background reply waiting on :attr:`background`'s socket."""
         for outcome in self.background.on_readable():
             self._settle(outcome, self._clock())
+
+    @property
+    def active(self) -> bool:
+        """Whether anything is held or in flight (so that renewals must be looked at)."""
+        return self.background.busy or bool(self.holdings)
+
+    def service(self, now: float) -> None:
+        """Read a background reply and run what is due, without polling: for a subscriber
+        whose queue never empties (it never polls, but must not let its leases run out)."""
+        if self.background.busy:
+            self.on_readable()
+        if now >= self.next_due():
+            self.run_timers(now)
+
+    def poll_with(self, poller: zmq.Poller) -> None:
+        """Have ``poller`` watch the background socket while a request is in flight on it
+        (the socket is replaced after a timeout, so the registration follows it)."""
+        background = self.background
+        current = background.socket if background.busy else None
+        if current is self._polled:
+            return
+        if self._polled is not None:
+            poller.unregister(self._polled)
+        if current is not None:
+            poller.register(current, zmq.POLLIN)
+        self._polled = current
+
+    def on_polled(self, events: Mapping[Any, int]) -> bool:
+        """Handle the background reply if a poll found its socket readable (True if so)."""
+        if self._polled is None or self._polled not in events:
+            return False
+        self.on_readable()
+        return True
 
     def _settle(self, outcome: Outcome, now: float) -> None:
         if outcome.op == "renew":

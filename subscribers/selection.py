@@ -1,0 +1,94 @@
+"""Which topics one subscriber's caller asked for: pure, no sockets.
+
+The SUB socket's subscriptions are ZeroMQ byte prefixes, so ``tick.ES`` also brings
+``tick.ESZ6``; exact keys (and the instruments held on demand) must therefore be enforced here,
+after the socket. The subscriber also subscribes, for itself, to status (for ``sub.states``) and
+heartbeats (for liveness and lost tails): those are read but only delivered when one of the
+caller's prefixes asks for them. :class:`Selection` answers both questions, per topic, and
+remembers the answers (the set of topics is small, the message rate is not).
+"""
+
+from collections.abc import Iterable, Sequence
+
+from subscribers.snapshot import request_prefixes
+from subscribers.wire import TICK_PREFIX
+
+
+class Selection:
+    """The caller's ``prefixes``, ``exact_keys`` and the topics held on demand."""
+
+    __slots__ = (
+        "_prefix_passes",
+        "_wanted",
+        "exact_bytes",
+        "exact_topics",
+        "only_exact",
+        "prefixes",
+        "requested",
+    )
+
+    def __init__(self, prefixes: Sequence[str], exact_keys: Sequence[str]) -> None:
+        self.prefixes = tuple(dict.fromkeys(prefixes))
+        self.exact_topics = frozenset(TICK_PREFIX + key for key in exact_keys)
+        self.only_exact = bool(exact_keys)
+        """Tick topics are restricted to the exact keys (and the requested instruments)."""
+        self.requested: set[str] = set()
+        """Topics of instruments held on demand."""
+        self.exact_bytes = {t.encode() for t in self.exact_topics}
+        """Tick topics always delivered: the exact keys' and the requested instruments'."""
+        self._prefix_passes: dict[bytes, bool] = {}
+        self._wanted: dict[str, bool] = {}
+
+    def subscriptions(self) -> list[str]:
+        """The caller's own SUB subscriptions: its prefixes, then its exact keys' topics."""
+        return [*self.prefixes, *sorted(self.exact_topics)]
+
+    def snapshot_prefixes(self) -> list[str]:
+        """What to ask a snapshot for: every cached topic the caller subscribes to."""
+        return request_prefixes([*self.prefixes, *self.exact_topics, *self.requested])
+
+    def passes_prefix(self, topic: bytes) -> bool:
+        """Whether a tick topic outside the exact and requested ones is still wanted: only
+        when no exact keys restrict ticks and one of the caller's prefixes matches it."""
+        passes = self._prefix_passes.get(topic)
+        if passes is None:
+            passes = not self.only_exact and any(
+                topic.startswith(p.encode()) for p in self.prefixes
+            )
+            self._prefix_passes[topic] = passes
+        return passes
+
+    def tracks(self, topic: str) -> bool:
+        """Whether the caller's subscriptions (not the subscriber's own ``hb.``) ask for
+        ``topic``: the topics it delivers and accounts for."""
+        wanted = self._wanted.get(topic)
+        if wanted is None:
+            if topic in self.requested or topic in self.exact_topics:
+                wanted = True
+            elif self.only_exact and topic.startswith(TICK_PREFIX):
+                wanted = False
+            else:
+                wanted = any(topic.startswith(p) for p in self.prefixes)
+            self._wanted[topic] = wanted
+        return wanted
+
+    def grant(self, topics: Iterable[str]) -> list[str]:
+        """Add the topics of an instrument granted on demand; those not already requested."""
+        joined = [topic for topic in dict.fromkeys(topics) if topic not in self.requested]
+        for topic in joined:
+            self.requested.add(topic)
+            self.exact_bytes.add(topic.encode())
+        self._wanted.clear()
+        return joined
+
+    def drop(self, topics: Iterable[str]) -> list[str]:
+        """Remove a released instrument's topics; those to unsubscribe from (the ones the
+        caller did not also ask for by ``exact_keys``)."""
+        gone: list[str] = []
+        for topic in topics:
+            self.requested.discard(topic)
+            if topic not in self.exact_topics:
+                self.exact_bytes.discard(topic.encode())
+                gone.append(topic)
+        self._wanted.clear()
+        return gone
