@@ -35,6 +35,13 @@ SCHEMA_VERSION: Final = 1
 TICK_PREFIX: Final = "tick."
 STATUS_PREFIX: Final = "status."
 HEARTBEAT_PREFIX: Final = "hb."
+TBT_PREFIX: Final = "tbt."
+DEPTH_PREFIX: Final = "depth."
+BAR_PREFIX: Final = "bar."
+GREEKS_PREFIX: Final = "greeks."
+DATA_PREFIXES: Final = (TICK_PREFIX, TBT_PREFIX, DEPTH_PREFIX, BAR_PREFIX, GREEKS_PREFIX)
+"""The topic prefixes of instrument data (contract 1.1 "Data kinds"), one per kind family;
+heartbeat ``seqs`` cover every topic under them."""
 SID_LIMIT: Final = 2**63
 """A session id is in ``0 < sid < SID_LIMIT``."""
 
@@ -97,17 +104,192 @@ class HeartbeatPayload(Struct, kw_only=True, frozen=True):
     seqs: dict[str, int]
 
 
-BusPayload: TypeAlias = TickPayload | StatusPayload | HeartbeatPayload
+# -- contract 1.1 "Data kinds": tick-by-tick, depth, 5-second bars, option greeks -----------------
+#
+# Each carries the common keys, then ``key`` and ``conid``, its own keys, and ``ts_recv`` last
+# (ns since the epoch when the publisher read the gateway frame), as ticks do.
+
+TbtKind: TypeAlias = Literal["last", "all_last", "bid_ask", "midpoint"]
+
+
+class TbtPayload(Struct, kw_only=True, frozen=True, gc=False):
+    """``tbt.<key>``: one tick-by-tick event (reqTickByTickData).
+
+    ``kind`` says which keys are present: ``last``/``all_last`` carry ``price``, ``size``,
+    ``exchange``, ``special_conditions``, ``past_limit``, ``unreported``; ``bid_ask`` carries
+    ``bid``, ``ask``, ``bid_size``, ``ask_size``, ``bid_past_low``, ``ask_past_high``;
+    ``midpoint`` carries ``mid``. ``time`` is IB's, in seconds.
+    """
+
+    v: Version
+    type: Literal["tbt"]
+    pub: str
+    sid: SessionId
+    seq: Seq
+    ts: int
+    key: str
+    conid: int
+    kind: TbtKind
+    time: int
+    price: WireFloat | UnsetType = UNSET
+    size: WireFloat | UnsetType = UNSET
+    exchange: str | UnsetType = UNSET
+    special_conditions: str | UnsetType = UNSET
+    past_limit: bool | UnsetType = UNSET
+    unreported: bool | UnsetType = UNSET
+    bid: WireFloat | UnsetType = UNSET
+    ask: WireFloat | UnsetType = UNSET
+    bid_size: WireFloat | UnsetType = UNSET
+    ask_size: WireFloat | UnsetType = UNSET
+    bid_past_low: bool | UnsetType = UNSET
+    ask_past_high: bool | UnsetType = UNSET
+    mid: WireFloat | UnsetType = UNSET
+    ts_recv: int
+
+
+DepthOperation: TypeAlias = Literal["insert", "update", "delete"]
+DepthSide: TypeAlias = Literal["bid", "ask"]
+
+
+class DepthPayload(Struct, kw_only=True, frozen=True, gc=False):
+    """``depth.<key>``: one change to one row of the order book (updateMktDepth[L2]).
+
+    ``position`` is the row (0 = best); ``insert`` shifts the rows at and below it down,
+    ``delete`` shifts them up, ``update`` replaces the row. ``market_maker`` is nil for
+    updateMktDepth (no exchange or market maker given).
+    """
+
+    v: Version
+    type: Literal["depth"]
+    pub: str
+    sid: SessionId
+    seq: Seq
+    ts: int
+    key: str
+    conid: int
+    position: Annotated[int, Meta(ge=0)]
+    operation: DepthOperation
+    side: DepthSide
+    price: WireFloat
+    size: WireFloat
+    market_maker: str | None
+    is_smart: bool
+    ts_recv: int
+
+
+BarWhat: TypeAlias = Literal["TRADES", "MIDPOINT", "BID", "ASK"]
+
+
+class BarPayload(Struct, kw_only=True, frozen=True, gc=False):
+    """``bar.<key>``: one 5-second bar (reqRealTimeBars); ``time`` is the bar's start (s)."""
+
+    v: Version
+    type: Literal["bar"]
+    pub: str
+    sid: SessionId
+    seq: Seq
+    ts: int
+    key: str
+    conid: int
+    what: BarWhat
+    time: int
+    open: WireFloat
+    high: WireFloat
+    low: WireFloat
+    close: WireFloat
+    volume: WireFloat
+    wap: WireFloat
+    count: int
+    ts_recv: int
+
+
+GreeksField: TypeAlias = Literal[
+    "bid_option", "ask_option", "last_option", "model_option", "custom_option"
+]
+GREEKS_FIELDS: Final[dict[int, GreeksField]] = {
+    10: "bid_option",
+    11: "ask_option",
+    12: "last_option",
+    13: "model_option",
+    53: "custom_option",
+    80: "bid_option",
+    81: "ask_option",
+    82: "last_option",
+    83: "model_option",
+}
+"""IB's option computation tick types (live 10-13 and 53, delayed 80-83) and their fields."""
+
+
+class GreeksPayload(Struct, kw_only=True, frozen=True, gc=False):
+    """``greeks.<key>``: one option computation (tickOptionComputation) of an OPT instrument.
+
+    Every number is nil where IB sent its unset marker (``-1``, ``-2`` or ``Double.MAX_VALUE``
+    as ibapi documents for each).
+    """
+
+    v: Version
+    type: Literal["greeks"]
+    pub: str
+    sid: SessionId
+    seq: Seq
+    ts: int
+    key: str
+    conid: int
+    tick_type: int
+    field: GreeksField
+    implied_vol: WireFloat | None
+    delta: WireFloat | None
+    opt_price: WireFloat | None
+    pv_dividend: WireFloat | None
+    gamma: WireFloat | None
+    vega: WireFloat | None
+    theta: WireFloat | None
+    und_price: WireFloat | None
+    mdt: int
+    ts_recv: int
+
+
+DataPayload: TypeAlias = TickPayload | TbtPayload | DepthPayload | BarPayload | GreeksPayload
+"""Every payload of an instrument data topic."""
+
+
+class GapPayload(Struct, kw_only=True, frozen=True):
+    """A loss the NATS bridge saw on the ZeroMQ side, stored on ``ibpub.<pub>.gap.<topic>``
+    (contract 1.1 "History"): ``from_seq`` to ``to_seq`` (inclusive) of ``topic`` in session
+    ``sid`` never reached the stream. Not a bus message: it exists only in the history."""
+
+    v: Version
+    type: Literal["gap"]
+    topic: str
+    sid: int
+    from_seq: int
+    to_seq: int
+    reason: str
+
+
+BusPayload: TypeAlias = (
+    TickPayload
+    | StatusPayload
+    | HeartbeatPayload
+    | TbtPayload
+    | DepthPayload
+    | BarPayload
+    | GreeksPayload
+)
 
 _BY_PREFIX: Final[tuple[tuple[str, type[BusPayload]], ...]] = (
     (TICK_PREFIX, TickPayload),
     (STATUS_PREFIX, StatusPayload),
     (HEARTBEAT_PREFIX, HeartbeatPayload),
+    (TBT_PREFIX, TbtPayload),
+    (DEPTH_PREFIX, DepthPayload),
+    (BAR_PREFIX, BarPayload),
+    (GREEKS_PREFIX, GreeksPayload),
 )
 
 
 def payload_type(topic: str) -> tuple[str, type[BusPayload]] | None:
-    """(the topic's name, the payload Struct it carries), or None for a prefix not in v1.
+    """(the topic's name, the payload Struct it carries), or None for a prefix it does not know.
 
     The topic decides the type (``type`` in the payload must agree), so a subscriber decodes
     each message once, with one typed decoder, instead of peeking at ``type`` first.
@@ -134,12 +316,29 @@ the subscriber side, which then decodes each one with the live decoder (a bad ti
 and counted, not fatal to the whole reply)."""
 
 
+BookRow: TypeAlias = tuple[WireFloat, WireFloat, str | None]
+"""One row of a book: ``[price, size, market_maker]``."""
+
+
+class SnapshotBook(Struct, kw_only=True, frozen=True):
+    """The whole current order book of a ``depth.`` topic, best row first on each side."""
+
+    bids: list[BookRow]
+    asks: list[BookRow]
+
+
 class SnapshotTopic(Struct, Generic[P], kw_only=True, frozen=True):
-    """One topic of a snapshot: its last sent ``seq`` and its latest ticks, oldest first."""
+    """One topic of a snapshot: its last sent ``seq`` and its latest messages, oldest first.
+
+    ``ticks`` holds the latest message per field (tick, greeks), per kind (tbt), or the latest
+    bar; a ``depth.`` topic carries its whole ``book`` instead (and an empty ``ticks``), as it
+    stood at ``seq`` (contract 1.1).
+    """
 
     topic: str
     seq: int
     ticks: list[P]
+    book: SnapshotBook | UnsetType = UNSET
 
 
 class SnapshotReply(Struct, Generic[P], kw_only=True, frozen=True):

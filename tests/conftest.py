@@ -40,6 +40,8 @@ UNIT = frozenset(
         "sim/test_protocol.py",
         "subscribers/test_client.py",
         "subscribers/test_control.py",
+        "subscribers/test_depth.py",
+        "subscribers/test_kinds.py",
         "subscribers/test_recorder.py",
         "subscribers/test_snapshot_client.py",
         "subscribers/test_tracking.py",
