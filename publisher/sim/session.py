@@ -436,7 +436,7 @@ class Session(asyncio.Protocol):
 
     def _req_mkt_data(self, request: ReqMktData, encoder: Encoder) -> None:
         req_id = request.req_id
-        if req_id in self._streams:
+        if req_id in self._streams or req_id in self.kinds.options:
             self.write(self._error(req_id, DUPLICATE_TICKER_ID, "Duplicate ticker id"))
             return
         matches = self.gateway.catalogue.match(request.contract)
@@ -473,6 +473,10 @@ class Session(asyncio.Protocol):
             ),
             encoder.market_data_type(req_id, mdt),
         ]
+        if not snapshot and instrument.spec.sec_type == "OPT":
+            self.write(b"".join(frames))
+            self.kinds.start_option(req_id, instrument, delayed=delayed)
+            return
         if snapshot:
             ticks = self.gateway.market.snapshot(req_id, instrument)
         else:
@@ -494,6 +498,8 @@ class Session(asyncio.Protocol):
         )
 
     def _cancel_mkt_data(self, req_id: int) -> None:
+        if self.kinds.stop_option(req_id):
+            return
         sub_id = self._streams.pop(req_id, None)
         if sub_id is None:
             self.write(

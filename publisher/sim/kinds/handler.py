@@ -27,6 +27,7 @@ from publisher.sim.kinds.limits import (
     DataLimits,
     max_depth_text,
 )
+from publisher.sim.kinds.options import OptionStream
 from publisher.sim.kinds.tbt import TbtStream
 from publisher.sim.market import Market
 from publisher.sim.protocol import (
@@ -35,14 +36,21 @@ from publisher.sim.protocol import (
     NO_SECURITY_DEFINITION_TEXT,
     ContractQuery,
     Encoder,
+    TickEvent,
 )
 from publisher.sim.protocol.data_encoding import (
     bar_frame,
     depth_exchanges_frame,
     depth_frame,
+    option_frame,
     tbt_frame,
 )
-from publisher.sim.protocol.data_events import TBT_TYPES, DepthExchange
+from publisher.sim.protocol.data_events import (
+    TBT_TYPES,
+    DepthExchange,
+    OptionComputation,
+    TbtEvent,
+)
 from publisher.sim.protocol.data_requests import (
     CancelMktDepth,
     CancelRealTimeBars,
@@ -104,7 +112,7 @@ class KindsHost(Protocol):
         ...
 
 
-_S = TypeVar("_S", TbtStream, SimBook, BarStream)
+_S = TypeVar("_S", TbtStream, SimBook, BarStream, OptionStream)
 
 
 class DataKinds:
@@ -116,6 +124,7 @@ class DataKinds:
         self.tbt: dict[int, TbtStream] = {}
         self.depth: dict[int, SimBook] = {}
         self.bars: dict[int, BarStream] = {}
+        self.options: dict[int, OptionStream] = {}
         self.tbt_dropped = 0
 
     def handle(self, request: DataRequest) -> None:
@@ -144,6 +153,8 @@ class DataKinds:
             self._stop(self.depth, req_id)
         for req_id in list(self.bars):
             self._stop(self.bars, req_id)
+        for req_id in list(self.options):
+            self._stop(self.options, req_id)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -189,6 +200,50 @@ class DataKinds:
             self._host.data_limits.depth_live -= 1
         log.info("data stream cancelled req_id=%d kind=%s", req_id, type(stream).__name__)
 
+    # -- options -------------------------------------------------------------------------------
+
+    def start_option(self, req_id: int, instrument: Instrument, *, delayed: bool) -> None:
+        """Stream an OPT contract (reqMktData): its quotes and greeks follow the underlying.
+
+        The session has checked the request id and sent tickReqParams and marketDataType; the
+        first quote and computations are written at once.
+        """
+        underlying = self._host.catalogue.by_con_id(instrument.spec.under_con_id)
+        if underlying is None:  # a file catalogue's option without its stock: model on itself
+            underlying = instrument
+        encoder = self._encoder()
+        session = self._session
+
+        def ticks(events: list[TickEvent]) -> None:
+            if events and session.writable:
+                session.write(b"".join(encoder.tick(e, delayed=delayed) for e in events))
+
+        def computations(values: list[OptionComputation]) -> None:
+            if session.writable:
+                session.write(b"".join(option_frame(encoder, v) for v in values))
+
+        walk = self._host.market.feed(underlying)
+        stream = OptionStream(
+            req_id,
+            instrument,
+            walk,
+            ticks,
+            computations,
+            self._host.clock,
+            reference=underlying.price,
+            delayed=delayed,
+        )
+        self.options[req_id] = stream
+        stream.start()
+        self._host.feed_started()
+
+    def stop_option(self, req_id: int) -> bool:
+        """cancelMktData of an option stream; False if ``req_id`` is not one."""
+        if req_id not in self.options:
+            return False
+        self._stop(self.options, req_id)
+        return True
+
     # -- tick-by-tick --------------------------------------------------------------------------
 
     def _req_tbt(self, request: ReqTickByTick) -> None:
@@ -209,9 +264,9 @@ class DataKinds:
         encoder = self._encoder()
         session = self._session
 
-        def send(event: object) -> None:
+        def send(event: TbtEvent) -> None:
             if session.writable:
-                session.write(tbt_frame(encoder, event))  # type: ignore[arg-type]
+                session.write(tbt_frame(encoder, event))
             else:
                 self.tbt_dropped += 1
 
