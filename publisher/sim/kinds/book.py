@@ -30,7 +30,18 @@ _Row = list[int | str]  # [price in ticks, size, market maker]
 class SimBook:
     """One depth subscription's book; :meth:`rows_of` gives it as the client should hold it."""
 
-    __slots__ = ("_asks", "_bids", "_l2", "_rng", "_send", "is_smart", "req_id", "rows", "walk")
+    __slots__ = (
+        "_asks",
+        "_bids",
+        "_l2",
+        "_rng",
+        "_send",
+        "changes",
+        "is_smart",
+        "req_id",
+        "rows",
+        "walk",
+    )
 
     def __init__(
         self,
@@ -53,6 +64,8 @@ class SimBook:
         self._rng = random.Random(seed * 104729 + req_id)
         self._bids: list[_Row] = []
         self._asks: list[_Row] = []
+        self.changes = 0
+        """Changes sent so far: a client that applied this many holds :meth:`rows_of`."""
 
     # -- the book as the client holds it -------------------------------------------------------
 
@@ -133,6 +146,7 @@ class SimBook:
         else:
             maker = str(book[position][2])
             del book[position]
+        self.changes += 1
         self._send(
             DepthChange(
                 self.req_id,
