@@ -3,6 +3,7 @@ simulator, at v200 (classic text) and at the installed maximum (protobuf): tick-
 four types, depth and smart depth (applied with subscribers.depth.DepthBook and compared with
 the simulator's own book), depth exchanges, real-time bars, option greeks, and IB's limits."""
 
+import itertools
 import math
 import time
 from collections.abc import Iterator
@@ -147,8 +148,8 @@ def test_depth_book_is_the_simulators_and_its_best_rows_are_l1(
     assert book.asks == [(p, float(s), m) for p, s, m in sim["asks"]]
     assert len(book.bids) == len(book.asks) == 5
     assert book.bids[0][0] == sim["bid"] and book.asks[0][0] == sim["ask"]
-    assert all(a[0] > b[0] for a, b in zip(book.bids, book.bids[1:], strict=False))
-    assert all(a[0] < b[0] for a, b in zip(book.asks, book.asks[1:], strict=False))
+    assert all(a[0] > b[0] for a, b in itertools.pairwise(book.bids))
+    assert all(a[0] < b[0] for a, b in itertools.pairwise(book.asks))
     app.client.cancelMktDepth(7, smart)
     assert _apply(app.wrapper.named(callback), 5, smart).spread() is not None
 
@@ -171,7 +172,7 @@ def test_real_time_bars_aggregate_trades_and_quotes(app: App) -> None:
     for req_id in (8, 9):
         mine = [b for b in bars if b[0] == req_id]
         times = [b[1] for b in mine]
-        assert times[0] % 5 == 0 and all(b - a == 5 for a, b in zip(times, times[1:], strict=False))
+        assert times[0] % 5 == 0 and all(b - a == 5 for a, b in itertools.pairwise(times))
         for _req, _t, open_, high, low, close, volume, wap, count in mine:
             assert 0 < low <= min(open_, close) <= max(open_, close) <= high
             if req_id == 9:
@@ -185,7 +186,10 @@ def _bs(call: bool, s: float, k: float, t: float, v: float, r: float, q: float) 
     """Black-Scholes-Merton, written here independently of the simulator's."""
     d1 = (math.log(s / k) + (r - q + v * v / 2) * t) / (v * math.sqrt(t))
     d2 = d1 - v * math.sqrt(t)
-    n = lambda x: 0.5 * (1 + math.erf(x / math.sqrt(2)))  # noqa: E731
+
+    def n(x: float) -> float:
+        return 0.5 * (1 + math.erf(x / math.sqrt(2)))
+
     if call:
         return s * math.exp(-q * t) * n(d1) - k * math.exp(-r * t) * n(d2)
     return k * math.exp(-r * t) * n(-d2) - s * math.exp(-q * t) * n(-d1)
