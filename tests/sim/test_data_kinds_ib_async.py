@@ -122,7 +122,11 @@ def test_option_model_greeks(ib: IB) -> None:
     ticker = ib.reqMktData(contract)
     _poll(ib, lambda: ticker.modelGreeks is not None and ticker.bidGreeks is not None, "greeks")
     greeks = ticker.modelGreeks
-    assert 0 < greeks.delta < 1 and greeks.gamma > 0 and 0 < greeks.impliedVol < 1
-    assert 200 < greeks.undPrice < 260 and greeks.optPrice > 0
+    assert greeks is not None
+    delta, gamma, vol = greeks.delta, greeks.gamma, greeks.impliedVol
+    und, price = greeks.undPrice, greeks.optPrice
+    assert delta is not None and gamma is not None and vol is not None
+    assert und is not None and price is not None
+    assert 0 < delta < 1 and gamma > 0 and 0 < vol < 1 and 200 < und < 260 and price > 0
     assert not math.isnan(ticker.bid) and ticker.bid < ticker.ask
     ib.cancelMktData(contract)
