@@ -48,3 +48,25 @@ def test_put_call_parity() -> None:
     assert math.isclose(call.price - put.price, s * math.exp(-q * t) - k * math.exp(-r * t))
     assert math.isclose(call.delta - put.delta, math.exp(-q * t))
     assert math.isclose(call.gamma, put.gamma) and call.vega > 0
+
+
+def test_a_feed_is_the_l1_walk_and_outlives_it_while_observed() -> None:
+    """A kind requested before L1 gets a hidden walk that the L1 stream then takes over; after
+    cancelling L1 it keeps ticking for its observer (and sends no L1), and stops when released."""
+    market = Market(5, clock=lambda: 1.0)
+    (msft,) = [i for i in CATALOGUE if i.spec.local_symbol == "MSFT"]
+    changes: list[DepthChange] = []
+    walk = market.feed(msft)
+    book = SimBook(3, 2, walk, changes.append)
+    book.start()
+    assert len(market) == 0 and market.ticking
+    assert market.next_ticks(50) == [] and changes, "a hidden walk sends no L1 but moves"
+    sub_id, initial = market.subscribe(9, msft)
+    assert market.feed(msft) is walk and len(market) == 1
+    assert {t.req_id for t in initial} == {9}
+    assert {sid for sid, _ in market.next_ticks(50)} == {sub_id}
+    market.unsubscribe(sub_id)
+    changes.clear()
+    assert len(market) == 0 and market.next_ticks(50) == [] and changes
+    market.release(walk, book)
+    assert not market.ticking
