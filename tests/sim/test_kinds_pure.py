@@ -2,10 +2,12 @@
 best rows are the walk's quote; Black-Scholes satisfies put-call parity."""
 
 import math
+from pathlib import Path
 
 import pytest
 
-from publisher.sim.catalogue import Catalogue
+from publisher.sim.catalogue import Catalogue, CatalogueError
+from publisher.sim.catalogue.files import load_instruments
 from publisher.sim.greeks import black_scholes
 from publisher.sim.kinds.book import SimBook
 from publisher.sim.market import Market
@@ -70,3 +72,20 @@ def test_a_feed_is_the_l1_walk_and_outlives_it_while_observed() -> None:
     assert len(market) == 0 and market.next_ticks(50) == [] and changes
     market.release(walk, book)
     assert not market.ticking
+
+
+def test_a_file_catalogue_can_say_a_contract_has_no_depth(tmp_path: Path) -> None:
+    """``depth = false`` in a catalogue file marks the contract (error 10092); default true."""
+    path = tmp_path / "extra.toml"
+    row = 'symbol = "{0}"\nsec_type = "STK"\nexchange = "SMART"\ncurrency = "USD"\nprice = 10.0\n'
+    path.write_text(
+        "[[contracts]]\ncon_id = 1\n" + row.format("X") + "depth = false\n"
+        "[[contracts]]\ncon_id = 2\n" + row.format("Y")
+    )
+    x, y = load_instruments(path)
+    assert (x.depth, y.depth) == (False, True)
+    path.write_text("[[contracts]]\ncon_id = 1\n" + row.format("X") + 'depth = "no"\n')
+    with pytest.raises(CatalogueError, match=r"contracts\[0\]\.depth.*true or false"):
+        load_instruments(path)
+    (chf,) = [i for i in CATALOGUE if i.spec.local_symbol == "EUR.CHF"]
+    assert not chf.depth and all(not i.depth for i in CATALOGUE if i.spec.sec_type == "OPT")
