@@ -8,8 +8,8 @@ id is rewritten in place and every other byte is kept. Two encodings:
   id (a leading ``version`` field comes and goes with the server version, as in ibapi's
   ``Decoder``);
 * protobuf (4-byte id > 200): every message in :data:`PROTOBUF_WITH_REQ_ID` has the request id
-  as field 1 (``int32``; proto3 leaves it out when it is 0). A test holds this table to the
-  ``*_pb2`` descriptors ibapi ships.
+  as field 1 (an ``optional int32``: written even when 0; absent means unset, which ibapi reads
+  as -1). A test holds this table to the ``*_pb2`` descriptors ibapi ships.
 
 Messages not listed carry no request id (managed accounts, next valid id, current time,
 positions, orders, ...): replay treats them as unsolicited.
@@ -126,7 +126,7 @@ def read_req_id(payload: bytes, server_version: int) -> int | None:
                 return None
             body = payload[4:]
             if not body or body[0] != _FIELD_1_VARINT:
-                return 0  # proto3 leaves a 0 out
+                return -1  # unset: ibapi's NO_VALID_ID
             return _read_varint(body, 1)[0]
         index_of = TEXT_REQ_ID_INDEX.get(msg_id)
         if index_of is None:
@@ -145,8 +145,7 @@ def with_req_id(payload: bytes, server_version: int, req_id: int) -> bytes:
         if body and body[0] == _FIELD_1_VARINT:
             _, end = _read_varint(body, 1)
             body = body[end:]
-        field = b"" if req_id == 0 else bytes([_FIELD_1_VARINT]) + _varint(req_id)
-        return head + field + body
+        return head + bytes([_FIELD_1_VARINT]) + _varint(req_id) + body
     prefix, fields = _text_fields(payload, server_version)
     fields[TEXT_REQ_ID_INDEX[msg_id](server_version)] = str(req_id).encode()
     return prefix + b"\0".join(fields)
