@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
+from publisher.sim.protocol import StartApi, parse_request
 from publisher.sim.replay import load_recording
 from publisher.tap.fileformat import CLOSE, OPEN, decode
+from tests.sim.support import RawClient
 from tests.support.config import THREE, THREE_KEYS
 from tests.support.listener import Listener, Message, status_seen
 from tests.support.processes import BIN, LineReader, Processes, free_port, port_open
@@ -135,3 +137,46 @@ def test_record_through_the_tap_then_replay_gives_the_same_bus_output(
     for topic, messages in want.items():
         assert got[topic][: len(messages)] == messages, topic
     assert replay_run.poll() is None
+
+
+def test_each_connection_is_a_session_and_a_dead_gateway_closes_only_the_client(
+    stack: Stack, procs: Processes, tmp_path: Path
+) -> None:
+    out = tmp_path / "two.tap"
+    stack.start_gateway(rate=0)
+    listen = free_port()
+    recorder = tap(
+        procs,
+        "--listen",
+        f"127.0.0.1:{listen}",
+        "--gateway",
+        f"127.0.0.1:{stack.gateway_port}",
+        "--out",
+        str(out),
+    )
+    progress = LineReader(recorder.stderr)
+    progress.until(lambda lines: any("listening on" in line for line in lines))
+    for client_id in (1, 2):
+        client = RawClient(listen)
+        client.handshake()
+        client.start_api(client_id)
+        client.next_frame()  # managed accounts: the gateway answered through the tap
+        client.close()
+        closed = f"session {client_id} "
+        progress.until(
+            lambda lines, c=closed: any(c in x and "closed by client" in x for x in lines)
+        )
+    stack.gateway.stop()
+    refused = RawClient(listen)
+    assert refused.read_until_closed() == b""
+    refused.close()
+    progress.until(lambda lines: any("refused" in line for line in lines))
+    assert recorder.poll() is None
+    stop(recorder)
+    assert any("stopped: 2 sessions" in line for line in progress.rest())
+    sessions = {r.session for r in decode(out.read_bytes())}
+    assert sessions == {1, 2}
+    for number in sessions:
+        recording = load_recording(out, session=number)
+        first = next(f for f in recording.frames if f.from_client)
+        assert parse_request(first.payload, recording.server_version) == StartApi(number)
