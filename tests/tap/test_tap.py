@@ -8,6 +8,7 @@ first publisher stopped.
 
 import signal
 import subprocess
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,10 @@ def test_record_through_the_tap_then_replay_gives_the_same_bus_output(
     assert replay_run.poll() is None
 
 
+def session_closed(prefix: str, lines: list[str]) -> bool:
+    return any(prefix in line and "closed by client" in line for line in lines)
+
+
 def test_each_connection_is_a_session_and_a_dead_gateway_closes_only_the_client(
     stack: Stack, procs: Processes, tmp_path: Path
 ) -> None:
@@ -162,10 +167,7 @@ def test_each_connection_is_a_session_and_a_dead_gateway_closes_only_the_client(
         client.start_api(client_id)
         client.next_frame()  # managed accounts: the gateway answered through the tap
         client.close()
-        closed = f"session {client_id} "
-        progress.until(
-            lambda lines, c=closed: any(c in x and "closed by client" in x for x in lines)
-        )
+        progress.until(partial(session_closed, f"session {client_id} "))
     stack.gateway.stop()
     refused = RawClient(listen)
     assert refused.read_until_closed() == b""
