@@ -162,6 +162,10 @@ class ReplaySession(Session):
             self.write(b"".join(frame(p) for p in payloads))
             self.replayed += len(payloads)
 
+    def pending_timers(self) -> int:
+        """Answer streams still waiting for a recorded offset (0 once all are sent or cancelled)."""
+        return sum(not t.done() for tasks in self._players.values() for t in tasks)
+
     def _stop(self, key: int | None) -> None:
         for task in self._players.pop(key, []):
             task.cancel()
