@@ -246,6 +246,11 @@ def _banner(gateway: AsyncGateway) -> str:
             f"{script.recording.source} (server version {script.server_version}, "
             f"{len(script.recording.frames)} frames, {len(script.requests)} recorded requests) "
             f"at speed {gateway.speed:g}; {len(gateway.catalogue)} contracts answer the rest"
+            + (
+                f"; {script.recording.cut_bytes} bytes of a frame cut off at the end left out"
+                if script.recording.cut_bytes
+                else ""
+            )
         )
     top = gateway.max_server_version
     if top >= V_PROTOBUF_MARKET_DATA:

@@ -3,7 +3,8 @@
 Three inputs give one :class:`Recording`:
 
 * a tap file (``ibpub tap --out``, :mod:`publisher.tap.fileformat`): one of its sessions (the
-  first by default), real chunk timestamps;
+  first by default), real chunk timestamps; a frame cut off where the session ended is left
+  out (:attr:`Recording.cut_bytes`);
 * a directory holding ``request_response.json`` (ib_insync's TwsStub recording: each base64
   client chunk mapped to the server chunks that followed it); no timestamps;
 * a directory holding ``server_frames.bin`` and ``handshake_reply*.bin`` (raw length-prefixed
@@ -55,6 +56,9 @@ class Recording:
     """The handshake reply's payload (``"<version>\\0<time>\\0"``)."""
     frames: tuple[Frame, ...]
     """Both directions in recorded order; the client's ``API\\0`` and version frame excluded."""
+    cut_bytes: int = 0
+    """Bytes of a frame still incomplete when a tap session ended (the proxy stopped mid-frame):
+    left out, not replayed."""
 
 
 def _frames(buf: bytes) -> tuple[list[bytes], int]:
@@ -102,9 +106,15 @@ class _Assembler:
                 continue
             self.frames.append(Frame(ts_ns, from_client, payload))
 
-    def finish(self, handshake: bytes | None = None) -> tuple[bytes, list[Frame]]:
+    def cut_bytes(self) -> int:
+        """Bytes of incomplete frames at the end (a session stopped mid-frame)."""
+        return sum(len(buf) for buf in self._buf.values())
+
+    def finish(
+        self, handshake: bytes | None = None, *, strict: bool = True
+    ) -> tuple[bytes, list[Frame]]:
         for from_client, buf in self._buf.items():
-            if buf:
+            if buf and strict:
                 side = "client" if from_client else "server"
                 raise ReplayError(
                     self._path, f"truncated: {len(buf)} bytes of a partial {side} frame at the end"
@@ -125,9 +135,9 @@ def _parse_handshake(path: Path, payload: bytes) -> tuple[int, str]:
     return version, when
 
 
-def _recording(path: Path, reply: bytes, frames: Iterable[Frame]) -> Recording:
+def _recording(path: Path, reply: bytes, frames: Iterable[Frame], cut: int = 0) -> Recording:
     version, when = _parse_handshake(path, reply)
-    return Recording(str(path), version, when, reply, tuple(frames))
+    return Recording(str(path), version, when, reply, tuple(frames), cut)
 
 
 def _read(path: Path) -> bytes:
@@ -153,8 +163,10 @@ def load_tap(path: Path, session: int | None = None) -> Recording:
     for record in records:
         if record.session == chosen and record.kind in (CLIENT, SERVER):
             assembler.feed(record.kind == CLIENT, record.ts_ns, record.data)
-    reply, frames = assembler.finish()
-    return _recording(path, reply, frames)
+    # A session the proxy stopped can end inside a frame: that tail is left out, not an error
+    # (the file itself is whole: decode() refuses a truncated record).
+    reply, frames = assembler.finish(strict=False)
+    return _recording(path, reply, frames, assembler.cut_bytes())
 
 
 def load_request_response(path: Path) -> Recording:
