@@ -214,8 +214,10 @@ def _run_replay(args: argparse.Namespace, catalogue: Catalogue) -> int:
         print(f"ibpub sim: cannot replay {exc}", file=sys.stderr)
         return EXIT_USAGE
     gateway = ReplayGateway(script, speed=args.speed, catalogue=catalogue)
+    gateway.faults.pacing_limit = args.pacing_limit or None
+    steps = [step for steps in args.scenario for step in steps]
     try:
-        asyncio.run(_serve(gateway, args.host, args.port, []))
+        asyncio.run(_serve(gateway, args.host, args.port, steps))
     except OSError as exc:
         print(f"ibpub sim: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return EXIT_FATAL
