@@ -112,20 +112,26 @@ class Script:
 
     def claim(self, live: Request, taken: set[int]) -> RecordedRequest | None:
         """The recorded request answering ``live``; its index goes into ``taken``."""
+        index = self.find(live, taken)
+        if index is None:
+            return None
+        taken.add(index)
+        return self.requests[index]
+
+    def find(self, live: Request, taken: set[int]) -> int | None:
+        """The index of the recorded request that would answer ``live`` (nothing taken)."""
         key = content_key(live)
         candidates = [(i, r) for i, r in enumerate(self.requests) if i not in taken and r.answers]
         for i, recorded in candidates:
             if content_key(recorded.request) == key:
-                taken.add(i)
-                return recorded
+                return i
         wanted = _contract(live)
         if wanted is None:
             return None
         for i, recorded in candidates:
             have = _contract(recorded.request)
             if type(recorded.request) is type(live) and have and same_contract(have, wanted):
-                taken.add(i)
-                return recorded
+                return i
         return None
 
 

@@ -99,19 +99,24 @@ class ReplaySession(Session):
     # -- requests -----------------------------------------------------------------------------
 
     def _dispatch(self, request: Request) -> None:
+        """Replay what the recording answers; hand the rest to the simulator's session. Either
+        way a request counts once against the pacing limit (``--pacing-limit``)."""
+        ready = self._state is _State.READY
         if isinstance(request, StartApi):
-            if self._state is _State.HANDSHAKEN:
+            if self.gateway.faults.admit_request(self) and self._state is _State.HANDSHAKEN:
                 self._start_replay(request)
             return
-        if self._state is _State.READY:
-            if isinstance(request, CancelMktData) and request.req_id in self._players:
+        if ready and isinstance(request, CancelMktData) and request.req_id in self._players:
+            if self.gateway.faults.admit_request(self):
                 self._stop(request.req_id)
-                return
-            recorded = self._script.claim(request, self._taken)
-            if recorded is not None:
-                self._answer(request, recorded)
-                return
-        super()._dispatch(request)
+            return
+        index = self._script.find(request, self._taken) if ready else None
+        if index is None:
+            super()._dispatch(request)
+            return
+        if self.gateway.faults.admit_request(self):
+            self._taken.add(index)
+            self._answer(request, self._script.requests[index])
 
     def _answer(self, live: Request, recorded: RecordedRequest) -> None:
         live_id = req_id_of(live)
