@@ -19,12 +19,12 @@ EXIT_OK: Final = 0
 EXIT_FATAL: Final = 1
 EXIT_USAGE: Final = 2
 
-DESCRIPTION: Final = (
-    "A recording TCP proxy between any TWS API client and a gateway (IB Gateway, TWS or "
-    "`ibpub sim`): point the client at --listen, and every byte both ways is forwarded and "
-    "written to --out with a timestamp, one numbered session per client connection. Replay "
-    "it anywhere with `ibpub sim --replay FILE`. See docs/record-replay.md."
-)
+DESCRIPTION: Final = """\
+A recording TCP proxy between any TWS API client and a gateway (IB Gateway, TWS or
+`ibpub sim`): point the client at --listen, and every byte both ways is forwarded and
+written to --out with a timestamp, one numbered session per client connection. Replay it
+anywhere with `ibpub sim --replay FILE`. See docs/record-replay.md.
+"""
 EPILOG: Final = """\
 example:
   ibpub tap --listen 127.0.0.1:4012 --gateway 127.0.0.1:4002 --out session.tap
@@ -45,6 +45,16 @@ def _gateway(text: str) -> tuple[str, int]:
     if port == 0:
         raise argparse.ArgumentTypeError(f"{text!r}: the gateway needs a port 1..65535, not 0")
     return host, port
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:  # also rejects NaN
+        raise argparse.ArgumentTypeError(f"must be > 0, not {text}")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,7 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--progress-every",
-        type=float,
+        type=_seconds,
         default=5.0,
         metavar="SECONDS",
         help="print bytes and frames each way this often (%(default)s)",

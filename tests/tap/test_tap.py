@@ -40,6 +40,19 @@ def tap(procs: Processes, *args: str) -> subprocess.Popen[bytes]:
         (["--listen", "127.0.0.1:0", "--gateway", "127.0.0.1:99999", "--out", "x"], "0..65535"),
         (["--listen", "127.0.0.1:0", "--gateway", "127.0.0.1:4002"], "--out"),
         (
+            [
+                "--listen",
+                "[::1]:0",
+                "--gateway",
+                "127.0.0.1:1",
+                "--out",
+                "x",
+                "--progress-every",
+                "0",
+            ],
+            "must be > 0",
+        ),
+        (
             ["--listen", "127.0.0.1:0", "--gateway", "127.0.0.1:1", "--out", "/no/such/d/f"],
             "cannot write",
         ),
