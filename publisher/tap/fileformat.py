@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Final
 
+from publisher.errors import IbpubError
+
 MAGIC: Final = b"IBPUBTAP"
 FORMAT_VERSION: Final = 1
 PREAMBLE: Final = struct.Struct(">8sH")
@@ -34,7 +36,7 @@ CLOSE: Final = 4
 KINDS: Final = {OPEN: "open", CLIENT: "client", SERVER: "server", CLOSE: "close"}
 
 
-class TapFormatError(ValueError):
+class TapFormatError(IbpubError, ValueError):
     """The bytes are not a (whole) tap file; the message says what is wrong and where."""
 
 

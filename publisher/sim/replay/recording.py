@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from publisher.errors import IbpubError
 from publisher.tap.fileformat import CLIENT, OPEN, SERVER, TapFormatError, decode, is_tap
 
 API_PREFIX: Final = b"API\0"
 
 
-class ReplayError(Exception):
+class ReplayError(IbpubError):
     """A recording that cannot be replayed: ``path`` and ``problem``."""
 
     def __init__(self, path: Path | str, problem: str) -> None:
