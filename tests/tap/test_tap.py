@@ -69,13 +69,17 @@ def bus_view(messages: list[Message]) -> dict[str, list[dict[str, Any]]]:
     """Per topic, every message without the keys that differ between runs. Heartbeats and the
     publisher and gateway statuses are left out: they tell of this process and its dialling
     (the sid, connection retries before the gateway was up), not of the recorded session; they
-    share the status topic with the instrument statuses, whose ``seq`` they therefore shift."""
+    share the status topic with the instrument statuses, whose ``seq`` they therefore shift.
+    Instrument statuses are compared per instrument: answers to different requests may
+    interleave differently (their recorded offsets are kept per request)."""
     view: dict[str, list[dict[str, Any]]] = {}
     for m in messages:
         if m["type"] == "hb" or (m["type"] == "status" and m["scope"] != "instrument"):
             continue
-        drop = (*VOLATILE, "seq") if m["type"] == "status" else VOLATILE
-        view.setdefault(m["topic"], []).append({k: v for k, v in m.items() if k not in drop})
+        status = m["type"] == "status"
+        drop = (*VOLATILE, "seq") if status else VOLATILE
+        stream = f"{m['topic']} {m['key']}" if status else m["topic"]
+        view.setdefault(stream, []).append({k: v for k, v in m.items() if k not in drop})
     return view
 
 
