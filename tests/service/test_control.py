@@ -178,7 +178,7 @@ def test_bad_requests_are_answered_and_counted(running: Stack, client: Client) -
     metrics = running.metrics
     assert metrics.count("ibpub_control_requests_total", op="unknown", outcome="bad_request") == 2
     assert metrics.count("ibpub_control_requests_total", op="list", outcome="bad_request") == 1
-    assert metrics.count("ibpub_control_requests_total", op="subscribe", outcome="bad_request") == 2
+    assert metrics.count("ibpub_control_requests_total", op="subscribe", outcome="bad_request") == 3
 
 
 def test_a_flood_of_garbage_leaves_ticks_and_others_unharmed(
