@@ -19,7 +19,7 @@ Pure: no sockets; the bus, the send and the counters come in as values.
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from publisher.core.instruments import Instrument, Stream
 from publisher.core.normalise import Size, normal_size
@@ -36,10 +36,8 @@ Send = Callable[[Instrument, str, str, dict[str, Any], str], None]
 """The tick path's send: (instrument, topic, cache slot, payload, message type)."""
 
 
-class BookCounter(Protocol):
-    """``ibpub_depth_resyncs_total`` (by instrument key)."""
-
-    def __call__(self, key: str) -> None: ...
+BookCounter = Callable[[str], None]
+"""``ibpub_depth_resyncs_total`` (by instrument key)."""
 
 
 def _size(size: Size) -> float:
