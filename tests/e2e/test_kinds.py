@@ -21,7 +21,8 @@ from subscribers.depth import DepthBook
 from subscribers.schema import SnapshotReply, payload_type
 from tests.service.test_control import Client
 from tests.support.config import AAPL, MSFT, SPY
-from tests.support.listener import Message
+from tests.support.listener import Listener, Message
+from tests.support.processes import BIN, Processes
 from tests.support.stack import Stack
 from tests.support.waiting import wait_for
 
@@ -233,3 +234,19 @@ def test_a_request_beyond_the_depth_limit_is_refused(stack: Stack) -> None:
         )
     finally:
         client.close()
+
+
+def test_every_kind_between_real_processes(stack: Stack, procs: Processes) -> None:
+    """``ibpub sim`` and ``ibpub run`` as a user starts them, a SUB socket in this process."""
+    stack.start_gateway_process(procs, 300.0, "--bar-seconds", "0.2")
+    publisher = stack.publisher_for(instruments=(AAPL_KINDS, AAPL_CALL))
+    procs.start([str(BIN / "ibpub"), "run", "--config", str(publisher.config_file())])
+    listener = Listener(stack.context, publisher.endpoint)
+    stack.listeners.append(listener)
+    wanted = {"tbt.AAPL": 10, "depth.AAPL": 20, "bar.AAPL": 2, "greeks.AAPL.C230": 4}
+    listener.until(counts_reached(wanted), f"messages on {', '.join(wanted)}")
+    for topic in wanted:
+        published = by_topic(listener.messages, topic)
+        for message in published:
+            typed(message)
+        assert_contiguous(published)
