@@ -10,22 +10,32 @@ depth; one that does not gives a row that says so instead of figures.
 """
 
 import math
+import statistics
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from bench.depth_frames import BOOKS, ROWS
+from ibapi.decoder import Decoder
+
+from bench.depth_frames import BOOKS, ROWS, generate
 from bench.handles import Feed, HelperError, subscriber
 from bench.publisher import PublisherProcess
 from bench.scenarios import Plan, Run
+from bench.stock import CountingWrapper
 from bench.targets import Ibpub, Stock
-from publisher.sim.burst import ENCODINGS
+from publisher.gateway.fastpath import TickFastPath
+from publisher.gateway.framing import FrameBuffer, split_message
+from publisher.sim.burst import ENCODINGS, FrameSet
 
 DEPTH_RATE: Final = 10_000
 """Frames/s of the latency step: 1,000 book updates a second on each of the 10 books."""
 PUBLISHER_CLIENT_ID: Final = 7
 START_TIMEOUT: Final = 60.0
+DECODE_FRAMES: Final = 20_000
+"""Frames for the in-process decode timing."""
+REPEATS: Final = 5
 DEPTH_SESSION_TIMEOUT: Final = 20.0
 """How long the publisher gets to make its depth requests (it has its contracts by then)."""
 
@@ -44,7 +54,61 @@ class DepthResult:
     ibpub_rate: float = 0.0
     stock_rate: float = 0.0
     lost: int = 0
+    fast_decode_us: float = math.nan
+    """CPU us per frame of the publisher's fast path (in this process, one thread)."""
+    ibapi_decode_us: float = math.nan
+    """The same for ibapi's ``Decoder`` into callbacks that only count (the stock client)."""
     error: str = ""
+
+
+class _NullSink:
+    """The tick sink's depth and tick-by-tick methods, doing nothing."""
+
+    def on_price(self, *args: object) -> None: ...
+    def on_size(self, *args: object) -> None: ...
+    def on_generic(self, *args: object) -> None: ...
+    def on_string(self, *args: object) -> None: ...
+    def on_tbt_last(self, *args: object) -> None: ...
+    def on_tbt_bid_ask(self, *args: object) -> None: ...
+    def on_tbt_midpoint(self, *args: object) -> None: ...
+    def on_depth(self, *args: object) -> None: ...
+
+
+def _cpu_per_frame(run: Callable[[], None], frames: int) -> float:
+    samples = []
+    for _ in range(REPEATS):
+        start = time.thread_time_ns()
+        run()
+        samples.append((time.thread_time_ns() - start) / frames / 1e3)
+    return statistics.median(samples)
+
+
+def decode_costs(frames: FrameSet) -> tuple[float, float]:
+    """CPU us per depth frame: (publisher's fast path, ibapi's decoder), median of a few runs.
+
+    Every frame must take the fast path (the publisher's decoder of record for them)."""
+    buffer = FrameBuffer()
+    buffer.feed(frames.blob)
+    payloads = buffer.take()
+    version = frames.version
+    fast = TickFastPath(_NullSink(), version).decode
+    if not all(fast(p) for p in payloads):
+        raise RuntimeError("a benchmark depth frame did not take the fast path")
+    decoder = Decoder(CountingWrapper(), version)
+
+    def ibapi() -> None:
+        for payload in payloads:
+            msg_id, body = split_message(payload, version)
+            if msg_id > 200:
+                decoder.processProtoBuf(body, msg_id - 200)
+            else:
+                decoder.interpret(tuple(body.split(b"\0")[:-1]), msg_id)
+
+    def fast_path() -> None:
+        for payload in payloads:
+            fast(payload)
+
+    return _cpu_per_frame(fast_path, len(payloads)), _cpu_per_frame(ibapi, len(payloads))
 
 
 def measure(
@@ -52,6 +116,9 @@ def measure(
 ) -> DepthResult:
     """The depth row for one encoding; a publisher without depth gives a result with ``error``."""
     version = ENCODINGS[encoding]
+    sample = generate(version, list(range(1000, 1000 + BOOKS)), min(frames, DECODE_FRAMES), 3)
+    costs = decode_costs(sample)
+    log(f"depth {encoding}: decode us/frame: fast path {costs[0]:.2f}, ibapi {costs[1]:.2f}")
     feed = Feed(version)
     try:
         log(f"depth {encoding}: ibpub run with {BOOKS} depth books")
@@ -64,7 +131,10 @@ def measure(
                 )
             except (HelperError, RuntimeError, OSError):
                 said = _last_line(publisher.log_path)
-                return DepthResult(encoding, error=f"ibpub made no {BOOKS} depth requests ({said})")
+                error = f"ibpub made no {BOOKS} depth requests ({said})"
+                return DepthResult(
+                    encoding, fast_decode_us=costs[0], ibapi_decode_us=costs[1], error=error
+                )
             prepared = feed.prepare(session.session, frames, plan.seed, kind="depth")
             sub = subscriber(publisher.endpoint, prefix=b"depth.")
             try:
@@ -96,6 +166,7 @@ def measure(
         ibpub_sustained.rate,
         stock_sustained.rate,
         ibpub.lost,
+        *costs,
     )
 
 
@@ -116,6 +187,11 @@ def table(results: Sequence[DepthResult]) -> str:
         "-" * 89,
     ]
     for r in results:
+        ratio = r.ibapi_decode_us / r.fast_decode_us
+        lines.append(
+            f"{r.encoding + ', decode CPU us per frame (one thread)':<52}"
+            f"{r.fast_decode_us:>12.2f} {r.ibapi_decode_us:>12.2f} {ratio:>5.1f}x"
+        )
         if r.error:
             lines.append(f"{r.encoding}: not measured: {r.error}")
             continue

@@ -13,7 +13,7 @@ from ibapi.contract import Contract
 from ibapi.decoder import Decoder
 from ibapi.wrapper import EWrapper
 
-from bench.depth import DepthResult, table
+from bench.depth import DepthResult, decode_costs, table
 from bench.depth_frames import BOOKS, ROWS, changes, depth_request_id, generate
 from bench.handles import Feed, stock_client
 from bench.receivers import Arrival
@@ -168,10 +168,25 @@ def test_the_table_names_a_row_that_was_not_measured() -> None:
     """A publisher without depth gives a row saying why, and measured rows give their figures."""
     text = table(
         [
-            DepthResult("classic", error="ibpub made no 10 depth requests (unknown key data)"),
-            DepthResult("protobuf", 10_000, True, 20_000, 40e-6, 90e-6, 150e-6, 50_000, 25_000),
+            DepthResult(
+                "classic",
+                fast_decode_us=1.5,
+                ibapi_decode_us=4.5,
+                error="ibpub made no 10 depth requests (unknown key data)",
+            ),
+            DepthResult(
+                "protobuf", 10_000, True, 20_000, 40e-6, 90e-6, 150e-6, 50_000, 25_000, 0, 1.0, 2.0
+            ),
         ]
     )
     assert "classic: not measured: ibpub made no 10 depth requests (unknown key data)" in text
     assert "50,000" in text and "25,000" in text and "2.0x" in text
     assert "40/90/150" in text and "0 lost" in text
+    assert "1.50         4.50   3.0x" in text
+
+
+def test_the_decode_costs_are_measured_on_frames_that_all_take_the_fast_path() -> None:
+    """decode_costs times both decoders on the frames (positive CPU figures) for each encoding."""
+    for version in VERSIONS:
+        fast, ibapi = decode_costs(generate(version, REQ_IDS, 300, seed=4))
+        assert fast > 0 and ibapi > 0
