@@ -118,7 +118,7 @@ def test_unknown_reply_keys_are_ignored() -> None:
     """Keys a later contract may add to the reply or its topics do not break a snapshot."""
     body = msgpack.packb({
         "v": 1, "sid": SID, "ts": 5, "later": True,
-        "topics": [{"topic": "tick.A", "seq": 7, "ticks": [payload(6)], "book": {}}],
+        "topics": [{"topic": "tick.A", "seq": 7, "ticks": [payload(6)], "later_key": {}}],
     })  # fmt: skip
     assert decode_reply(body).tick_count == 1
 
