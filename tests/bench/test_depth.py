@@ -5,9 +5,12 @@ No timing is asserted here; the row itself needs a publisher that publishes dept
 """
 
 import threading
+import time
 from decimal import Decimal
 from typing import Any
 
+import msgpack
+import zmq
 from ibapi.client import EClient
 from ibapi.contract import Contract
 from ibapi.decoder import Decoder
@@ -15,7 +18,7 @@ from ibapi.wrapper import EWrapper
 
 from bench.depth import DepthResult, decode_costs, table
 from bench.depth_frames import BOOKS, ROWS, changes, depth_request_id, generate
-from bench.handles import Feed, stock_client
+from bench.handles import Feed, stock_client, subscriber
 from bench.receivers import Arrival
 from publisher.gateway.framing import FrameBuffer, split_message
 from publisher.sim.burst import CLASSIC_VERSION, PROTOBUF_VERSION
@@ -190,3 +193,36 @@ def test_the_decode_costs_are_measured_on_frames_that_all_take_the_fast_path() -
     for version in VERSIONS:
         fast, ibapi = decode_costs(generate(version, REQ_IDS, 300, seed=4))
         assert fast > 0 and ibapi > 0
+
+
+def test_the_counting_subscriber_counts_the_depth_topics_only() -> None:
+    """subscriber(..., prefix=b"depth.") counts depth messages, not ticks or heartbeats."""
+    context = zmq.Context()
+    pub = context.socket(zmq.PUB)
+    pub.setsockopt(zmq.LINGER, 0)
+    port = pub.bind_to_random_port("tcp://127.0.0.1")
+    stop = threading.Event()
+
+    def heartbeats() -> None:
+        while not stop.wait(0.05):
+            pub.send_multipart([b"hb.bench", msgpack.packb({"ts": time.time_ns()})])
+
+    beating = threading.Thread(target=heartbeats, daemon=True)
+    beating.start()
+    receiver = None
+    try:
+        receiver = subscriber(f"tcp://127.0.0.1:{port}", prefix=b"depth.")
+        stop.set()
+        beating.join(5)
+        receiver.expect(5)
+        for i in range(5):  # the depth messages' ts say which message met the count
+            pub.send_multipart([b"tick.AAPL", msgpack.packb({"ts": 1})])
+            pub.send_multipart([b"depth.AAPL", msgpack.packb({"ts": 1000 + i})])
+        arrival = receiver.wait(30)
+        assert arrival.complete and arrival.last_publish_ns == 1004
+    finally:
+        stop.set()
+        if receiver is not None:
+            receiver.stop()
+        pub.close()
+        context.term()
