@@ -9,6 +9,7 @@ it or make exactly the same sink calls, compared by ``repr`` (sizes as the tick 
 them, ``normal_size``). Protobuf frames that ibapi decodes without an error must be handled.
 """
 
+import socket
 import struct
 from decimal import Decimal
 from typing import Any
@@ -22,10 +23,12 @@ from ibapi.protobuf.TickByTickData_pb2 import TickByTickData as TickByTickProto
 
 from publisher.core.normalise import Size, normal_size
 from publisher.gateway.adapter import Adapter
+from publisher.gateway.client import GatewayClient, Phase
 from publisher.gateway.fastpath import TickFastPath
 from publisher.gateway.framing import split_message
 from tests.gateway.test_fastpath import INTS, PRICES, SIZES, NoEvents
 from tests.gateway.test_fastpath import Recorder as TickRecorder
+from tests.support.waiting import wait_for
 
 CLASSIC = 200
 RAW_IDS = 205  # text fields behind a 4-byte message id
@@ -477,8 +480,8 @@ def test_arbitrary_binary_frames_are_declined_or_decoded_alike(body: bytes, msg_
     assert_equivalent(struct.pack(">I", msg_id) + body, PROTOBUF)
 
 
-def test_usual_frames_take_the_fast_path() -> None:
-    """The frames a gateway usually sends are handled, in every layout, not left to ibapi."""
+def usual_frames() -> list[tuple[bytes, int]]:
+    """(payload, server version) of frames as a gateway usually sends them, every layout."""
     frames = [
         (b"99\x007\x001\x001767268800\x00288.91\x00100\x000\x00NASDAQ\x00\x00", CLASSIC),
         (b"99\x007\x003\x001767268800\x00288.9\x00289\x00300\x00200\x000\x00", CLASSIC),
@@ -489,17 +492,84 @@ def test_usual_frames_take_the_fast_path() -> None:
         (struct.pack(">I", 12) + b"1\x005\x000\x000\x001\x00288.9\x00300\x00", RAW_IDS),
     ]
     last = {"time": 1, "price": 288.91, "size": "100", "exchange": "NASDAQ"}
+    quote = {"time": 1, "priceBid": 288.9, "priceAsk": 289.0, "sizeBid": "3", "sizeAsk": "2"}
     depth = {"position": 0, "operation": 0, "side": 1, "price": 288.9, "size": "300"}
     protos = [
         (299, TickByTickProto(reqId=7, tickType=2, historicalTickLast=last)),
+        (299, TickByTickProto(reqId=7, tickType=3, historicalTickBidAsk=quote)),
+        (299, TickByTickProto(reqId=7, tickType=4, historicalTickMidPoint={"price": 288.95})),
         (212, MarketDepthProto(reqId=5, marketDepthData=depth)),
         (213, MarketDepthL2Proto(reqId=5, marketDepthData={**depth, "marketMaker": "NSDQ"})),
     ]
     for msg_id, proto in protos:
         frames.append((struct.pack(">I", msg_id) + proto.SerializeToString(), PROTOBUF))
-    for payload, version in frames:
+    return frames
+
+
+def test_usual_frames_take_the_fast_path() -> None:
+    """The frames a gateway usually sends are handled, in every layout, not left to ibapi."""
+    for payload, version in usual_frames():
         assert assert_equivalent(payload, version), payload
         assert via_fast(payload, version)[1], payload  # and it made a call
+
+
+class FlushingRecorder(Recorder):
+    def flush(self) -> None: ...
+
+
+class RefusingAdapter(Adapter):
+    """An Adapter whose tickByTick and depth callbacks fail: ibapi must not decode them."""
+
+    def _refuse(self, *args: Any) -> None:
+        raise AssertionError("ibapi decoded a frame the fast path should have")
+
+    tickByTickAllLast = tickByTickBidAsk = tickByTickMidPoint = _refuse  # noqa: N815  # ibapi's names
+    updateMktDepth = updateMktDepthL2 = _refuse  # noqa: N815  # ibapi's names
+
+
+def read_through_client(payloads: list[bytes], version: int, sink: FlushingRecorder) -> None:
+    """Send the frames over a socket pair to a GatewayClient and read until the sink has as
+    many calls as ibapi makes of them."""
+    expected = 0
+    for payload in payloads:
+        reference = via_ibapi(payload, version)
+        assert isinstance(reference, list)
+        expected += len(reference)
+    ours, theirs = socket.socketpair()
+    try:
+        client = GatewayClient(RefusingAdapter(NoEvents(), sink), ticks=sink)
+        ours.setblocking(False)
+        client._sock = ours
+        client.phase = Phase.OPEN
+        client.serverVersion_ = version
+        client.decoder = Decoder(client.wrapper, version)
+        theirs.sendall(b"".join(struct.pack(">I", len(p)) + p for p in payloads))
+
+        def all_read() -> bool:
+            client.on_readable()
+            return len(sink.calls) >= expected
+
+        wait_for(all_read, f"{expected} calls at server version {version}", every=0)
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_the_read_path_hands_these_frames_to_the_fast_path() -> None:
+    """Over a real socket, GatewayClient decodes tickByTick and depth frames with the fast path:
+    the sink gets ibapi's calls, and ibapi's callbacks for them (which fail here) never run."""
+    by_version: dict[int, list[bytes]] = {}
+    for payload, version in usual_frames():
+        by_version.setdefault(version, []).append(payload)
+    for version, payloads in by_version.items():
+        sink = FlushingRecorder()
+        read_through_client(payloads, version, sink)
+        expected: list[Call] = []
+        for payload in payloads:
+            reference = via_ibapi(payload, version)
+            assert isinstance(reference, list)
+            expected += reference
+        assert sink.calls == expected
 
 
 def test_a_sink_without_the_new_methods_leaves_these_frames_to_ibapi() -> None:
