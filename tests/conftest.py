@@ -36,6 +36,7 @@ UNIT = frozenset(
         "proxy/test_links.py",
         "service/test_status.py",
         "sim/test_catalogue.py",
+        "sim/test_kinds_pure.py",
         "sim/test_market.py",
         "sim/test_protocol.py",
         "subscribers/test_client.py",

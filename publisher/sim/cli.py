@@ -13,6 +13,7 @@ from typing import Final
 
 from publisher.sim.catalogue import Catalogue, CatalogueError, load_catalogue
 from publisher.sim.faults import IB_PACING_LIMIT
+from publisher.sim.kinds.flags import add_data_arguments, data_limits
 from publisher.sim.protocol import MAX_SERVER_VERSION, MIN_SERVER_VERSION, V_PROTOBUF_MARKET_DATA
 from publisher.sim.scenario import SCENARIO_HELP, ScenarioError, Step, parse_scenario, schedule
 from publisher.sim.server import IB_DEFAULT_LINES, AsyncGateway
@@ -118,6 +119,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "default; the publisher's gateway.max_lines budget refuses before it. Default 0: no "
         "limit, so harnesses streaming hundreds of instruments work as before",
     )
+    add_data_arguments(parser)
     parser.add_argument(
         "--log-level", choices=LOG_LEVELS, default="info", help="log verbosity (%(default)s)"
     )
@@ -169,6 +171,7 @@ def run(args: argparse.Namespace) -> int:
         max_server_version=args.max_server_version,
         catalogue=catalogue,
         max_lines=args.max_lines or None,
+        data_limits=data_limits(args),
     )
     gateway.faults.pacing_limit = args.pacing_limit or None
     steps = [step for steps in args.scenario for step in steps]

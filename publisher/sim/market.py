@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Final
+from typing import Final, Protocol
 
 from publisher.sim.catalogue import Instrument
 from publisher.sim.protocol import PriceTick, SizeTick, StringTick, TickEvent, TickType
@@ -32,7 +32,19 @@ _BAND: Final = 0.10
 """Quotes are pulled back once the bid wanders more than this fraction from the start price."""
 
 
-class _Walk:
+class WalkObserver(Protocol):
+    """Told of every change of a walk's quote and of every trade (depth, tick-by-tick, bars)."""
+
+    def on_quote(self, walk: "Walk") -> None:
+        """The best bid or ask (price or size) changed; the walk holds the new values."""
+        ...
+
+    def on_trade(self, walk: "Walk") -> None:
+        """A trade of ``walk.last_size`` at ``walk.last`` (volume already counts it)."""
+        ...
+
+
+class Walk:
     """The mutable state of one subscription's market: prices in ticks, sizes in units."""
 
     __slots__ = (
@@ -43,6 +55,7 @@ class _Walk:
         "ceiling",
         "clock",
         "close",
+        "con_id",
         "digits",
         "floor",
         "high",
@@ -50,6 +63,7 @@ class _Walk:
         "last_size",
         "lot",
         "low",
+        "observers",
         "open",
         "pending",
         "req_id",
@@ -68,7 +82,9 @@ class _Walk:
         exponent = Decimal(repr(self.tick)).normalize().as_tuple().exponent
         self.digits = max(0, -exponent) if isinstance(exponent, int) else 8
         self.lot = instrument.lot
+        self.con_id = instrument.con_id
         self.pending: deque[TickEvent] = deque()
+        self.observers: list[WalkObserver] = []
 
         ref = max(10, round(instrument.price / self.tick))
         span = max(1, ref // 100)
@@ -139,15 +155,21 @@ class _Walk:
             events.reverse()  # moving up: lift the ask first so the book never crosses
         self.bid, self.ask = bid, ask
         self.pending.extend(events[1:])
+        for observer in self.observers:
+            observer.on_quote(self)
         return events[0]
 
     def _size_change(self) -> TickEvent:
         size = self._size(20)
         if self.rng.random() < 0.5:
             self.bid_size = size if size != self.bid_size else size + self.lot
-            return SizeTick(self.req_id, TickType.BID_SIZE, self.bid_size)
-        self.ask_size = size if size != self.ask_size else size + self.lot
-        return SizeTick(self.req_id, TickType.ASK_SIZE, self.ask_size)
+            event = SizeTick(self.req_id, TickType.BID_SIZE, self.bid_size)
+        else:
+            self.ask_size = size if size != self.ask_size else size + self.lot
+            event = SizeTick(self.req_id, TickType.ASK_SIZE, self.ask_size)
+        for observer in self.observers:
+            observer.on_quote(self)
+        return event
 
     def _trade(self) -> TickEvent:
         r = self.req_id
@@ -162,6 +184,8 @@ class _Walk:
         elif self.last < self.low:
             self.low = self.last
             self.pending.append(PriceTick(r, TickType.LOW, self.price(self.low)))
+        for observer in self.observers:
+            observer.on_trade(self)
         return PriceTick(r, TickType.LAST, self.price(self.last), self.last_size)
 
 
@@ -172,21 +196,68 @@ class Market:
     only on the seed and the order of :meth:`subscribe` / :meth:`snapshot` calls.
     """
 
-    __slots__ = ("_clock", "_next_id", "_order", "_rng", "_walks")
+    __slots__ = ("_clock", "_hidden", "_next_id", "_order", "_rng", "_walks")
 
     def __init__(self, seed: int = 1, *, clock: Callable[[], float] = time.time) -> None:
         self._rng = random.Random(seed)
         self._clock = clock
-        self._walks: dict[int, _Walk] = {}
+        self._walks: dict[int, Walk] = {}
         self._order: list[int] = []
+        self._hidden: set[int] = set()
+        """Walks that tick for their observers only (no L1 stream sends them)."""
         self._next_id = 1
 
     def __len__(self) -> int:
-        """The number of streaming subscriptions."""
-        return len(self._order)
+        """The number of streaming subscriptions (walks kept only for observers not counted)."""
+        return len(self._order) - len(self._hidden)
+
+    @property
+    def ticking(self) -> bool:
+        """Whether any walk moves: a stream's, or one kept for depth, tick-by-tick or bars."""
+        return bool(self._order)
+
+    def feed(self, instrument: Instrument) -> Walk:
+        """The walk ``instrument``'s other data kinds follow, so that they agree with its L1.
+
+        That is the walk of its oldest live L1 stream; without one, a hidden walk that ticks with
+        the others but sends nothing itself. Add an observer to it, and :meth:`release` it.
+        """
+        for sub_id in self._order:
+            walk = self._walks[sub_id]
+            if walk.con_id == instrument.con_id:
+                return walk
+        walk = self._new_walk(0, instrument)
+        sub_id = self._next_id
+        self._next_id += 1
+        self._walks[sub_id] = walk
+        self._order.append(sub_id)
+        self._hidden.add(sub_id)
+        return walk
+
+    def release(self, walk: Walk, observer: WalkObserver) -> None:
+        """Stop telling ``observer`` of ``walk``; a hidden walk nobody watches stops."""
+        if observer in walk.observers:
+            walk.observers.remove(observer)
+        if walk.observers:
+            return
+        for sub_id in [s for s in self._hidden if self._walks[s] is walk]:
+            self._hidden.discard(sub_id)
+            del self._walks[sub_id]
+            self._order.remove(sub_id)
 
     def subscribe(self, req_id: int, instrument: Instrument) -> tuple[int, list[TickEvent]]:
-        """Start a stream; returns its subscription id and the initial full quote."""
+        """Start a stream; returns its subscription id and the initial full quote.
+
+        A hidden walk of the same instrument (see :meth:`feed`) becomes this stream's, so that
+        its L1 agrees with the depth, tick-by-tick or bars already following that walk.
+        """
+        for sub_id in self._hidden:
+            walk = self._walks[sub_id]
+            if walk.con_id == instrument.con_id:
+                self._hidden.discard(sub_id)
+                walk.req_id = req_id
+                walk.pending.clear()  # follow-ups of ticks nobody was sent
+                return sub_id, walk.initial()
         walk = self._new_walk(req_id, instrument)
         sub_id = self._next_id
         self._next_id += 1
@@ -199,9 +270,15 @@ class Market:
         return self._new_walk(req_id, instrument).initial()
 
     def unsubscribe(self, sub_id: int) -> None:
-        """Stop a stream; unknown ids are ignored."""
-        if self._walks.pop(sub_id, None) is not None:
-            self._order.remove(sub_id)
+        """Stop a stream; unknown ids are ignored. A walk others still observe keeps ticking."""
+        walk = self._walks.get(sub_id)
+        if walk is None or sub_id in self._hidden:
+            return
+        if walk.observers:
+            self._hidden.add(sub_id)
+            return
+        del self._walks[sub_id]
+        self._order.remove(sub_id)
 
     def next_ticks(self, count: int) -> list[tuple[int, TickEvent]]:
         """The next ``count`` ticks across all streams, as ``(subscription id, tick)`` pairs."""
@@ -211,13 +288,16 @@ class Market:
         walks = self._walks
         draw = self._rng.random
         size = len(order)
+        hidden = self._hidden
         result: list[tuple[int, TickEvent]] = []
         append = result.append
         for _ in range(count):
             sub_id = order[int(draw() * size)]
-            append((sub_id, walks[sub_id].step()))
+            event = walks[sub_id].step()
+            if not hidden or sub_id not in hidden:
+                append((sub_id, event))
         return result
 
-    def _new_walk(self, req_id: int, instrument: Instrument) -> _Walk:
+    def _new_walk(self, req_id: int, instrument: Instrument) -> Walk:
         rng = random.Random(self._rng.getrandbits(64))
-        return _Walk(req_id, instrument, rng, self._clock)
+        return Walk(req_id, instrument, rng, self._clock)

@@ -26,6 +26,7 @@ from typing import Final, TypeVar
 
 from publisher.sim.catalogue import Catalogue, Instrument
 from publisher.sim.faults import Faults
+from publisher.sim.kinds.limits import DataLimits
 from publisher.sim.market import Market
 from publisher.sim.protocol import MAX_SERVER_VERSION, MIN_SERVER_VERSION, Encoder, TickEvent
 from publisher.sim.session import Session
@@ -74,6 +75,7 @@ class AsyncGateway:
         clock: Callable[[], float] = time.time,
         handshake_timeout: float = HANDSHAKE_TIMEOUT,
         max_lines: int | None = None,
+        data_limits: DataLimits | None = None,
     ) -> None:
         version = MAX_SERVER_VERSION if max_server_version is None else max_server_version
         if not MIN_SERVER_VERSION <= version <= MAX_SERVER_VERSION:
@@ -100,6 +102,8 @@ class AsyncGateway:
         """Live market-data streams allowed across all sessions, as IB counts an account's lines;
         a reqMktData beyond it gets error 101 and no stream. None: no limit."""
         self.market = Market(seed, clock=clock)
+        self.data_limits = data_limits if data_limits is not None else DataLimits()
+        """IB's limits on tick-by-tick (10190) and depth (309), and the real-time bar period."""
         self.ticks_sent = 0
         """Streamed ticks written so far (initial quotes not counted)."""
         self.ticks_dropped = 0
@@ -250,6 +254,10 @@ class AsyncGateway:
         """Whether one more market-data stream fits under :attr:`max_lines`."""
         return self.max_lines is None or len(self._routes) < self.max_lines
 
+    def feed_started(self) -> None:
+        """Wake the pacing loop: a depth, tick-by-tick or bar walk may need to tick."""
+        self._streams_changed.set()
+
     def open_stream(
         self, session: Session, req_id: int, instrument: Instrument, delayed: bool
     ) -> tuple[int, list[TickEvent]]:
@@ -279,7 +287,7 @@ class AsyncGateway:
         last = loop.time()
         burst_cap = max(1.0, self.rate * MAX_CATCH_UP_SECONDS)
         while True:
-            if not self.market:
+            if not self.market.ticking:
                 self._streams_changed.clear()
                 await self._streams_changed.wait()
                 credit, last = 0.0, loop.time()
@@ -339,6 +347,7 @@ class SimulatedGateway:
         catalogue: Catalogue | None = None,
         handshake_timeout: float = HANDSHAKE_TIMEOUT,
         max_lines: int | None = None,
+        data_limits: DataLimits | None = None,
     ) -> None:
         self._host = host
         self._requested_port = port
@@ -349,6 +358,7 @@ class SimulatedGateway:
             catalogue=catalogue,
             handshake_timeout=handshake_timeout,
             max_lines=max_lines,
+            data_limits=data_limits,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None

@@ -17,6 +17,8 @@ from typing import Final, Protocol
 
 from publisher.sim.catalogue import Catalogue, Instrument
 from publisher.sim.faults import Faults
+from publisher.sim.kinds.handler import DataKinds
+from publisher.sim.kinds.limits import DataLimits
 from publisher.sim.market import Market
 from publisher.sim.protocol import (
     BBO_EXCHANGE,
@@ -136,6 +138,15 @@ class SessionHost(Protocol):
         """The connection is gone: release its client id."""
         ...
 
+    @property
+    def data_limits(self) -> DataLimits:
+        """The gateway-wide limits on tick-by-tick and depth, and the bar period."""
+        ...
+
+    def feed_started(self) -> None:
+        """A depth, tick-by-tick or bar subscription started: a walk may tick now."""
+        ...
+
 
 class Session(asyncio.Protocol):
     """One client connection, from ``API\\0`` to close.
@@ -165,6 +176,8 @@ class Session(asyncio.Protocol):
         self._next_order_id = FIRST_ORDER_ID
         self._streams: dict[int, int] = {}  # reqId -> market subscription id
         self._handshake_timer: asyncio.TimerHandle | None = None
+        self.kinds = DataKinds(self, gateway)
+        """Tick-by-tick, depth and real-time bar subscriptions (:mod:`publisher.sim.kinds`)."""
 
     # -- the one send path -------------------------------------------------------------------
 
@@ -256,6 +269,7 @@ class Session(asyncio.Protocol):
         for sub_id in self._streams.values():
             self.gateway.close_stream(sub_id)
         self._streams.clear()
+        self.kinds.close()
         self.gateway.session_closed(self)
         self._transport = None
         log.info(
@@ -373,6 +387,8 @@ class Session(asyncio.Protocol):
                 pass  # needs no reply
             case UnknownRequest(msg_id=msg_id, protobuf=protobuf):
                 log.debug("ignoring unmodelled request %d protobuf=%s", msg_id, protobuf)
+            case _:
+                self.kinds.handle(request)
 
     def _error(self, req_id: int, code: int, message: str) -> bytes:
         assert self._encoder is not None  # only called after the handshake
@@ -420,7 +436,7 @@ class Session(asyncio.Protocol):
 
     def _req_mkt_data(self, request: ReqMktData, encoder: Encoder) -> None:
         req_id = request.req_id
-        if req_id in self._streams:
+        if req_id in self._streams or req_id in self.kinds.options:
             self.write(self._error(req_id, DUPLICATE_TICKER_ID, "Duplicate ticker id"))
             return
         matches = self.gateway.catalogue.match(request.contract)
@@ -457,6 +473,10 @@ class Session(asyncio.Protocol):
             ),
             encoder.market_data_type(req_id, mdt),
         ]
+        if not snapshot and instrument.spec.sec_type == "OPT":
+            self.write(b"".join(frames))
+            self.kinds.start_option(req_id, instrument, delayed=delayed)
+            return
         if snapshot:
             ticks = self.gateway.market.snapshot(req_id, instrument)
         else:
@@ -478,6 +498,8 @@ class Session(asyncio.Protocol):
         )
 
     def _cancel_mkt_data(self, req_id: int) -> None:
+        if self.kinds.stop_option(req_id):
+            return
         sub_id = self._streams.pop(req_id, None)
         if sub_id is None:
             self.write(

@@ -47,6 +47,14 @@ _RECORDED = (
     "accountUpdateMultiEnd",
     "execDetailsEnd",
     "connectionClosed",
+    "tickByTickAllLast",
+    "tickByTickBidAsk",
+    "tickByTickMidPoint",
+    "updateMktDepth",
+    "updateMktDepthL2",
+    "mktDepthExchanges",
+    "realtimeBar",
+    "tickOptionComputation",
 )
 
 

@@ -48,6 +48,8 @@ class Instrument:
     lot: int = 100
     synthetic: bool = False
     """Whether the conId is made up (see :func:`synthetic_con_id`) rather than IB's."""
+    depth: bool = True
+    """Whether reqMktDepth is served (else error 10092, as for a contract without depth)."""
 
     def __post_init__(self) -> None:
         if self.price <= 0 or self.spec.min_tick <= 0 or self.lot <= 0:

@@ -5,6 +5,7 @@ Prices are plausible levels where the random walk starts; minTicks are IDEALPRO'
 (``0.00005``, and ``0.005`` for the yen pairs).
 """
 
+from dataclasses import replace
 from typing import Final
 
 from publisher.sim.catalogue.contracts import Instrument, forex
@@ -29,4 +30,8 @@ _PAIRS: Final[tuple[_Pair, ...]] = (
 )
 
 FOREX_PAIRS: Final = tuple(pair[0] for pair in _PAIRS)
-FOREX: Final[tuple[Instrument, ...]] = tuple(forex(*pair) for pair in _PAIRS)
+NO_DEPTH: Final = frozenset({"EUR.CHF"})
+"""Pairs without depth: reqMktDepth gets error 10092 (the simulator's contract for that error)."""
+FOREX: Final[tuple[Instrument, ...]] = tuple(
+    replace(forex(*pair), depth=pair[0] not in NO_DEPTH) for pair in _PAIRS
+)

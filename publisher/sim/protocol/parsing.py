@@ -5,7 +5,6 @@ Text requests are read field by field at the negotiated version; protobuf reques
 :class:`~publisher.sim.protocol.requests.UnknownRequest`, never as an error.
 """
 
-import math
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Final
@@ -27,8 +26,14 @@ from ibapi.protobuf.MarketDataTypeRequest_pb2 import (
 )
 from ibapi.protobuf.StartApiRequest_pb2 import StartApiRequest as StartApiRequestProto
 
-from publisher.sim.protocol.contracts import ContractQuery
+from publisher.sim.protocol.data_parsing import DATA_PROTO_PARSERS, DATA_TEXT_PARSERS
 from publisher.sim.protocol.errors import MalformedRequestError
+from publisher.sim.protocol.reading import Fields as _Fields
+from publisher.sim.protocol.reading import pb_bool as _pb_bool
+from publisher.sim.protocol.reading import pb_int as _pb_int
+from publisher.sim.protocol.reading import pb_str as _pb_str
+from publisher.sim.protocol.reading import proto_contract as _proto_contract
+from publisher.sim.protocol.reading import text_contract as _text_contract
 from publisher.sim.protocol.requests import (
     CancelMktData,
     ReqAccountUpdates,
@@ -56,81 +61,6 @@ from publisher.sim.protocol.versions import (
     V_SMART_COMPONENTS,
     ClientMsg,
 )
-
-
-class _Fields:
-    """A cursor over one text request's NUL-terminated fields."""
-
-    __slots__ = ("_fields", "_msg_id", "_pos")
-
-    def __init__(self, fields: list[bytes], msg_id: int) -> None:
-        self._fields = fields
-        self._pos = 0
-        self._msg_id = msg_id
-
-    def text(self, default: str | None = None) -> str:
-        if self._pos >= len(self._fields):
-            if default is not None:
-                return default
-            raise MalformedRequestError(self._msg_id, f"truncated after {self._pos} fields")
-        raw = self._fields[self._pos]
-        self._pos += 1
-        return raw.decode("latin-1")
-
-    def integer(self, default: int | None = None) -> int:
-        raw = self.text(None if default is None else str(default))
-        try:
-            return int(raw) if raw else 0
-        except ValueError as exc:
-            reason = f"field {self._pos} not an int: {raw!r}"
-            raise MalformedRequestError(self._msg_id, reason) from exc
-
-    def number(self) -> float:
-        raw = self.text()
-        if raw in ("Infinity", "Infinite"):
-            return math.inf
-        try:
-            return float(raw) if raw else 0.0
-        except ValueError as exc:
-            reason = f"field {self._pos} not a float: {raw!r}"
-            raise MalformedRequestError(self._msg_id, reason) from exc
-
-    def flag(self, default: bool | None = None) -> bool:
-        return self.integer(None if default is None else int(default)) != 0
-
-    def skip(self, count: int) -> None:
-        for _ in range(count):
-            self.text()
-
-
-def _text_contract(f: _Fields) -> ContractQuery:
-    """The 12 contract fields shared by reqMktData and reqContractDetails (v100 and above)."""
-    con_id = f.integer()
-    symbol = f.text()
-    sec_type = f.text()
-    last_trade = f.text()
-    strike = f.number()
-    right = f.text()
-    multiplier = f.text()
-    exchange = f.text()
-    primary_exchange = f.text()
-    currency = f.text()
-    local_symbol = f.text()
-    trading_class = f.text()
-    return ContractQuery(
-        con_id=con_id,
-        symbol=symbol,
-        sec_type=sec_type,
-        last_trade_date_or_contract_month=last_trade,
-        strike=strike,
-        right=right,
-        multiplier=multiplier,
-        exchange=exchange,
-        primary_exchange=primary_exchange,
-        currency=currency,
-        local_symbol=local_symbol,
-        trading_class=trading_class,
-    )
 
 
 def _text_req_mkt_data(f: _Fields, version: int) -> Request:
@@ -225,47 +155,6 @@ _TEXT_PARSERS: Final[dict[int, Callable[[_Fields, int], Request]]] = {
 }
 
 
-def _proto_contract(proto: Any) -> ContractQuery:
-    """Translate a ``protobuf.Contract`` (fields have presence) into a query."""
-
-    def text(name: str) -> str:
-        return str(getattr(proto, name)) if proto.HasField(name) else ""
-
-    multiplier = ""
-    if proto.HasField("multiplier"):
-        value = float(proto.multiplier)
-        multiplier = str(int(value)) if value.is_integer() else repr(value)
-    return ContractQuery(
-        con_id=int(proto.conId) if proto.HasField("conId") else 0,
-        symbol=text("symbol"),
-        sec_type=text("secType"),
-        last_trade_date_or_contract_month=text("lastTradeDateOrContractMonth"),
-        strike=float(proto.strike) if proto.HasField("strike") else 0.0,
-        right=text("right"),
-        multiplier=multiplier,
-        exchange=text("exchange"),
-        primary_exchange=text("primaryExch"),
-        currency=text("currency"),
-        local_symbol=text("localSymbol"),
-        trading_class=text("tradingClass"),
-        include_expired=bool(proto.includeExpired) if proto.HasField("includeExpired") else False,
-        sec_id_type=text("secIdType"),
-        sec_id=text("secId"),
-    )
-
-
-def _pb_int(proto: Any, name: str, default: int = 0) -> int:
-    return int(getattr(proto, name)) if proto.HasField(name) else default
-
-
-def _pb_bool(proto: Any, name: str) -> bool:
-    return bool(getattr(proto, name)) if proto.HasField(name) else False
-
-
-def _pb_str(proto: Any, name: str) -> str:
-    return str(getattr(proto, name)) if proto.HasField(name) else ""
-
-
 _PROTO_PARSERS: Final[dict[int, tuple[Any, Callable[[Any], Request]]]] = {
     ClientMsg.START_API: (
         StartApiRequestProto,
@@ -337,14 +226,14 @@ def parse_request(payload: bytes, server_version: int) -> Request:
         fields = fields[1:]
     if fields and fields[-1] == b"":
         fields.pop()  # every field ends in NUL, so splitting leaves an empty tail
-    text_parser = _TEXT_PARSERS.get(msg_id)
+    text_parser = _TEXT_PARSERS.get(msg_id) or DATA_TEXT_PARSERS.get(msg_id)
     if text_parser is None:
         return UnknownRequest(msg_id, protobuf=False)
     return text_parser(_Fields(fields, msg_id), server_version)
 
 
 def _parse_proto(msg_id: int, body: bytes) -> Request:
-    entry = _PROTO_PARSERS.get(msg_id)
+    entry = _PROTO_PARSERS.get(msg_id) or DATA_PROTO_PARSERS.get(msg_id)
     if entry is None:
         return UnknownRequest(msg_id, protobuf=True)
     proto_class, build = entry

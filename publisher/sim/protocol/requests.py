@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from publisher.sim.protocol.contracts import ContractQuery
+from publisher.sim.protocol.data_requests import DataRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,4 +136,5 @@ Request = (
     | ReqExecutions
     | ReqManagedAccounts
     | UnknownRequest
+    | DataRequest
 )

@@ -1,0 +1,50 @@
+"""The data kinds' pure parts: the simulated book stays valid and equal to the client's, its
+best rows are the walk's quote; Black-Scholes satisfies put-call parity."""
+
+import math
+
+import pytest
+
+from publisher.sim.catalogue import Catalogue
+from publisher.sim.greeks import black_scholes
+from publisher.sim.kinds.book import SimBook
+from publisher.sim.market import Market
+from publisher.sim.protocol.data_events import SIDE_ASK, SIDE_BID, DepthChange
+from subscribers.depth import OPERATIONS, SIDES, DepthBook
+
+CATALOGUE = Catalogue.builtin()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("rows", [1, 3, 10])
+def test_book_changes_are_valid_and_track_the_walk(seed: int, rows: int) -> None:
+    """Over 3,000 market steps every change applies, and after each step the client's book is
+    the simulator's, ``rows`` deep, its best rows the walk's bid and ask."""
+    market = Market(seed, clock=lambda: 1.0)
+    (aapl,) = [i for i in CATALOGUE if i.spec.local_symbol == "AAPL"]
+    market.subscribe(1, aapl)
+    walk = market.feed(aapl)
+    client = DepthBook(rows)
+    changes: list[DepthChange] = []
+    book = SimBook(7, rows, walk, changes.append, seed=seed)
+    book.start()
+    for _ in range(3000):
+        market.next_ticks(1)
+        for c in changes:
+            assert client.apply(c.position, OPERATIONS[c.operation], SIDES[c.side], c.price, c.size)
+        changes.clear()
+        assert client.bids == [(p, float(s), m) for p, s, m in book.rows_of(SIDE_BID)]
+        assert client.asks == [(p, float(s), m) for p, s, m in book.rows_of(SIDE_ASK)]
+        assert len(client.bids) == len(client.asks) == rows
+        assert client.bids[0][:2] == (walk.price(walk.bid), walk.bid_size)
+        assert client.asks[0][:2] == (walk.price(walk.ask), walk.ask_size)
+
+
+def test_put_call_parity() -> None:
+    """C - P = S e^{-qT} - K e^{-rT}, and deltas differ by e^{-qT}."""
+    args = (230.0, 240.0, 0.25, 0.3, 0.04, 0.01)
+    call, put = black_scholes(True, *args), black_scholes(False, *args)
+    s, k, t, _v, r, q = args
+    assert math.isclose(call.price - put.price, s * math.exp(-q * t) - k * math.exp(-r * t))
+    assert math.isclose(call.delta - put.delta, math.exp(-q * t))
+    assert math.isclose(call.gamma, put.gamma) and call.vega > 0
