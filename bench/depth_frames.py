@@ -1,12 +1,12 @@
 """Depth frames for the benchmark's depth row (:mod:`bench.depth`), built in advance. Pure.
 
 The feeder serves ``updateMktDepth`` frames (classic text at server version 200, protobuf
-``MarketDepth`` at the protobuf version) for the depth requests the publisher made, built in
-advance by :func:`generate` from a seeded random walk over the books; the stock client is fed
-the very same frames. The stream is valid for an IB book from any point of it: each book is
-filled row by row first, then only updated, inserted into (the last row falls off) and emptied
-by one row that the next frame puts back, so a paced run that starts again at the first frame
-or wraps round never makes an impossible update.
+``MarketDepth`` at the protobuf version, both by the simulator's encoder) for the depth requests
+the publisher made, built in advance by :func:`generate` from a seeded random walk over the
+books; the stock client is fed the very same frames. The stream is valid for an IB book from
+any point of it: each book is filled row by row first, then only updated, inserted into (the
+last row falls off) and emptied by one row that the next frame puts back, so a paced run that
+starts again at the first frame or wraps round never makes an impossible update.
 """
 
 import random
@@ -15,15 +15,16 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Final
 
-from ibapi.protobuf.MarketDepth_pb2 import MarketDepth as MarketDepthProto
 from ibapi.protobuf.MarketDepthRequest_pb2 import MarketDepthRequest as MarketDepthRequestProto
 
 from publisher.sim.burst import FrameSet
+from publisher.sim.protocol import Encoder
+from publisher.sim.protocol.data_encoding import depth_frame
+from publisher.sim.protocol.data_events import DepthChange
 
 BOOKS: Final = 10
 ROWS: Final = 10
 REQ_MKT_DEPTH: Final = 10
-MARKET_DEPTH: Final = 12
 PROTOBUF_OFFSET: Final = 200
 FIRST_VERSION_WITH_BINARY_IDS: Final = 201
 INSERT, UPDATE, DELETE = 0, 1, 2
@@ -98,38 +99,25 @@ def changes(req_ids: Sequence[int], count: int, seed: int, rows: int = ROWS) -> 
     return out[:count]
 
 
-def encode(change: Change, version: int) -> bytes:
-    """One framed updateMktDepth: classic text below 201, protobuf from there."""
-    if version >= FIRST_VERSION_WITH_BINARY_IDS:
-        proto = MarketDepthProto(
-            reqId=change.req_id,
-            marketDepthData={
-                "position": change.position,
-                "operation": change.operation,
-                "side": change.side,
-                "price": change.price,
-                "size": str(change.size),
-            },
-        )
-        body: bytes = proto.SerializeToString()
-        payload = (MARKET_DEPTH + PROTOBUF_OFFSET).to_bytes(4, "big") + body
-    else:
-        fields = (
-            MARKET_DEPTH,
-            1,
+def encode(change: Change, encoder: Encoder) -> bytes:
+    """One framed updateMktDepth, by the simulator's encoder (text, or protobuf from the version
+    its gateway sends depth as protobuf)."""
+    return depth_frame(
+        encoder,
+        DepthChange(
             change.req_id,
             change.position,
             change.operation,
             change.side,
-            repr(change.price),
+            change.price,
             change.size,
-        )
-        payload = "".join(f"{f}\0" for f in fields).encode()
-    return len(payload).to_bytes(4, "big") + payload
+        ),
+    )
 
 
 def generate(version: int, req_ids: Sequence[int], count: int, seed: int) -> FrameSet:
     """``count`` depth frames over the books ``req_ids``; one callback (one message) each."""
-    frames = [encode(c, version) for c in changes(req_ids, count, seed)]
+    encoder = Encoder(version)
+    frames = [encode(c, encoder) for c in changes(req_ids, count, seed)]
     offsets = (0, *accumulate(len(f) for f in frames))
     return FrameSet(version, b"".join(frames), offsets, tuple(range(len(frames) + 1)))

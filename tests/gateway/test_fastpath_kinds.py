@@ -26,6 +26,13 @@ from publisher.gateway.adapter import Adapter
 from publisher.gateway.client import GatewayClient, Phase
 from publisher.gateway.fastpath import TickFastPath
 from publisher.gateway.framing import split_message
+from publisher.sim.catalogue import Catalogue
+from publisher.sim.kinds.book import SimBook
+from publisher.sim.kinds.tbt import TbtStream
+from publisher.sim.market import Market
+from publisher.sim.protocol import Encoder
+from publisher.sim.protocol.data_encoding import depth_frame, tbt_frame
+from publisher.sim.protocol.data_events import TBT_TYPES as SIM_TBT_TYPES
 from tests.gateway.test_fastpath import INTS, PRICES, SIZES, NoEvents
 from tests.gateway.test_fastpath import Recorder as TickRecorder
 from tests.support.waiting import wait_for
@@ -576,3 +583,45 @@ def test_a_sink_without_the_new_methods_leaves_these_frames_to_ibapi() -> None:
     """An older tick sink (only on_price/on_size/...) gets these frames declined, not lost."""
     frame = b"12\x001\x005\x000\x000\x001\x00288.9\x00300\x00"
     assert TickFastPath(TickRecorder(), CLASSIC).decode(frame) is False
+
+
+SIM_VERSIONS = [176, CLASSIC, RAW_IDS, 207, PROTOBUF]
+"""176 and 225-226 as the captured gateways; 205 text behind binary ids; 207 depth in protobuf
+and tick-by-tick still text."""
+
+
+def simulated_frames(seed: int, version: int, steps: int) -> list[bytes]:
+    """The simulated gateway's own tickByTick and depth frames (L1 and smart L2 books, every
+    tick-by-tick type) over ``steps`` market steps, as it encodes them at ``version``."""
+    market = Market(seed, clock=lambda: 1_767_268_800.0)
+    (aapl,) = [i for i in Catalogue.builtin() if i.spec.local_symbol == "AAPL"]
+    market.subscribe(1, aapl)
+    walk = market.feed(aapl)
+    encoder = Encoder(version)
+    frames: list[bytes] = []
+    SimBook(2, 10, walk, lambda c: frames.append(depth_frame(encoder, c)), seed=seed).start()
+    SimBook(
+        3, 5, walk, lambda c: frames.append(depth_frame(encoder, c)), is_smart=True, seed=seed
+    ).start()
+    for req_id, tick_type in enumerate(SIM_TBT_TYPES.values(), start=10):
+        stream = TbtStream(
+            req_id,
+            tick_type,
+            walk,
+            lambda e: frames.append(tbt_frame(encoder, e)),
+            clock=lambda: 1_767_268_800.0,
+        )
+        stream.start()
+    for _ in range(steps):
+        market.next_ticks(1)
+    return frames
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 2**32), version=st.sampled_from(SIM_VERSIONS))
+def test_the_simulated_gateways_frames_take_the_fast_path(seed: int, version: int) -> None:
+    """Every tickByTick and depth frame the simulator sends is handled, with ibapi's calls."""
+    frames = simulated_frames(seed, version, 80)
+    assert len(frames) > 100
+    for payload in frames:
+        assert assert_equivalent(payload[4:], version), payload
