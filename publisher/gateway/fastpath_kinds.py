@@ -22,6 +22,7 @@ Hypothesis, in every layout.
 """
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, Final
 
 from ibapi.const import NO_VALID_ID, UNSET_DOUBLE, UNSET_INTEGER
@@ -226,10 +227,14 @@ class KindsFastPath:
                 ask_size = _proto_size(quote.sizeAsk, quote.HasField, "sizeAsk")
             elif tick_type != TBT_MIDPOINT or which != "historicalTickMidPoint":
                 return True
+            else:
+                mid = proto.historicalTickMidPoint
+                text = mid.size  # ibapi makes a Decimal of it (and drops it): it must convert
+                if text or mid.HasField("size"):
+                    Decimal(text)
         except Exception:
             return False
         if tick_type == TBT_MIDPOINT:
-            mid = proto.historicalTickMidPoint
             self._tbt_mid(req_id, mid.time, mid.price)
         elif tick_type == TBT_BID_ASK:
             flags = quote.tickAttribBidAsk

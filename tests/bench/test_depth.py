@@ -23,7 +23,7 @@ from bench.receivers import Arrival
 from publisher.gateway.framing import FrameBuffer, split_message
 from publisher.sim.burst import CLASSIC_VERSION, PROTOBUF_VERSION
 from subscribers.depth import OPERATIONS, SIDES, DepthBook
-from tests.gateway.test_fastpath_kinds import assert_equivalent
+from tests.gateway.kinds_reference import assert_equivalent
 
 REQ_IDS = list(range(3000, 3000 + BOOKS))
 VERSIONS = (CLASSIC_VERSION, PROTOBUF_VERSION)

@@ -1,233 +1,30 @@
 """The tickByTick and depth fast path against ibapi's own decoder, frame for frame (Hypothesis).
 
-As in ``test_fastpath.py``: the reference is ibapi's ``Decoder`` (text fields split as
-``GatewayClient`` splits them, or ``processProtoBuf``) feeding an adapter that converts ibapi's
-callbacks as the issue-13 interfaces say (``updateMktDepth`` -> ``on_depth(..., None, ...,
-False)``, attribute objects -> booleans). That is our ``Adapter`` once it has the callbacks, and
-until then :class:`ReferenceAdapter` below. For every generated frame the fast path must decline
-it or make exactly the same sink calls, compared by ``repr`` (sizes as the tick path publishes
-them, ``normal_size``). Protobuf frames that ibapi decodes without an error must be handled.
+As in ``test_fastpath.py``, with the reference of :mod:`tests.gateway.kinds_reference`: for
+every generated frame (edge values: unset sizes, NaN, +-0, infinities, empty or non-UTF-8
+market makers and exchanges, odd attribute masks, missing and extra fields, absent protobuf
+fields) the fast path must decline it or make exactly ibapi's calls. Protobuf frames that ibapi
+decodes without an error must be handled.
 """
 
-import socket
 import struct
-from decimal import Decimal
 from typing import Any
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from ibapi.decoder import Decoder
 from ibapi.protobuf.MarketDepth_pb2 import MarketDepth as MarketDepthProto
 from ibapi.protobuf.MarketDepthL2_pb2 import MarketDepthL2 as MarketDepthL2Proto
 from ibapi.protobuf.TickByTickData_pb2 import TickByTickData as TickByTickProto
 
-from publisher.core.normalise import Size, normal_size
-from publisher.gateway.adapter import Adapter
-from publisher.gateway.client import GatewayClient, Phase
-from publisher.gateway.fastpath import TickFastPath
-from publisher.gateway.framing import split_message
-from publisher.sim.catalogue import Catalogue
-from publisher.sim.kinds.book import SimBook
-from publisher.sim.kinds.tbt import TbtStream
-from publisher.sim.market import Market
-from publisher.sim.protocol import Encoder
-from publisher.sim.protocol.data_encoding import depth_frame, tbt_frame
-from publisher.sim.protocol.data_events import TBT_TYPES as SIM_TBT_TYPES
-from tests.gateway.test_fastpath import INTS, PRICES, SIZES, NoEvents
-from tests.gateway.test_fastpath import Recorder as TickRecorder
-from tests.support.waiting import wait_for
-
-CLASSIC = 200
-RAW_IDS = 205  # text fields behind a 4-byte message id
-PROTOBUF = 226
-BEFORE_SMART = 140  # text updateMktDepthL2 without the isSmartDepth field
-OLD = 120  # no fast path at all
-TEXT_VERSIONS = st.sampled_from([CLASSIC, RAW_IDS, BEFORE_SMART, OLD])
-KIND_CALLBACKS = ("tickByTickAllLast", "tickByTickBidAsk", "tickByTickMidPoint", "updateMktDepth")
-
-Call = tuple[str, str]
-
-
-class Recorder(TickRecorder):
-    """The tick sink with the issue-13 methods, recording each call's ``repr``."""
-
-    def on_tbt_last(
-        self,
-        req_id: int,
-        tick_type: int,
-        time: int,
-        price: float,
-        size: Size,
-        past_limit: bool,
-        unreported: bool,
-        exchange: str,
-        special_conditions: str,
-    ) -> None:
-        values = (req_id, tick_type, time, price, normal_size(size), past_limit, unreported)
-        self.calls.append(("tbt_last", repr((*values, exchange, special_conditions))))
-
-    def on_tbt_bid_ask(
-        self,
-        req_id: int,
-        time: int,
-        bid: float,
-        ask: float,
-        bid_size: Size,
-        ask_size: Size,
-        bid_past_low: bool,
-        ask_past_high: bool,
-    ) -> None:
-        sizes = (normal_size(bid_size), normal_size(ask_size))
-        values = (req_id, time, bid, ask, *sizes, bid_past_low, ask_past_high)
-        self.calls.append(("tbt_bid_ask", repr(values)))
-
-    def on_tbt_midpoint(self, req_id: int, time: int, mid: float) -> None:
-        self.calls.append(("tbt_midpoint", repr((req_id, time, mid))))
-
-    def on_depth(
-        self,
-        req_id: int,
-        position: int,
-        market_maker: str | None,
-        operation: int,
-        side: int,
-        price: float,
-        size: Size,
-        is_smart: bool,
-    ) -> None:
-        values = (req_id, position, market_maker, operation, side, price, normal_size(size))
-        self.calls.append(("depth", repr((*values, is_smart))))
-
-
-class ReferenceAdapter(Adapter):
-    """ibapi's callbacks converted as interfaces.md says, until our Adapter has them."""
-
-    def __init__(self, sink: Recorder) -> None:
-        super().__init__(NoEvents(), sink)
-        self._sink = sink
-
-    def tickByTickAllLast(
-        self,
-        reqId: int,
-        tickType: int,
-        time: int,
-        price: float,
-        size: Decimal,
-        tickAttribLast: Any,
-        exchange: str,
-        specialConditions: str,
-    ) -> None:
-        attrib = tickAttribLast
-        self._sink.on_tbt_last(
-            reqId,
-            tickType,
-            time,
-            price,
-            size,
-            attrib.pastLimit,
-            attrib.unreported,
-            exchange,
-            specialConditions,
-        )
-
-    def tickByTickBidAsk(
-        self,
-        reqId: int,
-        time: int,
-        bidPrice: float,
-        askPrice: float,
-        bidSize: Decimal,
-        askSize: Decimal,
-        tickAttribBidAsk: Any,
-    ) -> None:
-        flags = tickAttribBidAsk
-        self._sink.on_tbt_bid_ask(
-            reqId,
-            time,
-            bidPrice,
-            askPrice,
-            bidSize,
-            askSize,
-            flags.bidPastLow,
-            flags.askPastHigh,
-        )
-
-    def tickByTickMidPoint(self, reqId: int, time: int, midPoint: float) -> None:
-        self._sink.on_tbt_midpoint(reqId, time, midPoint)
-
-    def updateMktDepth(
-        self, reqId: int, position: int, operation: int, side: int, price: float, size: Decimal
-    ) -> None:
-        self._sink.on_depth(reqId, position, None, operation, side, price, size, False)
-
-    def updateMktDepthL2(
-        self,
-        reqId: int,
-        position: int,
-        marketMaker: str,
-        operation: int,
-        side: int,
-        price: float,
-        size: Decimal,
-        isSmartDepth: bool,
-    ) -> None:
-        self._sink.on_depth(
-            reqId, position, marketMaker, operation, side, price, size, isSmartDepth
-        )
-
-    def tickByTickDataProtoBuf(self, proto: Any) -> None:
-        pass
-
-    def updateMarketDepthProtoBuf(self, proto: Any) -> None:
-        pass
-
-    def updateMarketDepthL2ProtoBuf(self, proto: Any) -> None:
-        pass
-
-
-def reference_adapter(sink: Recorder) -> Adapter:
-    """Our Adapter if it converts these callbacks already, else the test's reference."""
-    if all(name in vars(Adapter) for name in KIND_CALLBACKS):
-        return Adapter(NoEvents(), sink)
-    return ReferenceAdapter(sink)
-
-
-def via_ibapi(payload: bytes, version: int) -> list[Call] | type[BaseException]:
-    """What ibapi + the adapter hand the sink (GatewayClient._dispatch's reference path)."""
-    sink = Recorder()
-    decoder = Decoder(reference_adapter(sink), version)
-    try:
-        msg_id, body = split_message(payload, version)
-        if msg_id > 200:
-            decoder.processProtoBuf(body, msg_id - 200)
-        else:
-            decoder.interpret(tuple(body.split(b"\0")[:-1]), msg_id)
-    except Exception as exc:
-        return type(exc)
-    return sink.calls
-
-
-def via_fast(payload: bytes, version: int) -> tuple[bool, list[Call] | type[BaseException]]:
-    """Whether the fast path handled the frame, and its calls (or what the sink raised)."""
-    sink = Recorder()
-    try:
-        handled = TickFastPath(sink, version).decode(payload)
-    except Exception as exc:
-        return True, type(exc)
-    return handled, sink.calls
-
-
-def assert_equivalent(payload: bytes, version: int, *, must_handle_valid: bool = False) -> bool:
-    """The property; returns whether the fast path handled the frame."""
-    reference = via_ibapi(payload, version)
-    handled, calls = via_fast(payload, version)
-    if not handled:
-        assert calls == [], "a declined frame must not reach the sink"
-        assert not (must_handle_valid and isinstance(reference, list)), (payload, reference)
-        return False
-    assert reference == calls, payload
-    return True
-
+from tests.gateway.kinds_reference import (
+    BEFORE_SMART,
+    CLASSIC,
+    PROTOBUF,
+    RAW_IDS,
+    TEXT_VERSIONS,
+    assert_equivalent,
+)
+from tests.gateway.test_fastpath import INTS, PRICES, SIZES
 
 # -- text frames -------------------------------------------------------------------------------
 
@@ -440,6 +237,8 @@ def tick_by_tick(draw: st.DrawFn) -> dict[str, Any]:
 @example(fields={"reqId": 7, "tickType": 3, "historicalTickLast": {"price": 1.0}})
 @example(fields={"reqId": 0, "tickType": 4, "historicalTickMidPoint": {"price": -0.0}})
 @example(fields={"tickType": 3, "historicalTickBidAsk": {"sizeBid": "", "priceBid": 1.0}})
+@example(fields={"tickType": 4, "historicalTickMidPoint": {"price": 0.0, "size": "x"}})
+@example(fields={"tickType": 4, "historicalTickMidPoint": {"size": ""}})
 def test_protobuf_tick_by_tick_decodes_as_ibapi_does(fields: dict[str, Any]) -> None:
     """A protobuf TickByTickData, any field absent and any tick for any type, gives ibapi's
     call (or none where ibapi makes none)."""
@@ -485,143 +284,3 @@ def test_protobuf_depth_decodes_as_ibapi_does(fields: dict[str, Any], l2: bool) 
 def test_arbitrary_binary_frames_are_declined_or_decoded_alike(body: bytes, msg_id: int) -> None:
     """Garbage behind a tickByTick or depth id is declined, or decoded exactly as ibapi does."""
     assert_equivalent(struct.pack(">I", msg_id) + body, PROTOBUF)
-
-
-def usual_frames() -> list[tuple[bytes, int]]:
-    """(payload, server version) of frames as a gateway usually sends them, every layout."""
-    frames = [
-        (b"99\x007\x001\x001767268800\x00288.91\x00100\x000\x00NASDAQ\x00\x00", CLASSIC),
-        (b"99\x007\x003\x001767268800\x00288.9\x00289\x00300\x00200\x000\x00", CLASSIC),
-        (b"99\x007\x004\x001767268800\x00288.95\x00", CLASSIC),
-        (b"12\x001\x005\x000\x000\x001\x00288.9\x00300\x00", CLASSIC),
-        (b"13\x001\x005\x000\x00NSDQ\x000\x001\x00288.9\x00300\x001\x00", CLASSIC),
-        (b"13\x001\x005\x000\x00NSDQ\x000\x001\x00288.9\x00300\x00", BEFORE_SMART),
-        (struct.pack(">I", 12) + b"1\x005\x000\x000\x001\x00288.9\x00300\x00", RAW_IDS),
-    ]
-    last = {"time": 1, "price": 288.91, "size": "100", "exchange": "NASDAQ"}
-    quote = {"time": 1, "priceBid": 288.9, "priceAsk": 289.0, "sizeBid": "3", "sizeAsk": "2"}
-    depth = {"position": 0, "operation": 0, "side": 1, "price": 288.9, "size": "300"}
-    protos = [
-        (299, TickByTickProto(reqId=7, tickType=2, historicalTickLast=last)),
-        (299, TickByTickProto(reqId=7, tickType=3, historicalTickBidAsk=quote)),
-        (299, TickByTickProto(reqId=7, tickType=4, historicalTickMidPoint={"price": 288.95})),
-        (212, MarketDepthProto(reqId=5, marketDepthData=depth)),
-        (213, MarketDepthL2Proto(reqId=5, marketDepthData={**depth, "marketMaker": "NSDQ"})),
-    ]
-    for msg_id, proto in protos:
-        frames.append((struct.pack(">I", msg_id) + proto.SerializeToString(), PROTOBUF))
-    return frames
-
-
-def test_usual_frames_take_the_fast_path() -> None:
-    """The frames a gateway usually sends are handled, in every layout, not left to ibapi."""
-    for payload, version in usual_frames():
-        assert assert_equivalent(payload, version), payload
-        assert via_fast(payload, version)[1], payload  # and it made a call
-
-
-class FlushingRecorder(Recorder):
-    def flush(self) -> None: ...
-
-
-class RefusingAdapter(Adapter):
-    """An Adapter whose tickByTick and depth callbacks fail: ibapi must not decode them."""
-
-    def _refuse(self, *args: Any) -> None:
-        raise AssertionError("ibapi decoded a frame the fast path should have")
-
-    tickByTickAllLast = tickByTickBidAsk = tickByTickMidPoint = _refuse  # noqa: N815  # ibapi's names
-    updateMktDepth = updateMktDepthL2 = _refuse  # noqa: N815  # ibapi's names
-
-
-def read_through_client(payloads: list[bytes], version: int, sink: FlushingRecorder) -> None:
-    """Send the frames over a socket pair to a GatewayClient and read until the sink has as
-    many calls as ibapi makes of them."""
-    expected = 0
-    for payload in payloads:
-        reference = via_ibapi(payload, version)
-        assert isinstance(reference, list)
-        expected += len(reference)
-    ours, theirs = socket.socketpair()
-    try:
-        client = GatewayClient(RefusingAdapter(NoEvents(), sink), ticks=sink)
-        ours.setblocking(False)
-        client._sock = ours
-        client.phase = Phase.OPEN
-        client.serverVersion_ = version
-        client.decoder = Decoder(client.wrapper, version)
-        theirs.sendall(b"".join(struct.pack(">I", len(p)) + p for p in payloads))
-
-        def all_read() -> bool:
-            client.on_readable()
-            return len(sink.calls) >= expected
-
-        wait_for(all_read, f"{expected} calls at server version {version}", every=0)
-    finally:
-        ours.close()
-        theirs.close()
-
-
-def test_the_read_path_hands_these_frames_to_the_fast_path() -> None:
-    """Over a real socket, GatewayClient decodes tickByTick and depth frames with the fast path:
-    the sink gets ibapi's calls, and ibapi's callbacks for them (which fail here) never run."""
-    by_version: dict[int, list[bytes]] = {}
-    for payload, version in usual_frames():
-        by_version.setdefault(version, []).append(payload)
-    for version, payloads in by_version.items():
-        sink = FlushingRecorder()
-        read_through_client(payloads, version, sink)
-        expected: list[Call] = []
-        for payload in payloads:
-            reference = via_ibapi(payload, version)
-            assert isinstance(reference, list)
-            expected += reference
-        assert sink.calls == expected
-
-
-def test_a_sink_without_the_new_methods_leaves_these_frames_to_ibapi() -> None:
-    """An older tick sink (only on_price/on_size/...) gets these frames declined, not lost."""
-    frame = b"12\x001\x005\x000\x000\x001\x00288.9\x00300\x00"
-    assert TickFastPath(TickRecorder(), CLASSIC).decode(frame) is False
-
-
-SIM_VERSIONS = [176, CLASSIC, RAW_IDS, 207, PROTOBUF]
-"""176 and 225-226 as the captured gateways; 205 text behind binary ids; 207 depth in protobuf
-and tick-by-tick still text."""
-
-
-def simulated_frames(seed: int, version: int, steps: int) -> list[bytes]:
-    """The simulated gateway's own tickByTick and depth frames (L1 and smart L2 books, every
-    tick-by-tick type) over ``steps`` market steps, as it encodes them at ``version``."""
-    market = Market(seed, clock=lambda: 1_767_268_800.0)
-    (aapl,) = [i for i in Catalogue.builtin() if i.spec.local_symbol == "AAPL"]
-    market.subscribe(1, aapl)
-    walk = market.feed(aapl)
-    encoder = Encoder(version)
-    frames: list[bytes] = []
-    SimBook(2, 10, walk, lambda c: frames.append(depth_frame(encoder, c)), seed=seed).start()
-    SimBook(
-        3, 5, walk, lambda c: frames.append(depth_frame(encoder, c)), is_smart=True, seed=seed
-    ).start()
-    for req_id, tick_type in enumerate(SIM_TBT_TYPES.values(), start=10):
-        stream = TbtStream(
-            req_id,
-            tick_type,
-            walk,
-            lambda e: frames.append(tbt_frame(encoder, e)),
-            clock=lambda: 1_767_268_800.0,
-        )
-        stream.start()
-    for _ in range(steps):
-        market.next_ticks(1)
-    return frames
-
-
-@settings(max_examples=6, deadline=None)
-@given(seed=st.integers(0, 2**32), version=st.sampled_from(SIM_VERSIONS))
-def test_the_simulated_gateways_frames_take_the_fast_path(seed: int, version: int) -> None:
-    """Every tickByTick and depth frame the simulator sends is handled, with ibapi's calls."""
-    frames = simulated_frames(seed, version, 80)
-    assert len(frames) > 100
-    for payload in frames:
-        assert assert_equivalent(payload[4:], version), payload
