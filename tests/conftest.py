@@ -37,6 +37,7 @@ UNIT = frozenset(
         "service/test_status.py",
         "sim/test_catalogue.py",
         "sim/test_kinds_pure.py",
+        "sim/test_kinds_wire.py",
         "sim/test_market.py",
         "sim/test_protocol.py",
         "subscribers/test_client.py",
