@@ -10,7 +10,8 @@ that ibapi decodes it as before. The conversions are ibapi's own, field by field
 * protobuf tickByTick (``processTickByTickMsgProtoBuf``): an absent reqId is NO_VALID_ID, an
   absent tick type 0; the tick must be the one the type names (else ibapi calls nothing), and
   its absent fields keep ibapi's defaults, which are the protobuf defaults (time 0, price 0.0,
-  "" and False) except sizes (absent: unset, None);
+  "" and False) except sizes (absent: unset, None); a MidPoint's size is not handed on, but
+  ibapi makes a ``Decimal`` of it when present, so one that does not convert is declined;
 * protobuf depth: absent operation and side are UNSET_INTEGER, price UNSET_DOUBLE, size unset;
   an absent position is UNSET_INTEGER for updateMktDepth but 0 for updateMktDepthL2 (as ibapi
   has it); no ``marketDepthData`` at all means no call.
