@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import publisher.commands.keys as keys
 import publisher.proxy as proxy
 import publisher.sim.cli as sim_cli
+import publisher.tap.cli as tap_cli
 from publisher import __version__
 from publisher.commands.check_config import check_config
 from publisher.config import add_override_flags, load_settings, overrides_from_args
@@ -118,6 +119,15 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     keys.add_arguments(keys_parser)
+
+    tap_parser = sub.add_parser(
+        "tap",
+        help="record a TWS API session: a proxy between a client and a gateway",
+        description=tap_cli.DESCRIPTION,
+        epilog=tap_cli.EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    tap_cli.add_arguments(tap_parser)
     return parser
 
 
@@ -160,6 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_proxy(args)
         if args.command == "keys":
             return keys.run(args)
+        if args.command == "tap":
+            return tap_cli.run(args)
         if args.command == "sim":
             configure_logging(args.log_level)
             code: int = sim_cli.run(args)
