@@ -36,7 +36,8 @@ def free_port() -> int:
 def config_text(
     gateway_port: int, bus_port: int, snapshot_port: int, metrics_port: int, depth_books: int = 0
 ) -> str:
-    """A publisher configuration with every instrument of the simulator's catalogue, or with
+    """A publisher configuration with every non-option instrument of the simulator's catalogue,
+    or with
     ``depth_books`` of them, each with ``data = ["depth:10"]`` and nothing else."""
     lines = [
         "[publisher]",
@@ -54,8 +55,13 @@ def config_text(
         "",
         "[metrics]",
         f'listen = "127.0.0.1:{metrics_port}"',
+        "",
+        "[control]",
+        'listen = ""',  # no control socket: the default port may be another publisher's
     ]
-    instruments = list(Catalogue.builtin())
+    # The catalogue's options (added with the data kinds) are left out: the bench's universe
+    # stays the stocks, futures and FX it has always measured.
+    instruments = [i for i in Catalogue.builtin() if i.spec.sec_type != "OPT"]
     for instrument in instruments[:depth_books] if depth_books else instruments:
         spec = instrument.spec
         key = spec.local_symbol.replace(" ", "")
