@@ -10,6 +10,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+import zmq
+
 import publisher.commands.keys as keys
 import publisher.proxy as proxy
 import publisher.sim.cli as sim_cli
@@ -136,7 +138,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     configure_logging(args.log_level)
     settings = load_settings(args.config, os.environ, overrides_from_args(args))
-    service = PublisherService(settings)
+    try:
+        service = PublisherService(settings)
+    except zmq.ZMQError as exc:  # a port another process holds: say which, no traceback
+        print(
+            f"error: {args.config}: cannot bind a socket: {exc} (is another publisher using it? "
+            "bus.pub, bus.snapshot and control.listen name the endpoints)",
+            file=sys.stderr,
+        )
+        return EXIT_FATAL
     install_stop_handlers(service.stop)
     return service.run()
 
