@@ -81,7 +81,7 @@ output:
   Line mode: the publish time (local clock unless --utc), the topic, #seq, then for a tick
   its field, value and market data type (mdt 1 live, 2 frozen, 3 delayed, 4 delayed-frozen);
   '-' is IB's "no price". For status: scope [key] state: message (code N). For hb: the
-  publisher's gateway state and how many tick topics it reports.
+  publisher's gateway state and how many data topics it reports.
   --json: one JSON object per line, the message's payload keys plus "topic".
   The wire format is described in docs/wire-protocol.md.
 

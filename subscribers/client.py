@@ -46,8 +46,8 @@ from subscribers.intake import Intake
 from subscribers.leases import Held
 from subscribers.liveness import HeartbeatWatch, PublisherInfo
 from subscribers.ondemand import OnDemand
-from subscribers.schema import DEFAULT_DATA, SubscribeReply
-from subscribers.selection import Selection
+from subscribers.schema import DEFAULT_DATA, DEPTH_PREFIX, SubscribeReply
+from subscribers.selection import DEFAULT_DATA_NAMES, Selection, data_prefixes
 from subscribers.snapshot import DEFAULT_TIMEOUT, SnapshotClient
 from subscribers.states import StateKey
 from subscribers.stats import SubscriberStats as SubscriberStats  # re-exported, as before
@@ -74,10 +74,15 @@ class Subscriber:
     """A connected SUB socket delivering decoded, validated, in-order bus messages.
 
     ``prefixes`` are ZeroMQ byte-prefix subscriptions (``""`` is everything). ``exact_keys`` adds
-    a subscription to ``tick.<key>`` for each key and, once any are given, restricts tick topics
-    to exactly those keys; status and heartbeat topics still pass when a prefix selects them.
-    Without ``prefixes`` the subscriber takes every topic, or only the exact keys' ticks when
-    ``exact_keys`` are given.
+    a subscription to ``<data>.<key>`` for each key and each of ``data`` (topic prefixes without
+    the dot: ``tick`` (default), ``tbt``, ``depth``, ``bar``, ``greeks``; the kind families
+    ``l1`` and ``bars`` are accepted too) and, once any are given, restricts every data topic to
+    exactly those keys (``depth.ES`` never delivers ``depth.ESZ6``); status and heartbeat topics
+    still pass when a prefix selects them. Without ``prefixes`` the subscriber takes every
+    topic, or only the exact keys' topics when ``exact_keys`` are given.
+
+    What arrives is also kept per key: :attr:`book` (top of book from ticks), :attr:`books`
+    (L2 books from depth), :attr:`bars`, :attr:`greeks` and :attr:`tbt` (the latest of each).
 
     ``snapshot`` starts from (and resynchronises after a publisher restart with) the last-value
     snapshot at ``snapshot_endpoint``; ``snapshot_timeout`` bounds each attempt. ``curve`` makes
@@ -102,6 +107,7 @@ class Subscriber:
         *,
         prefixes: Sequence[str] | None = None,
         exact_keys: Sequence[str] = (),
+        data: Sequence[str] = DEFAULT_DATA_NAMES,
         context: zmq.Context[Any] | None = None,
         rcvhwm: int = DEFAULT_RCVHWM,
         snapshot: bool = False,
@@ -123,7 +129,7 @@ class Subscriber:
         self.endpoint = endpoint
         if prefixes is None:  # by default: everything, or only the exact keys when given
             prefixes = () if exact_keys or requests else ("",)
-        self._selection = Selection(prefixes, exact_keys)
+        self._selection = Selection(prefixes, exact_keys, data_prefixes(data))
         self._on_event = on_event or _ignore
         self._clock = clock
         self._watch = HeartbeatWatch(heartbeat_interval)
@@ -133,6 +139,17 @@ class Subscriber:
         self.seq = self._intake.seq
         self.book = self._intake.book
         """Top of book per instrument, from every tick delivered (snapshot ticks included)."""
+        self.books = self._intake.books
+        """The L2 book per key (:class:`~subscribers.depth.DepthBook`), from ``depth.``
+        messages, seeded from snapshots and resynced from one after a gap (see
+        :meth:`book_ready`)."""
+        self.bars = self._intake.bars
+        """The latest 5-second bar per key (:class:`~subscribers.wire.Bar`)."""
+        self.greeks = self._intake.greeks
+        """The latest option computation per key and field: ``sub.greeks["AAPL_C190"]
+        ["model_option"].delta`` (:class:`~subscribers.wire.Greeks`)."""
+        self.tbt = self._intake.tbt
+        """The latest tick-by-tick event per key and kind: ``sub.tbt["AAPL"]["last"]``."""
         self._next_timer = math.inf
         self._own_context = context is None
         self._context: zmq.Context[Any] = zmq.Context() if context is None else context
@@ -184,6 +201,11 @@ class Subscriber:
     def socket(self) -> zmq.Socket[Any]:
         """The SUB socket (to register with a ``zmq.Poller``; only :meth:`recv` should read it)."""
         return self._socket
+
+    def book_ready(self, key: str) -> bool:
+        """Whether ``sub.books[key]`` is the publisher's book (seeded from a snapshot, or built
+        from its session's first change), not emptied for a resync in flight."""
+        return DEPTH_PREFIX + key in self._intake.books_ok
 
     @property
     def closed(self) -> bool:

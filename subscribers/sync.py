@@ -66,6 +66,9 @@ class SnapshotSync:
         self._on_event = on_event
         self._intake = intake
         self._held: list[Message] = []
+        self._partial: set[str] | None = None
+        """The depth topics a book resync in flight asks for; None for a whole snapshot."""
+        intake.on_resync = self.resync
 
     @property
     def live(self) -> bool:
@@ -94,10 +97,26 @@ class SnapshotSync:
     def request(self) -> None:
         """Ask for a snapshot of every cached topic subscribed to, holding messages meanwhile."""
         self._end_request()
+        self._partial = None
         prefixes = self._intake.selection.snapshot_prefixes()
         if not prefixes:  # nothing subscribed is cached (status or hb only)
             self._release()
             return
+        self._send(prefixes)
+
+    def resync(self, topic: str) -> None:
+        """Ask for a snapshot of one depth topic's book (holding messages meanwhile); a whole
+        snapshot already awaited covers it, a book resync in flight is widened to it."""
+        if not self.live:
+            if self._partial is None or topic in self._partial:
+                return
+            self._partial.add(topic)
+        else:
+            self._partial = {topic}
+        self._end_request()
+        self._send(sorted(self._partial))
+
+    def _send(self, prefixes: list[str]) -> None:
         try:
             self.snapshots.request(prefixes)
         except zmq.ZMQError as exc:
@@ -134,6 +153,9 @@ class SnapshotSync:
 
     def _apply(self, snapshot: Snapshot) -> None:
         self._end_request()
+        if self._partial is not None:
+            self._apply_books(snapshot, self._partial)
+            return
         intake = self._intake
         tracks = intake.selection.tracks
         seqs: dict[str, int] = {}
@@ -145,8 +167,10 @@ class SnapshotSync:
             seqs[entry.topic] = entry.seq
             pubs.update(tick.pub for tick in entry.ticks)
             intake.seq.reset(entry.topic, snapshot.sid, entry.seq)
+            if entry.book is not None:
+                intake.seed_book(entry.topic, entry.seq, *entry.book)
             for tick in entry.ticks:
-                intake.book.apply_tick(tick)
+                intake.keep_latest(tick)
                 intake.ready.append(tick)
                 ticks += 1
         intake.seq.complete_sid = snapshot.sid
@@ -157,6 +181,20 @@ class SnapshotSync:
         counts["snapshots"] += 1
         counts["snapshot_ticks"] += ticks
         self._on_event(SnapshotApplied(snapshot.sid, MappingProxyType(seqs), ticks))
+        self._release()
+
+    def _apply_books(self, snapshot: Snapshot, topics: set[str]) -> None:
+        """A book resync's reply: seed each asked-for book, then go live again (held changes
+        at or below the book's ``seq`` are dropped as already in it)."""
+        intake = self._intake
+        for entry in snapshot.topics:
+            if entry.topic in topics and entry.book is not None:
+                if not intake.current_sid(entry.topic, snapshot.sid):
+                    continue  # from a session other than the one being read: no use
+                intake.seq.reset(entry.topic, snapshot.sid, entry.seq)
+                intake.seed_book(entry.topic, entry.seq, *entry.book)
+        intake.counts["malformed"] += snapshot.malformed
+        intake.counts["snapshots"] += 1
         self._release()
 
     def _failed(self, reason: str) -> None:
@@ -177,8 +215,12 @@ class SnapshotSync:
     def _release(self) -> None:
         """Go live: process the held messages, dropping those of a session since replaced."""
         self.state = SyncState.LIVE
+        self._partial = None
         held, self._held = self._held, []
         intake = self._intake
-        for msg in held:
+        for at, msg in enumerate(held):
+            if not self.live:  # a held change asked for a book resync: hold the rest again
+                self._held[:0] = held[at:]
+                return
             if intake.current(msg):
                 intake.process(msg)

@@ -33,19 +33,29 @@ from msgspec import UNSET
 
 from subscribers.messages import (
     TICK_KINDS,
+    Bar,
+    DataMessage,
+    Depth,
+    Greeks,
     Heartbeat,
     Message,
     Status,
+    Tbt,
     Tick,
     TickKind,
     UnknownTypeError,
     WireError,
 )
 from subscribers.schema import (
+    BAR_PREFIX,
+    DATA_PREFIXES,
+    DEPTH_PREFIX,
+    GREEKS_PREFIX,
     HEARTBEAT_PREFIX,
     SCHEMA_VERSION,
     SID_LIMIT,
     STATUS_PREFIX,
+    TBT_PREFIX,
     TICK_PREFIX,
     HeartbeatPayload,
     StatusPayload,
@@ -57,15 +67,21 @@ Buffer: TypeAlias = bytes | bytearray | memoryview | msgspec.Raw
 
 __all__ = [
     "ATTRIB_NAMES",
+    "DATA_PREFIXES",
     "HEARTBEAT_PREFIX",
     "SCHEMA_VERSION",
     "SID_LIMIT",
     "STATUS_PREFIX",
     "TICK_KINDS",
     "TICK_PREFIX",
+    "Bar",
+    "DataMessage",
+    "Depth",
+    "Greeks",
     "Heartbeat",
     "Message",
     "Status",
+    "Tbt",
     "Tick",
     "TickKind",
     "UnknownTypeError",
@@ -171,6 +187,13 @@ def _heartbeat(text: str, name: str, w: HeartbeatPayload) -> Heartbeat:
     )
 
 
+def _data(text: str, name: str, w: DataMessage) -> DataMessage:
+    """A contract 1.1 data message, decoded straight into its message Struct."""
+    if w.key != name:
+        raise WireError(f"key {w.key!r} does not match the topic", text)
+    return w
+
+
 class _Route(NamedTuple):
     """How to decode the payload of one topic prefix: its ``type``, decoder and checks."""
 
@@ -188,6 +211,10 @@ _ROUTES: Final = (
     _Route(TICK_PREFIX, "tick", msgspec.msgpack.Decoder(TickPayload).decode, _tick),
     _Route(STATUS_PREFIX, "status", msgspec.msgpack.Decoder(StatusPayload).decode, _status),
     _Route(HEARTBEAT_PREFIX, "hb", msgspec.msgpack.Decoder(HeartbeatPayload).decode, _heartbeat),
+    _Route(TBT_PREFIX, "tbt", msgspec.msgpack.Decoder(Tbt).decode, _data),
+    _Route(DEPTH_PREFIX, "depth", msgspec.msgpack.Decoder(Depth).decode, _data),
+    _Route(BAR_PREFIX, "bar", msgspec.msgpack.Decoder(Bar).decode, _data),
+    _Route(GREEKS_PREFIX, "greeks", msgspec.msgpack.Decoder(Greeks).decode, _data),
 )
 _KINDS: Final = frozenset(route.kind for route in _ROUTES)
 
@@ -200,7 +227,9 @@ def _route(text: str) -> tuple[str, _Route]:
             if not name:
                 raise WireError("topic has an empty name", text)
             return name, route
-    raise UnknownTypeError("unknown topic prefix (expected tick., status. or hb.)", text)
+    raise UnknownTypeError(
+        "unknown topic prefix (expected tick., status., hb., tbt., depth., bar. or greeks.)", text
+    )
 
 
 def _topic_text(topic: bytes) -> str:
@@ -314,6 +343,10 @@ def _reason(detail: str) -> str:
 
 def to_jsonable(msg: Message) -> dict[str, object]:
     """The message's payload map as it was on the wire, plus its ``"topic"``."""
+    if isinstance(msg, Tbt | Depth | Bar | Greeks):
+        data: dict[str, object] = {"topic": msg.topic}
+        data.update(msgspec.to_builtins(msg))  # UNSET keys (absent on the wire) stay absent
+        return data
     out: dict[str, object] = {
         "topic": msg.topic,
         "v": msg.v,
@@ -336,6 +369,40 @@ def to_jsonable(msg: Message) -> dict[str, object]:
     else:
         out.update(gateway=msg.gateway, seqs=dict(msg.seqs))
     return out
+
+
+def _value(datum: object) -> str:
+    return "-" if datum is UNSET else _number(datum)  # type: ignore[arg-type]
+
+
+def _data_text(msg: Tbt | Depth | Bar | Greeks) -> str:
+    """The body of :func:`format_line` for a contract 1.1 data message."""
+    if isinstance(msg, Depth):
+        maker = "" if msg.market_maker is None else f" {msg.market_maker}"
+        return (
+            f"{msg.operation} {msg.side}[{msg.position}] {_number(msg.price)} x "
+            f"{_number(msg.size)}{maker}"
+        )
+    if isinstance(msg, Tbt):
+        if msg.kind == "bid_ask":
+            return (
+                f"bid_ask {_value(msg.bid_size)} x {_value(msg.bid)} / {_value(msg.ask)} x "
+                f"{_value(msg.ask_size)}"
+            )
+        if msg.kind == "midpoint":
+            return f"midpoint {_value(msg.mid)}"
+        exchange = "" if msg.exchange is UNSET else f" {msg.exchange}"
+        return f"{msg.kind} {_value(msg.size)} @ {_value(msg.price)}{exchange}"
+    if isinstance(msg, Bar):
+        return (
+            f"bar {msg.what} {format_clock(msg.time * 1_000_000_000)} o {_number(msg.open)} "
+            f"h {_number(msg.high)} l {_number(msg.low)} c {_number(msg.close)} "
+            f"v {_number(msg.volume)} n {msg.count}"
+        )
+    return (
+        f"{msg.field} iv {_number(msg.implied_vol)} delta {_number(msg.delta)} "
+        f"price {_number(msg.opt_price)} und {_number(msg.und_price)} (mdt {msg.mdt})"
+    )
 
 
 def format_clock(ts_ns: int, tz: tzinfo | None = UTC) -> str:
@@ -387,4 +454,6 @@ def format_line(topic: str, msg: Message, *, tz: tzinfo | None = UTC) -> str:
         subject = msg.scope if msg.key is None else f"{msg.scope} {msg.key}"
         code = "" if msg.code is None else f" (code {msg.code})"
         return _printable(f"{head} {subject} {msg.state}: {msg.message}{code}")
-    return _printable(f"{head} gateway {msg.gateway}, {len(msg.seqs)} tick topics")
+    if isinstance(msg, Heartbeat):
+        return _printable(f"{head} gateway {msg.gateway}, {len(msg.seqs)} data topics")
+    return _printable(f"{head} {_data_text(msg)}")
