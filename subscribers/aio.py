@@ -206,9 +206,15 @@ class AsyncSubscriber:
         """As :meth:`Subscriber.request`, awaited."""
         ondemand = self._sync._ondemand
         wanted = OnDemand.wanted(instrument, data, lease)
-        reply = await self._call("subscribe", ondemand.request_body(wanted))
+        early = self._sync._subscribe_early(wanted)
+        try:
+            reply = await self._call("subscribe", ondemand.request_body(wanted))
+        except BaseException:
+            self._sync._take_back(early, ())
+            raise
         assert isinstance(reply, SubscribeReply)  # decode_reply's type for "subscribe"
         ondemand.granted(wanted, reply, again=False)
+        self._sync._take_back(early, reply.topics)
         self._sync._update_next_timer()
         return reply
 

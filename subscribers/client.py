@@ -41,9 +41,10 @@ from subscribers.control import (
     default_client_name,
 )
 from subscribers.curve import CurveKeys
+from subscribers.early import likely_topics
 from subscribers.events import Event
 from subscribers.intake import Intake
-from subscribers.leases import Held
+from subscribers.leases import Held, Wanted
 from subscribers.liveness import HeartbeatWatch, PublisherInfo
 from subscribers.ondemand import OnDemand
 from subscribers.schema import DEFAULT_DATA, DEPTH_PREFIX, SubscribeReply
@@ -257,9 +258,35 @@ class Subscriber:
         ``error`` is the contract's code; ``candidates`` for ``ambiguous_contract``) or when no
         reply comes within ``control_timeout``; ValueError for a malformed instrument.
         """
-        reply = self._ondemand.request(OnDemand.wanted(instrument, data, lease))
+        wanted = OnDemand.wanted(instrument, data, lease)
+        early = self._subscribe_early(wanted)
+        try:
+            reply = self._ondemand.request(wanted)
+        except BaseException:
+            self._take_back(early, ())
+            raise
+        self._take_back(early, reply.topics)
         self._update_next_timer()
         return reply
+
+    def _subscribe_early(self, wanted: Wanted) -> list[str]:
+        """Subscribe to the topics the request will most likely be granted before sending it
+        (so that its first messages cannot beat the subscription to the publisher); the
+        topics newly subscribed."""
+        early = likely_topics(wanted.instrument, wanted.data)
+        joined = self._intake.joined(tuple(early))
+        for topic in joined:
+            if topic not in self._selection.exact_topics:
+                self._socket.setsockopt(zmq.SUBSCRIBE, topic.encode())
+        return joined
+
+    def _take_back(self, early: Sequence[str], granted: Sequence[str]) -> None:
+        """Unsubscribe from the early topics the reply did not grant (a wrong guess, or a
+        refusal)."""
+        wrong = [topic for topic in early if topic not in granted]
+        held = {t for h in self._ondemand.held.values() for t in h.topics}
+        for topic in self._selection.drop([t for t in wrong if t not in held]):
+            self._socket.setsockopt(zmq.UNSUBSCRIBE, topic.encode())
 
     def release(self, key: str) -> None:
         """Stop holding ``key`` (unsubscribe at the publisher and here); a key not held is
@@ -396,10 +423,16 @@ class Subscriber:
         self._update_next_timer()
 
     def _on_granted(self, held: Held) -> None:
-        """Subscribe to the topics of an instrument granted on demand."""
+        """Subscribe to the topics of an instrument granted on demand; in snapshot mode, then
+        check the first ``seq`` of each against a snapshot of them (Clone pattern: what was
+        sent before the subscription took effect is in the snapshot; anything else missed is
+        a gap)."""
         for topic in self._intake.joined(held.topics):
             if topic not in self._selection.exact_topics:
                 self._socket.setsockopt(zmq.SUBSCRIBE, topic.encode())
+        if self._sync.enabled:
+            self._sync.sync_topics(held.topics)
+        self._update_next_timer()
 
     # -- timers ----------------------------------------------------------------------------
 

@@ -9,7 +9,9 @@ from typing import Any
 import msgspec
 import pytest
 
+from subscribers.control import instrument_from
 from subscribers.depth import DepthBook
+from subscribers.early import likely_key, likely_topics
 from subscribers.events import BookResync, BookSynced, Event, Gap
 from subscribers.intake import Intake
 from subscribers.liveness import HeartbeatWatch
@@ -303,3 +305,36 @@ def test_a_snapshot_reply_carries_books_and_latest_messages() -> None:
     book = DepthBook()
     book.replace(list(depth_entry.book[0]), list(depth_entry.book[1]))
     assert book.spread() == 2.0
+
+
+# -- the topics an on-demand request will likely be granted --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "key"),
+    [
+        ("NVDA", "NVDA"),
+        ({"key": "MY.KEY", "symbol": "X"}, "MY.KEY"),
+        ({"sec_type": "CASH", "symbol": "EUR", "currency": "USD"}, "EUR.USD"),
+        ({"sec_type": "FUT", "symbol": "ES", "last_trade_date": "202612"}, "ES.202612"),
+        ({"sec_type": "FUT", "symbol": "ES", "local_symbol": "ESZ6"}, "ESZ6"),
+        (
+            {"sec_type": "OPT", "symbol": "AAPL", "last_trade_date": "20261218", "right": "C",
+             "strike": 200.0},
+            "AAPL.20261218.C200",
+        ),
+        ({"con_id": 12345}, None),
+    ],
+)  # fmt: skip
+def test_the_likely_key_follows_the_publishers_rule(spec: Any, key: str | None) -> None:
+    assert likely_key(instrument_from(spec)) == key
+
+
+def test_likely_topics_follow_the_requested_kinds() -> None:
+    instrument = instrument_from("AAPL")
+    assert likely_topics(instrument, ("l1", "depth:5", "bars_5s")) == [
+        "tick.AAPL",
+        "depth.AAPL",
+        "bar.AAPL",
+    ]
+    assert likely_topics(instrument, ("nonsense",)) == []
