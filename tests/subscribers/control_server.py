@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import msgpack
 import zmq
 
+from subscribers.depth import DepthBook
 from subscribers.kinds import KindError, parse_kinds, topics
 from subscribers.schema import DATA_PREFIXES
 from tests.support.waiting import wait_for
@@ -191,11 +192,13 @@ class Bus:
         self.pub = pub
         self.seqs: dict[str, int] = {}
         self.latest: dict[str, dict[str, Any]] = {}
+        self.books: dict[str, DepthBook] = {}
 
     def restart(self, sid: int) -> None:
         self.sid = sid
         self.seqs.clear()
         self.latest.clear()
+        self.books.clear()
 
     def _send(self, topic: str, kind: str, body: dict[str, Any]) -> dict[str, Any]:
         seq = self.seqs[topic] = self.seqs.get(topic, 0) + 1
@@ -212,14 +215,38 @@ class Bus:
         self.latest[f"tick.{key}"] = payload
         return payload
 
+    def depth(
+        self, key: str, position: int, operation: str, side: str, price: float, size: float,
+        *, lost: bool = False,
+    ) -> None:  # fmt: skip
+        """Apply one change to ``key``'s book and send it (``lost``: count it, never send it)."""
+        book = self.books.setdefault(key, DepthBook())
+        assert book.apply(position, operation, side, price, size), "an impossible test change"
+        topic = f"depth.{key}"
+        body = {"key": key, "conid": 1, "position": position, "operation": operation,
+                "side": side, "price": price, "size": size, "market_maker": None,
+                "is_smart": False, "ts_recv": time.time_ns()}  # fmt: skip
+        if lost:
+            self.seqs[topic] = self.seqs.get(topic, 0) + 1
+        else:
+            self._send(topic, "depth", body)
+
     def snapshot_topics(self, prefix: str) -> list[dict[str, Any]]:
-        """The snapshot entries of the data topics under ``prefix``, as they stand now."""
-        return [
-            {"topic": topic, "seq": seq, "ticks": [self.latest[topic]] if topic in self.latest
-             else []}
-            for topic, seq in list(self.seqs.items())
-            if topic.startswith(prefix) and topic.startswith(DATA_PREFIXES)
-        ]  # fmt: skip
+        """The snapshot entries of the data topics under ``prefix``, as they stand now (a
+        depth topic's with its whole book)."""
+        entries = []
+        for topic, seq in list(self.seqs.items()):
+            if not topic.startswith(prefix) or not topic.startswith(DATA_PREFIXES):
+                continue
+            entry: dict[str, Any] = {"topic": topic, "seq": seq, "ticks": []}
+            if topic in self.latest:
+                entry["ticks"] = [self.latest[topic]]
+            if topic.startswith("depth."):
+                book = self.books[topic[len("depth.") :]]
+                entry["book"] = {"bids": [list(r) for r in book.bids],
+                                 "asks": [list(r) for r in book.asks]}  # fmt: skip
+            entries.append(entry)
+        return entries
 
     def status(
         self, key: str | None, state: str, code: int | None = None, message: str = ""
