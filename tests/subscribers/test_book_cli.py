@@ -3,13 +3,18 @@
 import io
 import json
 import threading
+import time
 
 import pytest
 
 from subscribers.book_cli import BookOptions, book_json, ladder, run_book
 from subscribers.cli import main
+from subscribers.client import Subscriber
 from subscribers.connect import Connection
 from subscribers.depth import DepthBook
+from subscribers.quotes import QuotesView
+from subscribers.snapshot import Snapshot, TopicSnapshot
+from subscribers.snapshot_cli import snapshot_json, snapshot_lines
 from tests.subscribers.control_server import SnapshotServer, servers
 from tests.support.waiting import wait_for
 
@@ -83,3 +88,43 @@ def test_once_prints_the_publishers_book(as_json: bool) -> None:
         text = out.getvalue()
         assert text.startswith("depth.ES  seq 2") and "\x1b" not in text
         assert "99.5" in text and "100" in text and "spread 0.5" in text
+
+
+def test_snapshot_lines_and_json_show_books() -> None:
+    """ibsub snapshot prints a depth topic's book as a ladder, and gives it in --json."""
+    snap = Snapshot(
+        5,
+        0,
+        (TopicSnapshot("depth.ES", 7, (), (((99.0, 1.0, None),), ((100.0, 2.0, "X"),))),),
+    )
+    lines = snapshot_lines(snap)
+    assert "depth.ES  last seq 7" in lines
+    assert any(line.split() == ["1", "99", "|", "100", "2", "X"] for line in lines), lines
+    entry = snapshot_json(snap)["topics"][0]  # type: ignore[index]
+    assert entry["book"] == {"bids": [[99.0, 1.0, None]], "asks": [[100.0, 2.0, "X"]]}
+
+
+def test_quotes_show_the_depth_spread_when_a_book_is_known() -> None:
+    """ibsub quotes appends the L2 book's spread to an instrument that also has depth."""
+    with servers() as (context, _, bus):
+        snap = SnapshotServer(context, bus.sid, [], bus)
+        try:
+            bus.depth("ES", 0, "insert", "bid", 99.5, 2.0)
+            bus.depth("ES", 0, "insert", "ask", 100.25, 4.0)
+            with Subscriber(
+                bus.endpoint, exact_keys=["ES"], data=("tick", "depth"), snapshot=True,
+                snapshot_endpoint=snap.endpoint, context=context,
+            ) as sub:  # fmt: skip
+                view = QuotesView(sub)
+
+                def shown() -> bool:
+                    bus.heartbeat()
+                    bus.tick("ES")
+                    while sub.recv(0.02) is not None:
+                        pass
+                    return "L2 spread 0.75" in view.line(time.time_ns())
+
+                wait_for(shown, "the L2 spread in the quotes line")
+                assert view.depth_spread("ES") == 0.75
+        finally:
+            snap.close()
