@@ -7,9 +7,12 @@ the same seq; a late joiner's book equals an early subscriber's; kinds asked for
 arrive too.
 """
 
+import csv
 import json
+import signal
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +22,7 @@ from subscribers.depth import Row
 from subscribers.snapshot import fetch
 from subscribers.wire import Bar, Depth, Greeks, Message, Tbt, Tick
 from tests.support.config import AAPL, MSFT
-from tests.support.processes import BIN
+from tests.support.processes import BIN, Processes
 from tests.support.stack import Stack
 from tests.support.waiting import DEADLINE, wait_for
 
@@ -147,3 +150,56 @@ def test_ibsub_book_once_prints_the_live_book(kinds: Stack) -> None:
     book = json.loads(done.stdout)
     assert book["topic"] == "depth.AAPL" and 1 <= len(book["bids"]) <= 3
     assert book["spread"] is not None and book["spread"] > 0
+
+
+def endpoints(stack: Stack) -> list[str]:
+    live = stack.publisher
+    return ["--endpoint", live.endpoint, "--snapshot-endpoint", live.snapshot_endpoint]
+
+
+def test_ibsub_tail_prints_every_kind(kinds: Stack) -> None:
+    """--exact AAPL prints every data topic of AAPL (JSON as the payloads), --type one kind."""
+    ibsub = str(BIN / "ibsub")
+    done = subprocess.run(
+        [ibsub, "tail", "--exact", "AAPL", "AAPL.C230", "--json", "--count", "400",
+         *endpoints(kinds)],
+        capture_output=True, text=True, timeout=DEADLINE,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert {"tick.AAPL", "tbt.AAPL", "depth.AAPL"} <= {line["topic"] for line in lines}
+    depth = next(line for line in lines if line["topic"] == "depth.AAPL")
+    assert depth["type"] == "depth" and depth["side"] in ("bid", "ask")
+    bars = subprocess.run(
+        [ibsub, "tail", "--exact", "AAPL", "--type", "bar", "--count", "2", *endpoints(kinds)],
+        capture_output=True, text=True, timeout=DEADLINE,
+    )  # fmt: skip
+    assert bars.returncode == 0, bars.stderr
+    assert [line.split()[1] for line in bars.stdout.splitlines()] == ["bar.AAPL", "bar.AAPL"]
+    assert all(" bar TRADES " in line for line in bars.stdout.splitlines())
+
+
+def test_ibsub_record_writes_every_kind(kinds: Stack, procs: Processes, tmp_path: Path) -> None:
+    """Rows of every kind, each with its own columns filled, in the same CSV files."""
+    out = tmp_path / "rec"
+    proc = procs.start([str(BIN / "ibsub"), "record", "--out", str(out), *endpoints(kinds)])
+
+    def text() -> str:
+        return "".join(p.read_text() for p in out.glob("ibsub-*.csv")) if out.is_dir() else ""
+
+    wait_for(
+        lambda: all(f"\n{kind}," in text() for kind in ("tick", "tbt", "depth", "bar", "greeks")),
+        "rows of every kind",
+    )
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=DEADLINE) == 0
+    rows: list[dict[str, str]] = []
+    for path in sorted(out.glob("ibsub-*.csv")):
+        with path.open(newline="") as f:
+            rows += csv.DictReader(f)
+    by_kind = {row["row"]: row for row in rows}
+    assert by_kind["depth"]["operation"] in ("insert", "update", "delete")
+    assert by_kind["depth"]["field"] == "" and by_kind["tick"]["operation"] == ""
+    assert float(by_kind["bar"]["close"]) > 0 and by_kind["bar"]["what"] == "TRADES"
+    assert by_kind["greeks"]["field"].endswith("_option")
+    assert by_kind["tbt"]["kind"] in ("last", "bid_ask")
