@@ -294,6 +294,7 @@ def run_tail(options: TailOptions, out: TextIO, err: TextIO) -> int:
             prefixes=options.prefixes,
             exact_keys=options.exact_keys,
             data=options.data,
+            books=False,  # changes are printed as they come; no book, so no resync to wait for
             snapshot=options.snapshot,
             snapshot_endpoint=options.snapshot_endpoint,
             curve=options.curve,

@@ -83,7 +83,9 @@ class Subscriber:
     topic, or only the exact keys' topics when ``exact_keys`` are given.
 
     What arrives is also kept per key: :attr:`book` (top of book from ticks), :attr:`books`
-    (L2 books from depth), :attr:`bars`, :attr:`greeks` and :attr:`tbt` (the latest of each).
+    (L2 books from depth; ``books=False`` turns them off, and with them the snapshots a book
+    resync asks for, for a caller that only passes the changes on), :attr:`bars`,
+    :attr:`greeks` and :attr:`tbt` (the latest of each).
 
     ``snapshot`` starts from (and resynchronises after a publisher restart with) the last-value
     snapshot at ``snapshot_endpoint``; ``snapshot_timeout`` bounds each attempt. ``curve`` makes
@@ -109,6 +111,7 @@ class Subscriber:
         prefixes: Sequence[str] | None = None,
         exact_keys: Sequence[str] = (),
         data: Sequence[str] = DEFAULT_DATA_NAMES,
+        books: bool = True,
         context: zmq.Context[Any] | None = None,
         rcvhwm: int = DEFAULT_RCVHWM,
         snapshot: bool = False,
@@ -135,6 +138,7 @@ class Subscriber:
         self._clock = clock
         self._watch = HeartbeatWatch(heartbeat_interval)
         self._intake = Intake(self._selection, self._watch, self._on_event)
+        self._intake.keep_books = books
         self._ready = self._intake.ready
         self._process = self._intake.process
         self.seq = self._intake.seq

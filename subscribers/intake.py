@@ -74,6 +74,9 @@ class Intake:
         """The latest tick-by-tick event per key and kind (``last``, ``bid_ask``, ...)."""
         self.books_ok: set[str] = set()
         """Depth topics whose book is trustworthy (seeded, or built from the session's start)."""
+        self.keep_books = True
+        """Whether depth messages build :attr:`books` (and resync them); False for a caller
+        that only passes the changes on (``ibsub tail``, ``ibsub record``)."""
         self.on_resync: Callable[[str], None] = _no_resync
         """Asks for a snapshot of one depth topic (set by the subscriber to its sync)."""
         self._asked: set[str] = set()
@@ -187,7 +190,8 @@ class Intake:
         if isinstance(msg, Tick):
             self.book.apply_tick(msg)
         elif isinstance(msg, Depth):
-            self._apply_depth(msg, result)
+            if self.keep_books:
+                self._apply_depth(msg, result)
         elif isinstance(msg, Heartbeat):
             self._check_tail(msg)
         elif isinstance(msg, Status):
@@ -205,7 +209,7 @@ class Intake:
                 missing = self.seq.observe_tail(topic, hb.sid, seq)
                 if missing:
                     self._on_event(Gap(topic, hb.sid, seq - missing + 1, seq, "heartbeat"))
-                    if topic.startswith(DEPTH_PREFIX):
+                    if self.keep_books and topic.startswith(DEPTH_PREFIX):
                         self._resync(topic, f"{missing} change(s) lost (heartbeat)")
 
     # -- the latest state per key: books, bars, greeks, tick-by-tick -----------------------

@@ -197,6 +197,7 @@ def run_record(
             prefixes=options.prefixes,
             exact_keys=options.exact_keys,
             data=DATA_NAMES,
+            books=False,  # every change is written as it comes (a gap row marks a loss)
             curve=conn.curve,
             on_event=on_event,
         )

@@ -226,6 +226,17 @@ def test_a_gap_in_a_depth_topic_empties_the_book_and_asks_for_a_resync() -> None
     assert fed.intake.books["ES"].bids == [] and fed.resyncs == ["depth.ES"]
 
 
+def test_without_books_a_gap_is_reported_but_nothing_is_resynced() -> None:
+    """keep_books False (ibsub tail, record): changes pass through, no book, no snapshot."""
+    fed = Fed(["ES"])
+    fed.intake.keep_books = False
+    fed.feed(depth("ES", 5, 0, "update", "bid", 99.0), depth("ES", 7, 0, "insert", "bid", 98.0))
+    fed.feed(heartbeat({"depth.ES": 9}))
+    assert fed.resyncs == [] and fed.intake.books == {}
+    assert [e.detected_by for e in fed.of(Gap)] == ["seq", "heartbeat"]
+    assert len(fed.intake.ready) == 2
+
+
 def test_an_impossible_update_asks_for_a_resync() -> None:
     """An update of a row that is not there is counted and the book resynced, never applied."""
     fed = Fed(["ES"])
