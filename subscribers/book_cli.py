@@ -149,11 +149,21 @@ def _number(value: float) -> str:
     return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:g}"
 
 
-def _cells(row: Row | None) -> tuple[str, str, str]:
+def _places(rows: list[Row]) -> int:
+    """Decimal places that show every price of ``rows`` exactly (at most 8), so the price
+    column lines up on its decimal point."""
+    most = 0
+    for price, _, _ in rows:
+        text = f"{price:.8f}".rstrip("0")
+        most = max(most, len(text.split(".")[1]))
+    return most
+
+
+def _cells(row: Row | None, places: int) -> tuple[str, str, str]:
     if row is None:
         return "", "", ""
     price, size, maker = row
-    return maker or "", _number(size), _number(price)
+    return maker or "", _number(size), f"{price:.{places}f}"
 
 
 def ladder(
@@ -168,9 +178,10 @@ def ladder(
         f"({len(book.bids)} bids, {len(book.asks)} asks)",
         f"{'MM':>8} {'SIZE':>10} {'BID':>12} | {'ASK':<12} {'SIZE':<10} {'MM':<8}",
     ]
+    places = _places([*book.bids[:rows], *book.asks[:rows]])
     for at in range(rows):
-        bid = _cells(book.bids[at] if at < len(book.bids) else None)
-        ask = _cells(book.asks[at] if at < len(book.asks) else None)
+        bid = _cells(book.bids[at] if at < len(book.bids) else None, places)
+        ask = _cells(book.asks[at] if at < len(book.asks) else None, places)
         lines.append(
             f"{bid[0]:>8} {bid[1]:>10} {bid[2]:>12} | {ask[2]:<12} {ask[1]:<10} {ask[0]:<8}"
         )

@@ -32,9 +32,10 @@ def test_the_ladder_shows_both_sides_best_first_with_the_spread() -> None:
     lines = ladder("ES", sample_book(), 3, 42, 0)
     assert lines[0] == "depth.ES  seq 42  -  spread 0.25  (2 bids, 3 asks)"
     assert lines[1].split() == ["MM", "SIZE", "BID", "|", "ASK", "SIZE", "MM"]
-    assert lines[2].split() == ["CME", "5", "100.25", "|", "100.5", "3", "ARCA"]
-    assert lines[3].split() == ["12", "100", "|", "100.75", "1.5"]
-    assert lines[4].split() == ["|", "101", "7"]
+    assert lines[2].split() == ["CME", "5", "100.25", "|", "100.50", "3", "ARCA"]
+    assert lines[3].split() == ["12", "100.00", "|", "100.75", "1.5"]
+    assert lines[4].split() == ["|", "101.00", "7"]
+    assert len({line.index("|") for line in lines[1:]}) == 1  # the columns line up
     assert len(lines) == 5
 
 
