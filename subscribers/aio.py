@@ -48,15 +48,17 @@ from subscribers.control import (
     encode_unsubscribe,
 )
 from subscribers.curve import CurveKeys
+from subscribers.depth import DepthBook
 from subscribers.events import Event
 from subscribers.leases import Held
 from subscribers.liveness import PublisherInfo
 from subscribers.ondemand import RELEASE_TIMEOUT, OnDemand
 from subscribers.schema import DEFAULT_DATA, SubscribeReply
+from subscribers.selection import DEFAULT_DATA_NAMES
 from subscribers.snapshot import DEFAULT_TIMEOUT
 from subscribers.states import StateKey
 from subscribers.tracking import SeqTracker
-from subscribers.wire import Message, Status, WireError
+from subscribers.wire import Bar, Greeks, Message, Status, Tbt, WireError
 
 
 class AsyncSubscriber:
@@ -71,6 +73,8 @@ class AsyncSubscriber:
         *,
         prefixes: Sequence[str] | None = None,
         exact_keys: Sequence[str] = (),
+        data: Sequence[str] = DEFAULT_DATA_NAMES,
+        books: bool = True,
         context: zmq.Context[Any] | None = None,
         rcvhwm: int = DEFAULT_RCVHWM,
         snapshot: bool = False,
@@ -94,6 +98,8 @@ class AsyncSubscriber:
             endpoint,
             prefixes=prefixes,
             exact_keys=exact_keys,
+            data=data,
+            books=books,
             context=context,
             rcvhwm=rcvhwm,
             snapshot=snapshot,
@@ -123,6 +129,27 @@ class AsyncSubscriber:
     @property
     def book(self) -> Book:
         return self._sync.book
+
+    @property
+    def books(self) -> dict[str, DepthBook]:
+        """As :attr:`Subscriber.books`: the L2 book per key."""
+        return self._sync.books
+
+    @property
+    def bars(self) -> dict[str, Bar]:
+        return self._sync.bars
+
+    @property
+    def greeks(self) -> dict[str, dict[str, Greeks]]:
+        return self._sync.greeks
+
+    @property
+    def tbt(self) -> dict[str, dict[str, Tbt]]:
+        return self._sync.tbt
+
+    def book_ready(self, key: str) -> bool:
+        """As :meth:`Subscriber.book_ready`."""
+        return self._sync.book_ready(key)
 
     @property
     def seq(self) -> SeqTracker:
@@ -206,9 +233,15 @@ class AsyncSubscriber:
         """As :meth:`Subscriber.request`, awaited."""
         ondemand = self._sync._ondemand
         wanted = OnDemand.wanted(instrument, data, lease)
-        reply = await self._call("subscribe", ondemand.request_body(wanted))
+        early = self._sync._subscribe_early(wanted)
+        try:
+            reply = await self._call("subscribe", ondemand.request_body(wanted))
+        except BaseException:
+            self._sync._take_back(early, ())
+            raise
         assert isinstance(reply, SubscribeReply)  # decode_reply's type for "subscribe"
         ondemand.granted(wanted, reply, again=False)
+        self._sync._take_back(early, reply.topics)
         self._sync._update_next_timer()
         return reply
 

@@ -21,11 +21,12 @@ from typing import Final, NoReturn, TextIO
 
 import zmq
 
-from subscribers import control_cli, latency, quotes, record, snapshot_cli
+from subscribers import book_cli, control_cli, latency, quotes, record, snapshot_cli
 from subscribers.client import DEFAULT_ENDPOINT, DEFAULT_SNAPSHOT_ENDPOINT, Subscriber
 from subscribers.connect import add_connection_arguments, connection_from_args
 from subscribers.curve import CurveKeyError, CurveKeys
 from subscribers.events import Event, PublisherAlive, describe
+from subscribers.schema import BAR_PREFIX, DEPTH_PREFIX, GREEKS_PREFIX, TBT_PREFIX
 from subscribers.wire import HEARTBEAT_PREFIX, STATUS_PREFIX, TICK_PREFIX, format_line, to_jsonable
 
 EXIT_OK: Final = 0
@@ -34,6 +35,7 @@ EXIT_USAGE: Final = 2
 
 _COMMANDS: Final[dict[str, Callable[[argparse.Namespace, TextIO, TextIO], int]]] = {
     "quotes": quotes.main_quotes,
+    "book": book_cli.main_book,
     "record": record.main_record,
     "snapshot": snapshot_cli.main_snapshot,
     "request": control_cli.main_request,
@@ -41,8 +43,18 @@ _COMMANDS: Final[dict[str, Callable[[argparse.Namespace, TextIO, TextIO], int]]]
 }
 """Commands whose module parses its own options and returns the exit status."""
 
-MESSAGE_TYPES: Final = ("tick", "status", "hb")
-_TYPE_PREFIXES: Final = {"tick": TICK_PREFIX, "status": STATUS_PREFIX, "hb": HEARTBEAT_PREFIX}
+DATA_TYPES: Final = ("tick", "tbt", "depth", "bar", "greeks")
+"""The message types of instrument data (contract 1.1 "Data kinds"), by topic prefix."""
+MESSAGE_TYPES: Final = (*DATA_TYPES, "status", "hb")
+_TYPE_PREFIXES: Final = {
+    "tick": TICK_PREFIX,
+    "tbt": TBT_PREFIX,
+    "depth": DEPTH_PREFIX,
+    "bar": BAR_PREFIX,
+    "greeks": GREEKS_PREFIX,
+    "status": STATUS_PREFIX,
+    "hb": HEARTBEAT_PREFIX,
+}
 
 EXIT_CODES_HELP: Final = """\
 exit status:
@@ -52,7 +64,8 @@ exit status:
 
 MAIN_DESCRIPTION: Final = """\
 Sample subscribers for the ibpub bus: Interactive Brokers market data published on ZeroMQ as
-msgpack messages on the topics tick.<key>, status.<publisher> and hb.<publisher>."""
+msgpack messages on the topics tick.<key> (and, per data kind, tbt.<key>, depth.<key>,
+bar.<key>, greeks.<key>), status.<publisher> and hb.<publisher>."""
 
 MAIN_EPILOG: Final = f"""\
 Run 'ibsub COMMAND --help' for a command's options and examples.
@@ -65,13 +78,16 @@ Print bus messages as they arrive, one per line.
 Each PREFIX is a ZeroMQ subscription, which matches topics by byte prefix: 'tick.AAPL' receives
 tick.AAPL (and tick.AAPLX too), 'tick.' every instrument, 'status.' every status change. With no
 PREFIX every topic is printed. With --exact the arguments are instrument keys instead, matched
-exactly: '--exact ES' prints tick.ES but not tick.ESZ6."""
+exactly, on every data topic (or only those of the --type given): '--exact ES' prints tick.ES,
+tbt.ES, depth.ES, bar.ES and greeks.ES but not tick.ESZ6 or depth.ESZ6."""
 
 TAIL_EPILOG: Final = f"""\
 examples:
   ibsub tail                                 everything on the default bus
   ibsub tail tick.AAPL tick.MSFT             two instruments (prefix match)
-  ibsub tail --exact ES NQ                   tick.ES and tick.NQ only, not tick.ESZ6
+  ibsub tail --exact ES NQ                   every data topic of ES and NQ, not of ESZ6
+  ibsub tail --exact ES --type depth         depth.ES only: each change to its book
+  ibsub tail depth. bar.                     every depth change and bar of every instrument
   ibsub tail --type status --type hb         status changes and heartbeats only
   ibsub tail --json --count 100 > ticks.jsonl
   ibsub tail --json tick. | jq -c 'select(.field == "bid")'
@@ -80,8 +96,11 @@ examples:
 output:
   Line mode: the publish time (local clock unless --utc), the topic, #seq, then for a tick
   its field, value and market data type (mdt 1 live, 2 frozen, 3 delayed, 4 delayed-frozen);
-  '-' is IB's "no price". For status: scope [key] state: message (code N). For hb: the
-  publisher's gateway state and how many tick topics it reports.
+  '-' is IB's "no price". tbt: kind, size @ price [exchange] (bid_ask: bid size x bid / ask x
+  ask size; midpoint: mid). depth: operation side[position] price x size [market maker].
+  bar: WHAT, start time, o h l c, v volume, n trade count. greeks: field, iv, delta, option
+  price, und(erlying) price, mdt. For status: scope [key] state: message (code N). For hb:
+  the publisher's gateway state and how many data topics it reports.
   --json: one JSON object per line, the message's payload keys plus "topic".
   The wire format is described in docs/wire-protocol.md.
 
@@ -99,6 +118,8 @@ class TailOptions:
     curve: CurveKeys | None = None
     prefixes: tuple[str, ...] = ("",)
     exact_keys: tuple[str, ...] = ()
+    data: tuple[str, ...] = ("tick",)
+    """The data topics the exact keys are subscribed on."""
     types: frozenset[str] = frozenset()
     """Message types to print; empty means all."""
     json: bool = False
@@ -170,7 +191,8 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
     tail.add_argument(
         "--exact",
         action="store_true",
-        help="treat the arguments as instrument keys, matched exactly (tick.<key> only)",
+        help="treat the arguments as instrument keys, matched exactly (every data topic of each,"
+        " or those of --type)",
     )
     tail.add_argument(
         "--type",
@@ -208,6 +230,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
         "tail": tail,
         "latency": latency.add_parser(commands, [common]),
         "quotes": quotes.add_parser(commands, [common]),
+        "book": book_cli.add_parser(commands, [common]),
         "record": record.add_parser(commands, [common]),
         "snapshot": snapshot_cli.add_parser(commands, [common]),
         **control_cli.add_parsers(commands, [common]),
@@ -223,11 +246,15 @@ def tail_options(args: argparse.Namespace, error: Callable[[str], NoReturn]) -> 
             error("--exact needs at least one instrument KEY")
         if any(not key for key in topics):
             error("an instrument key cannot be empty")
-        # Ticks come through the exact keys; other wanted types need their own prefix.
-        prefixes = tuple(_TYPE_PREFIXES[t] for t in MESSAGE_TYPES if t in types and t != "tick")
+        # Data comes through the exact keys; status and hb need their own prefix.
+        prefixes = tuple(
+            _TYPE_PREFIXES[t] for t in MESSAGE_TYPES if t in types and t not in DATA_TYPES
+        )
         exact_keys = tuple(topics)
+        data = tuple(t for t in DATA_TYPES if t in types) or DATA_TYPES
     else:
         exact_keys = ()
+        data = ("tick",)
         if topics:
             prefixes = tuple(topics)
         elif types:
@@ -245,6 +272,7 @@ def tail_options(args: argparse.Namespace, error: Callable[[str], NoReturn]) -> 
         curve=connection.curve,
         prefixes=prefixes,
         exact_keys=exact_keys,
+        data=data,
         types=types,
         json=args.json,
         count=args.count,
@@ -265,6 +293,8 @@ def run_tail(options: TailOptions, out: TextIO, err: TextIO) -> int:
             options.endpoint,
             prefixes=options.prefixes,
             exact_keys=options.exact_keys,
+            data=options.data,
+            books=False,  # changes are printed as they come; no book, so no resync to wait for
             snapshot=options.snapshot,
             snapshot_endpoint=options.snapshot_endpoint,
             curve=options.curve,

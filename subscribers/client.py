@@ -41,13 +41,14 @@ from subscribers.control import (
     default_client_name,
 )
 from subscribers.curve import CurveKeys
+from subscribers.early import likely_topics
 from subscribers.events import Event
 from subscribers.intake import Intake
-from subscribers.leases import Held
+from subscribers.leases import Held, Wanted
 from subscribers.liveness import HeartbeatWatch, PublisherInfo
 from subscribers.ondemand import OnDemand
-from subscribers.schema import DEFAULT_DATA, SubscribeReply
-from subscribers.selection import Selection
+from subscribers.schema import DEFAULT_DATA, DEPTH_PREFIX, SubscribeReply
+from subscribers.selection import DEFAULT_DATA_NAMES, Selection, data_prefixes
 from subscribers.snapshot import DEFAULT_TIMEOUT, SnapshotClient
 from subscribers.states import StateKey
 from subscribers.stats import SubscriberStats as SubscriberStats  # re-exported, as before
@@ -74,10 +75,17 @@ class Subscriber:
     """A connected SUB socket delivering decoded, validated, in-order bus messages.
 
     ``prefixes`` are ZeroMQ byte-prefix subscriptions (``""`` is everything). ``exact_keys`` adds
-    a subscription to ``tick.<key>`` for each key and, once any are given, restricts tick topics
-    to exactly those keys; status and heartbeat topics still pass when a prefix selects them.
-    Without ``prefixes`` the subscriber takes every topic, or only the exact keys' ticks when
-    ``exact_keys`` are given.
+    a subscription to ``<data>.<key>`` for each key and each of ``data`` (topic prefixes without
+    the dot: ``tick`` (default), ``tbt``, ``depth``, ``bar``, ``greeks``; the kind families
+    ``l1`` and ``bars`` are accepted too) and, once any are given, restricts every data topic to
+    exactly those keys (``depth.ES`` never delivers ``depth.ESZ6``); status and heartbeat topics
+    still pass when a prefix selects them. Without ``prefixes`` the subscriber takes every
+    topic, or only the exact keys' topics when ``exact_keys`` are given.
+
+    What arrives is also kept per key: :attr:`book` (top of book from ticks), :attr:`books`
+    (L2 books from depth; ``books=False`` turns them off, and with them the snapshots a book
+    resync asks for, for a caller that only passes the changes on), :attr:`bars`,
+    :attr:`greeks` and :attr:`tbt` (the latest of each).
 
     ``snapshot`` starts from (and resynchronises after a publisher restart with) the last-value
     snapshot at ``snapshot_endpoint``; ``snapshot_timeout`` bounds each attempt. ``curve`` makes
@@ -102,6 +110,8 @@ class Subscriber:
         *,
         prefixes: Sequence[str] | None = None,
         exact_keys: Sequence[str] = (),
+        data: Sequence[str] = DEFAULT_DATA_NAMES,
+        books: bool = True,
         context: zmq.Context[Any] | None = None,
         rcvhwm: int = DEFAULT_RCVHWM,
         snapshot: bool = False,
@@ -123,16 +133,28 @@ class Subscriber:
         self.endpoint = endpoint
         if prefixes is None:  # by default: everything, or only the exact keys when given
             prefixes = () if exact_keys or requests else ("",)
-        self._selection = Selection(prefixes, exact_keys)
+        self._selection = Selection(prefixes, exact_keys, data_prefixes(data))
         self._on_event = on_event or _ignore
         self._clock = clock
         self._watch = HeartbeatWatch(heartbeat_interval)
         self._intake = Intake(self._selection, self._watch, self._on_event)
+        self._intake.keep_books = books
         self._ready = self._intake.ready
         self._process = self._intake.process
         self.seq = self._intake.seq
         self.book = self._intake.book
         """Top of book per instrument, from every tick delivered (snapshot ticks included)."""
+        self.books = self._intake.books
+        """The L2 book per key (:class:`~subscribers.depth.DepthBook`), from ``depth.``
+        messages, seeded from snapshots and resynced from one after a gap (see
+        :meth:`book_ready`)."""
+        self.bars = self._intake.bars
+        """The latest 5-second bar per key (:class:`~subscribers.wire.Bar`)."""
+        self.greeks = self._intake.greeks
+        """The latest option computation per key and field: ``sub.greeks["AAPL_C190"]
+        ["model_option"].delta`` (:class:`~subscribers.wire.Greeks`)."""
+        self.tbt = self._intake.tbt
+        """The latest tick-by-tick event per key and kind: ``sub.tbt["AAPL"]["last"]``."""
         self._next_timer = math.inf
         self._own_context = context is None
         self._context: zmq.Context[Any] = zmq.Context() if context is None else context
@@ -185,6 +207,11 @@ class Subscriber:
         """The SUB socket (to register with a ``zmq.Poller``; only :meth:`recv` should read it)."""
         return self._socket
 
+    def book_ready(self, key: str) -> bool:
+        """Whether ``sub.books[key]`` is the publisher's book (seeded from a snapshot, or built
+        from its session's first change), not emptied for a resync in flight."""
+        return DEPTH_PREFIX + key in self._intake.books_ok
+
     @property
     def closed(self) -> bool:
         """True once :meth:`close` has run."""
@@ -235,9 +262,35 @@ class Subscriber:
         ``error`` is the contract's code; ``candidates`` for ``ambiguous_contract``) or when no
         reply comes within ``control_timeout``; ValueError for a malformed instrument.
         """
-        reply = self._ondemand.request(OnDemand.wanted(instrument, data, lease))
+        wanted = OnDemand.wanted(instrument, data, lease)
+        early = self._subscribe_early(wanted)
+        try:
+            reply = self._ondemand.request(wanted)
+        except BaseException:
+            self._take_back(early, ())
+            raise
+        self._take_back(early, reply.topics)
         self._update_next_timer()
         return reply
+
+    def _subscribe_early(self, wanted: Wanted) -> list[str]:
+        """Subscribe to the topics the request will most likely be granted before sending it
+        (so that its first messages cannot beat the subscription to the publisher); the
+        topics newly subscribed."""
+        early = likely_topics(wanted.instrument, wanted.data)
+        joined = self._intake.joined(tuple(early))
+        for topic in joined:
+            if topic not in self._selection.exact_topics:
+                self._socket.setsockopt(zmq.SUBSCRIBE, topic.encode())
+        return joined
+
+    def _take_back(self, early: Sequence[str], granted: Sequence[str]) -> None:
+        """Unsubscribe from the early topics the reply did not grant (a wrong guess, or a
+        refusal)."""
+        wrong = [topic for topic in early if topic not in granted]
+        held = {t for h in self._ondemand.held.values() for t in h.topics}
+        for topic in self._selection.drop([t for t in wrong if t not in held]):
+            self._socket.setsockopt(zmq.UNSUBSCRIBE, topic.encode())
 
     def release(self, key: str) -> None:
         """Stop holding ``key`` (unsubscribe at the publisher and here); a key not held is
@@ -374,10 +427,16 @@ class Subscriber:
         self._update_next_timer()
 
     def _on_granted(self, held: Held) -> None:
-        """Subscribe to the topics of an instrument granted on demand."""
+        """Subscribe to the topics of an instrument granted on demand; in snapshot mode, then
+        check the first ``seq`` of each against a snapshot of them (Clone pattern: what was
+        sent before the subscription took effect is in the snapshot; anything else missed is
+        a gap)."""
         for topic in self._intake.joined(held.topics):
             if topic not in self._selection.exact_topics:
                 self._socket.setsockopt(zmq.SUBSCRIBE, topic.encode())
+        if self._sync.enabled:
+            self._sync.sync_topics(held.topics)
+        self._update_next_timer()
 
     # -- timers ----------------------------------------------------------------------------
 

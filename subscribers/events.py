@@ -105,6 +105,27 @@ class RequestFailed:
     retrying: bool
 
 
+@dataclass(frozen=True, slots=True)
+class BookResync:
+    """The L2 book of ``topic`` (a ``depth.`` topic) can no longer be trusted and was emptied;
+    a snapshot of it is asked for. ``reason``: a gap, a publisher restart, an update that is
+    impossible for the book, or a first change seen mid-stream with no book to apply it to."""
+
+    topic: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class BookSynced:
+    """The L2 book of ``topic`` was seeded from a snapshot, as it stood at ``seq`` (``bids``
+    and ``asks`` rows); changes above ``seq`` are applied to it from here on."""
+
+    topic: str
+    seq: int
+    bids: int
+    asks: int
+
+
 Event: TypeAlias = (
     Gap
     | PublisherRestart
@@ -114,6 +135,8 @@ Event: TypeAlias = (
     | SnapshotFailed
     | Requested
     | RequestFailed
+    | BookResync
+    | BookSynced
 )
 
 
@@ -141,6 +164,13 @@ def describe(event: Event) -> str:
     if isinstance(event, Requested):
         how = "requested again" if event.again else "requested"
         return f"{event.key} {how}: {', '.join(event.topics)} ({event.state})"
+    if isinstance(event, BookResync):
+        return f"book {event.topic} resync: {event.reason}"
+    if isinstance(event, BookSynced):
+        return (
+            f"book {event.topic} synced at seq {event.seq}: "
+            f"{_count(event.bids, 'bid')}, {_count(event.asks, 'ask')}"
+        )
     if isinstance(event, RequestFailed):
         then = "; will retry" if event.retrying else ""
         return f"request for {event.instrument} failed: {event.error}: {event.message}{then}"

@@ -10,16 +10,45 @@ time of arrival is passed in), so a test drives it with plain frames.
 
 from collections import deque
 from collections.abc import Callable
+from typing import Final
 
 from subscribers.book import Book
-from subscribers.events import Event, Gap, PublisherAlive, PublisherRestart, PublisherSilent
+from subscribers.depth import DepthBook, Row
+from subscribers.events import (
+    BookResync,
+    BookSynced,
+    Event,
+    Gap,
+    PublisherAlive,
+    PublisherRestart,
+    PublisherSilent,
+)
 from subscribers.liveness import HeartbeatWatch
+from subscribers.schema import DATA_PREFIXES, DEPTH_PREFIX
 from subscribers.selection import Selection
 from subscribers.states import StateTable
 from subscribers.stats import SubscriberStats
-from subscribers.tracking import SeqStatus, SeqTracker
-from subscribers.wire import Heartbeat, Message, Status, Tick, UnknownTypeError, WireError
+from subscribers.tracking import SeqResult, SeqStatus, SeqTracker
+from subscribers.wire import (
+    Bar,
+    DataMessage,
+    Depth,
+    Greeks,
+    Heartbeat,
+    Message,
+    Status,
+    Tbt,
+    Tick,
+    UnknownTypeError,
+    WireError,
+)
 from subscribers.wire import decode as decode_message
+
+_DATA_PREFIXES: Final = tuple(p.encode() for p in DATA_PREFIXES)
+
+
+def _no_resync(topic: str) -> None:
+    """The default :attr:`Intake.on_resync`: nobody to ask (a pure test of the intake)."""
 
 
 class Intake:
@@ -35,6 +64,22 @@ class Intake:
         self.watch = watch
         self.seq = SeqTracker()
         self.book = Book()
+        self.books: dict[str, DepthBook] = {}
+        """The L2 book per key, from ``depth.`` messages (seeded from snapshots)."""
+        self.bars: dict[str, Bar] = {}
+        """The latest bar per key."""
+        self.greeks: dict[str, dict[str, Greeks]] = {}
+        """The latest option computation per key and field (``model_option``, ...)."""
+        self.tbt: dict[str, dict[str, Tbt]] = {}
+        """The latest tick-by-tick event per key and kind (``last``, ``bid_ask``, ...)."""
+        self.books_ok: set[str] = set()
+        """Depth topics whose book is trustworthy (seeded, or built from the session's start)."""
+        self.keep_books = True
+        """Whether depth messages build :attr:`books` (and resync them); False for a caller
+        that only passes the changes on (``ibsub tail``, ``ibsub record``)."""
+        self.on_resync: Callable[[str], None] = _no_resync
+        """Asks for a snapshot of one depth topic (set by the subscriber to its sync)."""
+        self._asked: set[str] = set()
         self.states = StateTable()
         self.ready: deque[Message] = deque()
         """Messages ready for the caller, in delivery order."""
@@ -66,7 +111,7 @@ class Intake:
         exact = selection.exact_bytes
         if (
             exact
-            and topic.startswith(b"tick.")
+            and topic.startswith(_DATA_PREFIXES)
             and topic not in exact
             and not selection.passes_prefix(topic)
         ):
@@ -101,6 +146,12 @@ class Intake:
     def current(self, msg: Message) -> bool:
         """Whether ``msg`` is of its publisher's latest session (held messages may not be)."""
         return self._sids.get(msg.pub) == msg.sid
+
+    def current_sid(self, topic: str, sid: int) -> bool:
+        """Whether ``sid`` is the latest session of the publisher of ``topic`` as far as its
+        messages tell (True when none has been seen yet)."""
+        last = self.seq.last(topic)
+        return last is None or last[0] == sid or sid in self._sids.values()
 
     def note_heartbeat(self, hb: Heartbeat, now: float) -> None:
         """A heartbeat arrived at ``now``: the publisher is alive (or back)."""
@@ -138,16 +189,90 @@ class Intake:
             return
         if isinstance(msg, Tick):
             self.book.apply_tick(msg)
+        elif isinstance(msg, Depth):
+            if self.keep_books:
+                self._apply_depth(msg, result)
         elif isinstance(msg, Heartbeat):
             self._check_tail(msg)
+        elif isinstance(msg, Status):
+            pass
+        else:
+            self.keep_latest(msg)
         if self._tracks(topic):  # not a heartbeat read only for the subscriber's own use
             self.counts["received"] += 1
             self.ready.append(msg)
 
     def _check_tail(self, hb: Heartbeat) -> None:
-        """Count the tick messages the heartbeat says were sent but never arrived."""
+        """Count the data messages the heartbeat says were sent but never arrived."""
         for topic, seq in hb.seqs.items():
             if self._tracks(topic):
                 missing = self.seq.observe_tail(topic, hb.sid, seq)
                 if missing:
                     self._on_event(Gap(topic, hb.sid, seq - missing + 1, seq, "heartbeat"))
+                    if self.keep_books and topic.startswith(DEPTH_PREFIX):
+                        self._resync(topic, f"{missing} change(s) lost (heartbeat)")
+
+    # -- the latest state per key: books, bars, greeks, tick-by-tick -----------------------
+
+    def keep_latest(self, msg: DataMessage) -> None:
+        """Keep a non-depth data message as its key's latest (snapshot messages too)."""
+        if isinstance(msg, Tick):
+            self.book.apply_tick(msg)
+        elif isinstance(msg, Bar):
+            self.bars[msg.key] = msg
+        elif isinstance(msg, Greeks):
+            self.greeks.setdefault(msg.key, {})[msg.field] = msg
+        elif isinstance(msg, Tbt):
+            self.tbt.setdefault(msg.key, {})[msg.kind] = msg
+
+    def seed_book(self, topic: str, seq: int, bids: tuple[Row, ...], asks: tuple[Row, ...]) -> None:
+        """Take a snapshot's book of ``topic`` as it stood at ``seq``."""
+        key = topic[len(DEPTH_PREFIX) :]
+        book = self.books.get(key)
+        if book is None:
+            book = self.books[key] = DepthBook()
+        book.replace(list(bids), list(asks))
+        self.books_ok.add(topic)
+        self._asked.discard(topic)
+        self._on_event(BookSynced(topic, seq, len(bids), len(asks)))
+
+    def _apply_depth(self, msg: Depth, result: SeqResult) -> None:
+        topic = msg.topic
+        book = self.books.get(msg.key)
+        if book is None:
+            book = self.books[msg.key] = DepthBook()
+        status = result.status
+        if status is SeqStatus.GAP:
+            self._resync(topic, f"{result.missing} change(s) lost (seq)")
+            return
+        if status is SeqStatus.RESTART and msg.seq != 1:
+            self._resync(topic, "publisher restarted")
+            return
+        if msg.seq == 1:  # the session's first change: its book starts empty, so it is ours
+            book.clear()
+            self.books_ok.add(topic)
+            self._asked.discard(topic)
+        elif topic not in self.books_ok:
+            if topic not in self._asked:
+                self._resync(topic, "joined mid-stream: no book to apply changes to")
+            return
+        if not book.apply(
+            msg.position, msg.operation, msg.side, msg.price, msg.size, msg.market_maker
+        ):
+            self.counts["book_errors"] += 1
+            self._resync(
+                topic,
+                f"impossible update: {msg.operation} {msg.side}[{msg.position}] "
+                f"(seq {msg.seq}; {len(book.bids)} bids, {len(book.asks)} asks)",
+            )
+
+    def _resync(self, topic: str, reason: str) -> None:
+        """Empty ``topic``'s book and ask for a snapshot of it."""
+        book = self.books.get(topic[len(DEPTH_PREFIX) :])
+        if book is not None:
+            book.clear()
+        self.books_ok.discard(topic)
+        self._asked.add(topic)
+        self.counts["book_resyncs"] += 1
+        self._on_event(BookResync(topic, reason))
+        self.on_resync(topic)

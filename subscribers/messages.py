@@ -17,7 +17,20 @@ from typing import Final, Literal, TypeAlias
 
 from msgspec import Struct
 
-from subscribers.schema import HEARTBEAT_PREFIX, SCHEMA_VERSION, STATUS_PREFIX, TICK_PREFIX
+from subscribers.schema import (
+    BAR_PREFIX,
+    DEPTH_PREFIX,
+    GREEKS_PREFIX,
+    HEARTBEAT_PREFIX,
+    SCHEMA_VERSION,
+    STATUS_PREFIX,
+    TBT_PREFIX,
+    TICK_PREFIX,
+    BarPayload,
+    DepthPayload,
+    GreeksPayload,
+    TbtPayload,
+)
 
 TickKind: TypeAlias = Literal["price", "size", "value"]
 TICK_KINDS: Final[tuple[TickKind, ...]] = ("price", "size", "value")
@@ -111,7 +124,7 @@ class Status(Struct, frozen=True, kw_only=True, gc=False):
 
 
 class Heartbeat(Struct, frozen=True, kw_only=True):
-    """A publisher's periodic heartbeat (``hb.<pub>``); ``seqs`` maps tick topics to last seq."""
+    """A publisher's periodic heartbeat (``hb.<pub>``); ``seqs`` maps data topics to last seq."""
 
     v: int = SCHEMA_VERSION
     type: Literal["hb"] = "hb"
@@ -128,4 +141,49 @@ class Heartbeat(Struct, frozen=True, kw_only=True):
         return HEARTBEAT_PREFIX + self.pub
 
 
-Message: TypeAlias = Tick | Status | Heartbeat
+# -- contract 1.1 data kinds: the payload Structs themselves, decoded straight into, plus
+# ``topic`` (no copy: the typed decoder builds these directly) ------------------------------
+
+
+class Tbt(TbtPayload, frozen=True, kw_only=True, gc=False):
+    """One tick-by-tick event (``tbt.<key>``); ``kind`` says which keys are set (the others
+    are ``msgspec.UNSET``): ``last``/``all_last`` price, size, exchange, special_conditions,
+    past_limit, unreported; ``bid_ask`` bid, ask, bid_size, ask_size, bid_past_low,
+    ask_past_high; ``midpoint`` mid."""
+
+    @property
+    def topic(self) -> str:
+        """The topic this event travels on."""
+        return TBT_PREFIX + self.key
+
+
+class Depth(DepthPayload, frozen=True, kw_only=True, gc=False):
+    """One change to one row of an L2 book (``depth.<key>``)."""
+
+    @property
+    def topic(self) -> str:
+        """The topic this change travels on."""
+        return DEPTH_PREFIX + self.key
+
+
+class Bar(BarPayload, frozen=True, kw_only=True, gc=False):
+    """One 5-second bar (``bar.<key>``); ``time`` is its start, in seconds."""
+
+    @property
+    def topic(self) -> str:
+        """The topic this bar travels on."""
+        return BAR_PREFIX + self.key
+
+
+class Greeks(GreeksPayload, frozen=True, kw_only=True, gc=False):
+    """One option computation (``greeks.<key>``); a value of None is IB's unset marker."""
+
+    @property
+    def topic(self) -> str:
+        """The topic this computation travels on."""
+        return GREEKS_PREFIX + self.key
+
+
+DataMessage: TypeAlias = Tick | Tbt | Depth | Bar | Greeks
+"""A message of an instrument data topic (it has ``key`` and ``conid``)."""
+Message: TypeAlias = Tick | Status | Heartbeat | Tbt | Depth | Bar | Greeks

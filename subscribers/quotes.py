@@ -32,6 +32,7 @@ from subscribers.events import (
     SnapshotFailed,
     describe,
 )
+from subscribers.schema import DEPTH_PREFIX
 from subscribers.states import instruments_in
 from subscribers.wire import STATUS_PREFIX, TICK_PREFIX, Message, Status
 
@@ -52,7 +53,8 @@ REDRAW: Final = "\x1b[H\x1b[2J"
 DESCRIPTION: Final = """\
 A live table of the top of book of each instrument: bid size, bid, ask, ask size, last, last
 size and volume, with ticks per second, the age of the last update and the messages lost per
-instrument, and each publisher's gateway state. It starts from the publisher's snapshot, so
+instrument, and each publisher's gateway state; for an instrument published with depth too, the
+spread of its L2 book ("L2 spread"). It starts from the publisher's snapshot, so
 every instrument shows its latest values at once. KEYs are instrument keys, matched exactly;
 with none, every instrument is shown. --request asks the publisher for instruments on demand
 (a bare SYMBOL is a US stock), shows them, and releases them on exit. Instruments that failed
@@ -205,8 +207,21 @@ class QuotesView:
             f"{quote.key:<8} {_size(quote.bid_size, 6)} {_price(quote.bid, 8)}"
             f" {_price(quote.ask, 8)} {_size(quote.ask_size, 6)} {_price(quote.last, 8)}"
             f" {_size(quote.last_size, 6)} {_size(quote.volume, 6)}"
-            f" {rate:>4.0f} {age:>4.1f}s {lost:>4d}{delayed}"
+            f" {rate:>4.0f} {age:>4.1f}s {lost:>4d}{delayed}{self._depth_text(quote.key)}"
         )
+
+    def depth_spread(self, key: str) -> float | None:
+        """The spread of ``key``'s L2 book (best ask - best bid) when a depth topic of it is
+        read and its book is known; else None."""
+        sub = self.subscriber
+        book = sub.books.get(key)
+        if book is None or not sub.book_ready(key):
+            return None
+        return book.spread()
+
+    def _depth_text(self, key: str) -> str:
+        spread = self.depth_spread(key)
+        return "" if spread is None else f" L2 spread {round(spread, 10):g}"
 
     def table(self, now_ns: int, endpoint: str) -> list[str]:
         """The full-screen table's lines."""
@@ -234,7 +249,7 @@ class QuotesView:
         quotes = self.subscriber.book.quotes
         parts = [
             f"{key} {_price(q.bid, 0).strip()}/{_price(q.ask, 0).strip()} "
-            f"last {_price(q.last, 0).strip()}"
+            f"last {_price(q.last, 0).strip()}{self._depth_text(key)}"
             for key, q in sorted(quotes.items())
         ]
         stats = self.subscriber.stats
@@ -319,8 +334,9 @@ def run_quotes(options: QuotesOptions, out: TextIO, err: TextIO) -> int:
     try:
         subscriber = Subscriber(
             conn.endpoint,
-            prefixes=(STATUS_PREFIX,) if narrowed else (TICK_PREFIX, STATUS_PREFIX),
+            prefixes=(STATUS_PREFIX,) if narrowed else (TICK_PREFIX, DEPTH_PREFIX, STATUS_PREFIX),
             exact_keys=options.keys,
+            data=("tick", "depth"),
             snapshot=options.snapshot,
             snapshot_endpoint=conn.snapshot_endpoint,
             curve=conn.curve,

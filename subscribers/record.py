@@ -1,4 +1,4 @@
-"""``ibsub record``: write every tick to files, with the losses it detected as explicit rows.
+"""``ibsub record``: write every data message (every kind) to files, losses as explicit rows.
 
 The file layout and the row format are :mod:`subscribers.recorder`'s. SIGINT and SIGTERM stop
 the recording cleanly: what is already queued in this process is drained and written, the
@@ -22,7 +22,12 @@ from subscribers.connect import Connection, connection_from_args
 from subscribers.curve import CurveKeyError
 from subscribers.events import Event
 from subscribers.recorder import DEFAULT_MAX_BYTES, FORMATS, Format, Recorder
-from subscribers.wire import TICK_PREFIX, Tick
+from subscribers.schema import DATA_PREFIXES
+from subscribers.wire import Bar, Depth, Greeks, Tbt, Tick
+
+_DATA: Final = (Tick, Tbt, Depth, Bar, Greeks)
+DATA_NAMES: Final = ("tick", "tbt", "depth", "bar", "greeks")
+"""Every data kind: ``--exact`` keys are recorded on each of their data topics."""
 
 EXIT_OK: Final = 0
 EXIT_ERROR: Final = 1
@@ -34,22 +39,30 @@ DRAIN_LIMIT: Final = 1_000_000
 _SUFFIXES: Final = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
 DESCRIPTION: Final = """\
-Write every tick to files, one row per tick, rotating to a new file each UTC day and whenever a
+Write every data message to files, one row each (ticks and the tbt, depth, bar and greeks
+kinds alike; the row column says which), rotating to a new file each UTC day and whenever a
 file reaches --max-bytes. Losses the subscriber detects are written as rows too: 'gap' (these
 seq numbers of this topic never arrived), 'restart' (the publisher began a new session) and
 'silent' (the publisher stopped sending heartbeats), so a reader knows where data is missing."""
 
 EPILOG: Final = """\
 examples:
-  ibsub record --out ticks                          every instrument, CSV
+  ibsub record --out ticks                          every instrument, every kind, CSV
   ibsub record --out ticks --format parquet tick.ES
+  ibsub record --out books --format parquet depth.  every depth change of every instrument
   ibsub record --out ticks --format jsonl --exact AAPL MSFT
 
 files:
   DIR/ibsub-YYYYMMDD-NNNN.csv|jsonl|parquet (a Parquet file is the hidden
-  .ibsub-...parquet.part until it is closed). Columns: row (tick|gap|restart|silent),
-  recv_ns, topic, pub, sid, seq, ts, key, conid, field, tick_type, price, size, value, attrib,
-  mdt, ts_recv, missing, note. A gap row's seq is the first lost seq, missing how many.
+  .ibsub-...parquet.part until it is closed). Columns: row (tick|tbt|depth|bar|greeks|gap|
+  restart|silent), recv_ns, topic, pub, sid, seq, ts, key, conid, field, tick_type, price,
+  size, value, attrib, mdt, ts_recv, missing, note, then the other kinds' payload keys: kind,
+  time, exchange, special_conditions, past_limit, unreported, bid, ask, bid_size, ask_size,
+  bid_past_low, ask_past_high, mid (tbt); position, operation, side, market_maker, is_smart
+  (depth); what, open, high, low, close, volume, wap, count (bar); implied_vol, delta,
+  opt_price, pv_dividend, gamma, vega, theta, und_price (greeks). A row fills only its own
+  kind's columns. A gap row's seq is the first lost seq, missing how many. See
+  docs/subscribing.md for each kind's columns.
 
 exit status:
   0  stopped by Ctrl-C or SIGTERM (the files are complete)
@@ -65,7 +78,7 @@ class RecordOptions:
     out: Path
     format: Format = "csv"
     max_bytes: int = DEFAULT_MAX_BYTES
-    prefixes: tuple[str, ...] = (TICK_PREFIX,)
+    prefixes: tuple[str, ...] = DATA_PREFIXES
     exact_keys: tuple[str, ...] = ()
 
 
@@ -127,7 +140,7 @@ def options_from_args(args: argparse.Namespace) -> RecordOptions:
         prefixes: tuple[str, ...] = ()
         exact = tuple(topics)
     else:
-        prefixes, exact = tuple(topics) or (TICK_PREFIX,), ()
+        prefixes, exact = tuple(topics) or DATA_PREFIXES, ()
     return RecordOptions(
         connection=connection_from_args(args),
         out=Path(args.out),
@@ -183,6 +196,8 @@ def run_record(
             conn.endpoint,
             prefixes=options.prefixes,
             exact_keys=options.exact_keys,
+            data=DATA_NAMES,
+            books=False,  # every change is written as it comes (a gap row marks a loss)
             curve=conn.curve,
             on_event=on_event,
         )
@@ -218,8 +233,8 @@ def _record_loop(
     next_flush = time.monotonic() + FLUSH_EVERY
     while not stopped():
         msg = subscriber.recv(timeout=0.2)  # short, so a signal is noticed promptly
-        if isinstance(msg, Tick):
-            recorder.tick(msg, now_ns())
+        if isinstance(msg, _DATA):
+            recorder.data(msg, now_ns())
         if time.monotonic() >= next_flush:
             recorder.flush()
             next_flush = time.monotonic() + FLUSH_EVERY
@@ -228,8 +243,8 @@ def _record_loop(
         msg = subscriber.recv(timeout=0)
         if msg is None:
             break
-        if isinstance(msg, Tick):
-            recorder.tick(msg, now_ns())
+        if isinstance(msg, _DATA):
+            recorder.data(msg, now_ns())
 
 
 def main_record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -28,8 +28,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any, Final, Literal, Protocol, TypeAlias
 
+import msgspec
+
 from subscribers.events import Event, Gap, PublisherRestart, PublisherSilent
-from subscribers.wire import Tick
+from subscribers.wire import Bar, Depth, Greeks, Tbt, Tick
 
 Format: TypeAlias = Literal["csv", "jsonl", "parquet"]
 FORMATS: Final[tuple[Format, ...]] = ("csv", "jsonl", "parquet")
@@ -39,6 +41,25 @@ PARQUET_ROW_GROUP: Final = 50_000
 """Rows buffered before a Parquet row group is written (and on close)."""
 
 Row: TypeAlias = dict[str, Any]
+
+DATA_COLUMNS: Final = (
+    "kind", "time", "exchange", "special_conditions", "past_limit", "unreported",  # tbt
+    "bid", "ask", "bid_size", "ask_size", "bid_past_low", "ask_past_high", "mid",  # tbt
+    "position", "operation", "side", "market_maker", "is_smart",  # depth
+    "what", "open", "high", "low", "close", "volume", "wap", "count",  # bar
+    "implied_vol", "delta", "opt_price", "pv_dividend", "gamma", "vega", "theta",  # greeks
+    "und_price",
+)  # fmt: skip
+"""The payload keys of the data kinds (tbt, depth, bar, greeks) that ticks do not have; their
+rows also use ``key``, ``conid``, ``ts_recv`` and, where the payload has them, ``price``,
+``size`` (tbt last, depth), ``field``, ``tick_type`` and ``mdt`` (greeks)."""
+_BOOL_COLUMNS: Final = frozenset(
+    {"past_limit", "unreported", "bid_past_low", "ask_past_high", "is_smart"}
+)
+_TEXT_COLUMNS: Final = frozenset(
+    {"kind", "exchange", "special_conditions", "operation", "side", "market_maker", "what"}
+)
+_INT_COLUMNS: Final = frozenset({"time", "position", "count"})
 
 COLUMNS: Final = (
     "row",
@@ -60,9 +81,11 @@ COLUMNS: Final = (
     "ts_recv",
     "missing",
     "note",
+    *DATA_COLUMNS,
 )
 """Every row's columns, in file order. ``recv_ns`` is when the recorder got the row's news
-(ns since the epoch, this host's clock); absent values are empty (csv) or null."""
+(ns since the epoch, this host's clock); absent values are empty (csv) or null. The columns
+after ``note`` belong to the contract 1.1 data kinds (:data:`DATA_COLUMNS`)."""
 
 
 def tick_row(tick: Tick, recv_ns: int) -> Row:
@@ -86,6 +109,17 @@ def tick_row(tick: Tick, recv_ns: int) -> Row:
         "mdt": tick.mdt,
         "ts_recv": tick.ts_recv,
     }
+
+
+def data_row(msg: Tbt | Depth | Bar | Greeks, recv_ns: int) -> Row:
+    """The row of one tbt, depth, bar or greeks message: ``row`` is its type, each payload key
+    its column (keys absent on the wire stay empty)."""
+    row: Row = msgspec.to_builtins(msg)
+    del row["v"]
+    row["row"] = row.pop("type")
+    row["recv_ns"] = recv_ns
+    row["topic"] = msg.topic
+    return row
 
 
 def event_row(event: Event, recv_ns: int) -> Row | None:
@@ -212,6 +246,13 @@ def parquet_schema() -> Any:
     int64, text = pa.int64(), pa.string()
     types = {"price": pa.float64(), "size": pa.float64(), "value": text, "row": text}
     types.update(dict.fromkeys(("topic", "pub", "key", "field", "note"), text))
+    for name in DATA_COLUMNS:
+        if name in _BOOL_COLUMNS:
+            types[name] = pa.bool_()
+        elif name in _TEXT_COLUMNS:
+            types[name] = text
+        elif name not in _INT_COLUMNS:
+            types[name] = pa.float64()
     return pa.schema([(name, types.get(name, int64)) for name in COLUMNS])
 
 
@@ -296,6 +337,14 @@ class Recorder:
     def tick(self, tick: Tick, recv_ns: int) -> None:
         """Record one received tick."""
         self._write(tick_row(tick, recv_ns), recv_ns)
+        self.ticks += 1
+
+    def data(self, msg: Tick | Tbt | Depth | Bar | Greeks, recv_ns: int) -> None:
+        """Record one received data message of any kind (counted in :attr:`ticks`)."""
+        if isinstance(msg, Tick):
+            self.tick(msg, recv_ns)
+            return
+        self._write(data_row(msg, recv_ns), recv_ns)
         self.ticks += 1
 
     def event(self, event: Event, recv_ns: int) -> None:

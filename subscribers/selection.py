@@ -9,9 +9,49 @@ remembers the answers (the set of topics is small, the message rate is not).
 """
 
 from collections.abc import Iterable, Sequence
+from typing import Final
 
+from subscribers.schema import (
+    BAR_PREFIX,
+    DATA_PREFIXES,
+    DEPTH_PREFIX,
+    GREEKS_PREFIX,
+    TBT_PREFIX,
+    TICK_PREFIX,
+)
 from subscribers.snapshot import request_prefixes
-from subscribers.wire import TICK_PREFIX
+
+DATA_NAMES: Final[dict[str, str]] = {
+    "tick": TICK_PREFIX,
+    "l1": TICK_PREFIX,
+    "tbt": TBT_PREFIX,
+    "depth": DEPTH_PREFIX,
+    "bar": BAR_PREFIX,
+    "bars": BAR_PREFIX,
+    "greeks": GREEKS_PREFIX,
+}
+"""The names ``Subscriber(data=...)`` takes and the topic prefix each stands for (the topic
+prefix without its dot, or the data kind's family: ``l1`` for ``tick``, ``bars`` for ``bar``)."""
+DEFAULT_DATA_NAMES: Final = ("tick",)
+
+
+def data_prefixes(names: Iterable[str]) -> tuple[str, ...]:
+    """The topic prefixes of ``data`` names; ValueError naming an unknown one."""
+    if isinstance(names, str):
+        raise TypeError("data is a sequence of names, not one str")
+    out: list[str] = []
+    for name in names:
+        prefix = DATA_NAMES.get(name.split(":", 1)[0].strip().lower().rstrip("."))
+        if prefix is None and name.startswith("tbt_"):
+            prefix = TBT_PREFIX
+        if prefix is None and name.startswith("bars_"):
+            prefix = BAR_PREFIX
+        if prefix is None:
+            known = ", ".join(sorted(DATA_NAMES))
+            raise ValueError(f"unknown data {name!r} (one of {known})")
+        if prefix not in out:
+            out.append(prefix)
+    return tuple(out)
 
 
 class Selection:
@@ -20,6 +60,7 @@ class Selection:
     __slots__ = (
         "_prefix_passes",
         "_wanted",
+        "data",
         "exact_bytes",
         "exact_topics",
         "only_exact",
@@ -27,15 +68,22 @@ class Selection:
         "requested",
     )
 
-    def __init__(self, prefixes: Sequence[str], exact_keys: Sequence[str]) -> None:
+    def __init__(
+        self,
+        prefixes: Sequence[str],
+        exact_keys: Sequence[str],
+        data: Sequence[str] = (TICK_PREFIX,),
+    ) -> None:
         self.prefixes = tuple(dict.fromkeys(prefixes))
-        self.exact_topics = frozenset(TICK_PREFIX + key for key in exact_keys)
+        self.data = tuple(data)
+        """The data topic prefixes the exact keys are subscribed on (``tick.`` by default)."""
+        self.exact_topics = frozenset(p + key for p in self.data for key in exact_keys)
         self.only_exact = bool(exact_keys)
-        """Tick topics are restricted to the exact keys (and the requested instruments)."""
+        """Data topics are restricted to the exact keys (and the requested instruments)."""
         self.requested: set[str] = set()
         """Topics of instruments held on demand."""
         self.exact_bytes = {t.encode() for t in self.exact_topics}
-        """Tick topics always delivered: the exact keys' and the requested instruments'."""
+        """Data topics always delivered: the exact keys' and the requested instruments'."""
         self._prefix_passes: dict[bytes, bool] = {}
         self._wanted: dict[str, bool] = {}
 
@@ -48,8 +96,8 @@ class Selection:
         return request_prefixes([*self.prefixes, *self.exact_topics, *self.requested])
 
     def passes_prefix(self, topic: bytes) -> bool:
-        """Whether a tick topic outside the exact and requested ones is still wanted: only
-        when no exact keys restrict ticks and one of the caller's prefixes matches it."""
+        """Whether a data topic outside the exact and requested ones is still wanted: only
+        when no exact keys restrict data topics and one of the caller's prefixes matches it."""
         passes = self._prefix_passes.get(topic)
         if passes is None:
             passes = not self.only_exact and any(
@@ -65,7 +113,7 @@ class Selection:
         if wanted is None:
             if topic in self.requested or topic in self.exact_topics:
                 wanted = True
-            elif self.only_exact and topic.startswith(TICK_PREFIX):
+            elif self.only_exact and topic.startswith(DATA_PREFIXES):
                 wanted = False
             else:
                 wanted = any(topic.startswith(p) for p in self.prefixes)

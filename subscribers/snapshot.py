@@ -15,15 +15,29 @@ import math
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 import msgspec
 import zmq
 from msgspec import UNSET
 
 from subscribers.curve import CurveKeys
-from subscribers.schema import SCHEMA_VERSION, SnapshotReply, SnapshotRequest
-from subscribers.wire import Status, Tick, WireError, decode_payload, decode_state
+from subscribers.depth import Row
+from subscribers.schema import DATA_PREFIXES, SCHEMA_VERSION, SnapshotReply, SnapshotRequest
+from subscribers.wire import (
+    Bar,
+    DataMessage,
+    Depth,
+    Greeks,
+    Status,
+    Tbt,
+    Tick,
+    WireError,
+    decode_payload,
+    decode_state,
+)
+
+_DATA_TYPES: Final = (Tick, Tbt, Depth, Bar, Greeks)
 
 DEFAULT_TIMEOUT: Final = 5.0
 """Seconds to wait for a snapshot reply before giving up."""
@@ -39,13 +53,19 @@ class SnapshotError(Exception):
         self.reason = reason
 
 
+BookRows: TypeAlias = tuple[tuple[Row, ...], tuple[Row, ...]]
+"""A snapshot's book: (bids, asks), each best row first, each row (price, size, maker)."""
+
+
 @dataclass(frozen=True, slots=True)
 class TopicSnapshot:
-    """One topic's latest ticks and its last ``seq`` at the moment of the snapshot."""
+    """One topic's latest messages and its last ``seq`` at the moment of the snapshot; a
+    ``depth.`` topic's whole ``book`` (contract 1.1) as it stood at that ``seq``, else None."""
 
     topic: str
     seq: int
-    ticks: tuple[Tick, ...]
+    ticks: tuple[DataMessage, ...]
+    book: BookRows | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +117,14 @@ def decode_reply(body: bytes) -> Snapshot:
             except WireError:
                 malformed += 1
                 continue
-            if isinstance(tick, Tick) and tick.sid == sid:
+            if isinstance(tick, _DATA_TYPES) and tick.sid == sid:
                 good.append(tick)
             else:
                 malformed += 1
-        decoded.append(TopicSnapshot(entry.topic, entry.seq, tuple(good)))
+        book: BookRows | None = None
+        if entry.book is not UNSET:
+            book = (_rows(entry.book.bids), _rows(entry.book.asks))
+        decoded.append(TopicSnapshot(entry.topic, entry.seq, tuple(good), book))
     states = []
     for payload in () if reply.states is UNSET else reply.states:
         try:
@@ -114,6 +137,10 @@ def decode_reply(body: bytes) -> Snapshot:
         else:
             malformed += 1
     return Snapshot(sid, reply.ts, tuple(decoded), malformed, tuple(states))
+
+
+def _rows(rows: list[tuple[float | int, float | int, str | None]]) -> tuple[Row, ...]:
+    return tuple((float(price), float(size), maker) for price, size, maker in rows)
 
 
 def _explain(body: bytes, exc: msgspec.MsgspecError) -> SnapshotError:
@@ -170,16 +197,17 @@ def merge(parts: Sequence[Snapshot]) -> Snapshot:
 
 
 def request_prefixes(prefixes: Iterable[str]) -> list[str]:
-    """The snapshot requests that cover ``prefixes``: only tick topics are cached, so a prefix
-    that cannot match one (``status.``) needs none and ``""`` or ``tick`` become ``tick.``."""
+    """The snapshot requests that cover ``prefixes``: only data topics (``tick.``, ``tbt.``,
+    ``depth.``, ``bar.``, ``greeks.``) are cached, so a prefix that cannot match one
+    (``status.``) needs none, ``tick`` becomes ``tick.`` and ``""`` every data prefix."""
     wanted: list[str] = []
     for prefix in prefixes:
-        if "tick.".startswith(prefix):
-            prefix = "tick."
-        elif not prefix.startswith("tick."):
-            continue
-        if prefix not in wanted:
-            wanted.append(prefix)
+        covered = [p for p in DATA_PREFIXES if p.startswith(prefix)]
+        if not covered and prefix.startswith(DATA_PREFIXES):
+            covered = [prefix]
+        for one in covered:
+            if one not in wanted:
+                wanted.append(one)
     # A prefix covered by a shorter one adds nothing.
     return [p for p in wanted if not any(o != p and p.startswith(o) for o in wanted)]
 

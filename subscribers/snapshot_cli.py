@@ -7,9 +7,12 @@ from typing import Final, TextIO
 
 import zmq
 
+from subscribers.book_cli import ladder
 from subscribers.connect import Connection, connection_from_args
 from subscribers.curve import CurveKeyError
-from subscribers.snapshot import DEFAULT_TIMEOUT, Snapshot, SnapshotError, fetch
+from subscribers.depth import DepthBook
+from subscribers.schema import DEPTH_PREFIX
+from subscribers.snapshot import DEFAULT_TIMEOUT, Snapshot, SnapshotError, TopicSnapshot, fetch
 from subscribers.wire import format_clock, format_line, to_jsonable
 
 EXIT_OK: Final = 0
@@ -17,9 +20,11 @@ EXIT_ERROR: Final = 1
 EXIT_USAGE: Final = 2
 
 DESCRIPTION: Final = """\
-Ask the publisher for its last-value snapshot, the latest tick of every instrument and field,
-print it and exit. PREFIX selects topics by byte prefix ('tick.AAPL', 'tick.ES' also matches
-tick.ESZ6); with none, every instrument is printed."""
+Ask the publisher for its last-value snapshot, the latest tick of every instrument and field
+(and of every data kind: the latest tbt event per kind, bar, greeks per field, and the whole
+book of each depth topic), print it and exit. PREFIX selects topics by byte prefix
+('tick.AAPL', 'depth.AAPL'; 'tick.ES' also matches tick.ESZ6); with none, every instrument is
+printed."""
 
 EPILOG: Final = f"""\
 examples:
@@ -29,9 +34,11 @@ examples:
 
 output:
   Line mode: a header with the session id (sid) and the snapshot's time, then for each topic
-  its last seq and one line per field, as 'ibsub tail' prints ticks.
+  its last seq and one line per field, as 'ibsub tail' prints ticks; a depth topic's book as a
+  ladder (as 'ibsub book' draws it).
   --json: one JSON object, {{"sid", "ts", "topics": [{{"topic", "seq", "ticks": [...]}}]}}, each
-  tick as 'ibsub tail --json' prints it.
+  tick as 'ibsub tail --json' prints it; a depth topic's entry also has "book": {{"bids":
+  [[price, size, market_maker], ...], "asks": [...]}}, best first.
 
 exit status:
   0  printed
@@ -70,11 +77,20 @@ def snapshot_json(snapshot: Snapshot) -> dict[str, object]:
     return {
         "sid": snapshot.sid,
         "ts": snapshot.ts,
-        "topics": [
-            {"topic": t.topic, "seq": t.seq, "ticks": [to_jsonable(tick) for tick in t.ticks]}
-            for t in snapshot.topics
-        ],
+        "topics": [_topic_json(t) for t in snapshot.topics],
     }
+
+
+def _topic_json(entry: TopicSnapshot) -> dict[str, object]:
+    out: dict[str, object] = {
+        "topic": entry.topic,
+        "seq": entry.seq,
+        "ticks": [to_jsonable(tick) for tick in entry.ticks],
+    }
+    if entry.book is not None:
+        bids, asks = entry.book
+        out["book"] = {"bids": [list(r) for r in bids], "asks": [list(r) for r in asks]}
+    return out
 
 
 def snapshot_lines(snapshot: Snapshot, *, utc: bool = False) -> list[str]:
@@ -87,6 +103,12 @@ def snapshot_lines(snapshot: Snapshot, *, utc: bool = False) -> list[str]:
     for entry in sorted(snapshot.topics, key=lambda t: t.topic):
         lines.append(f"{entry.topic}  last seq {entry.seq}")
         lines += [f"  {format_line(tick.topic, tick, tz=tz)}" for tick in entry.ticks]
+        if entry.book is not None:
+            book = DepthBook()
+            book.replace(list(entry.book[0]), list(entry.book[1]))
+            key = entry.topic[len(DEPTH_PREFIX) :]
+            rows = max(len(book.bids), len(book.asks), 1)
+            lines += [f"  {line}" for line in ladder(key, book, rows, entry.seq, 0)[1:]]
     return lines
 
 

@@ -17,9 +17,9 @@ class SubscriberStats:
     """Messages that broke the contract (wrong frame count, failed decode); skipped."""
     unknown: int = 0
     """Messages of a type this library does not know (a later contract's data kind, such as
-    ``bar.``); skipped without complaint, as contract 1.1 asks of every subscriber."""
+    ``news.``); skipped without complaint, as contract 1.1 asks of every subscriber."""
     filtered: int = 0
-    """Tick topics dropped by exact-key filtering (``tick.ESZ6`` when only ``ES`` is wanted)."""
+    """Data topics dropped by exact-key filtering (``tick.ESZ6`` when only ``ES`` is wanted)."""
     stale: int = 0
     """Duplicates and messages older than what was delivered (or than a snapshot); skipped."""
     gaps: int = 0
@@ -38,3 +38,8 @@ class SubscriberStats:
     """Ticks delivered from snapshots (not counted in ``received``)."""
     snapshot_failures: int = 0
     """Snapshot requests that failed (no reply in time, or a bad one)."""
+    book_resyncs: int = 0
+    """Times an L2 book was emptied and a snapshot of it asked for (gap, restart, impossible
+    update, joined mid-stream)."""
+    book_errors: int = 0
+    """Depth changes that were impossible for the book (a resync followed)."""

@@ -16,7 +16,7 @@ time, and rearms its own timers after each call.
 
 import enum
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -24,6 +24,7 @@ import zmq
 
 from subscribers.events import Event, SnapshotApplied, SnapshotFailed
 from subscribers.intake import Intake
+from subscribers.schema import DEPTH_PREFIX
 from subscribers.snapshot import Snapshot, SnapshotClient, SnapshotError
 from subscribers.wire import Heartbeat, Message
 
@@ -66,6 +67,9 @@ class SnapshotSync:
         self._on_event = on_event
         self._intake = intake
         self._held: list[Message] = []
+        self._partial: set[str] | None = None
+        """The depth topics a book resync in flight asks for; None for a whole snapshot."""
+        intake.on_resync = self.resync
 
     @property
     def live(self) -> bool:
@@ -94,10 +98,35 @@ class SnapshotSync:
     def request(self) -> None:
         """Ask for a snapshot of every cached topic subscribed to, holding messages meanwhile."""
         self._end_request()
+        self._partial = None
         prefixes = self._intake.selection.snapshot_prefixes()
         if not prefixes:  # nothing subscribed is cached (status or hb only)
             self._release()
             return
+        self._send(prefixes)
+
+    def resync(self, topic: str) -> None:
+        """Ask for a snapshot of one depth topic's book (holding messages meanwhile)."""
+        self.sync_topics((topic,))
+
+    def sync_topics(self, topics: Iterable[str]) -> None:
+        """Ask for a snapshot of ``topics`` only (a depth topic's book to resync, or the topics
+        of an instrument just granted on demand, whose first ``seq`` is then checked against
+        the snapshot's), holding messages meanwhile. A whole snapshot already awaited covers
+        them; a partial one in flight is widened to them."""
+        wanted = set(topics)
+        if not wanted:
+            return
+        if not self.live:
+            if self._partial is None or wanted <= self._partial:
+                return
+            self._partial |= wanted
+        else:
+            self._partial = wanted
+        self._end_request()
+        self._send(sorted(self._partial))
+
+    def _send(self, prefixes: list[str]) -> None:
         try:
             self.snapshots.request(prefixes)
         except zmq.ZMQError as exc:
@@ -134,6 +163,9 @@ class SnapshotSync:
 
     def _apply(self, snapshot: Snapshot) -> None:
         self._end_request()
+        if self._partial is not None:
+            self._apply_topics(snapshot, self._partial)
+            return
         intake = self._intake
         tracks = intake.selection.tracks
         seqs: dict[str, int] = {}
@@ -145,8 +177,10 @@ class SnapshotSync:
             seqs[entry.topic] = entry.seq
             pubs.update(tick.pub for tick in entry.ticks)
             intake.seq.reset(entry.topic, snapshot.sid, entry.seq)
+            if entry.book is not None:
+                intake.seed_book(entry.topic, entry.seq, *entry.book)
             for tick in entry.ticks:
-                intake.book.apply_tick(tick)
+                intake.keep_latest(tick)
                 intake.ready.append(tick)
                 ticks += 1
         intake.seq.complete_sid = snapshot.sid
@@ -157,6 +191,43 @@ class SnapshotSync:
         counts["snapshots"] += 1
         counts["snapshot_ticks"] += ticks
         self._on_event(SnapshotApplied(snapshot.sid, MappingProxyType(seqs), ticks))
+        self._release()
+
+    def _apply_topics(self, snapshot: Snapshot, topics: set[str]) -> None:
+        """A partial snapshot's reply: each asked-for topic's seq is set to the snapshot's
+        (unless already past it), its book seeded, its latest messages delivered; a topic the
+        publisher has sent nothing on yet starts from seq 0 (so a first message above 1 is a
+        gap). Then live again (held messages at or below a topic's ``seq`` are dropped as
+        already in the snapshot)."""
+        intake = self._intake
+        sid = snapshot.sid
+        delivered = 0
+        for entry in snapshot.topics:
+            topic = entry.topic
+            if topic not in topics or not intake.current_sid(topic, sid):
+                continue
+            topics = topics - {topic}
+            last = intake.seq.last(topic)
+            after = last[1] if last is not None and last[0] == sid else 0
+            if after > entry.seq:
+                continue  # already past the snapshot (asyncio: read while the reply was awaited)
+            intake.seq.reset(topic, sid, entry.seq)
+            if entry.book is not None:
+                intake.seed_book(topic, entry.seq, *entry.book)
+            for msg in entry.ticks:
+                if msg.seq > after:
+                    intake.keep_latest(msg)
+                    intake.ready.append(msg)
+                    delivered += 1
+        for topic in topics:  # nothing sent on it yet in this session
+            if intake.seq.last(topic) is None and intake.current_sid(topic, sid):
+                intake.seq.reset(topic, sid, 0)
+                if topic.startswith(DEPTH_PREFIX):
+                    intake.seed_book(topic, 0, (), ())
+        counts = intake.counts
+        counts["malformed"] += snapshot.malformed
+        counts["snapshots"] += 1
+        counts["snapshot_ticks"] += delivered
         self._release()
 
     def _failed(self, reason: str) -> None:
@@ -177,8 +248,12 @@ class SnapshotSync:
     def _release(self) -> None:
         """Go live: process the held messages, dropping those of a session since replaced."""
         self.state = SyncState.LIVE
+        self._partial = None
         held, self._held = self._held, []
         intake = self._intake
-        for msg in held:
+        for at, msg in enumerate(held):
+            if not self.live:  # a held change asked for a book resync: hold the rest again
+                self._held[:0] = held[at:]
+                return
             if intake.current(msg):
                 intake.process(msg)

@@ -8,7 +8,7 @@ import enum
 from dataclasses import dataclass
 from typing import Final
 
-from subscribers.schema import TICK_PREFIX
+from subscribers.schema import DATA_PREFIXES
 
 __all__ = ["SeqResult", "SeqStatus", "SeqTracker"]
 
@@ -78,7 +78,7 @@ class SeqTracker:
             self._last[topic] = (sid, seq)
             joined = topic in self._joined
             self._joined.discard(topic)
-            if sid != self.complete_sid or not topic.startswith(TICK_PREFIX) or joined:
+            if sid != self.complete_sid or not topic.startswith(DATA_PREFIXES) or joined:
                 return _RESTART if restarted else _FIRST
             if seq == 1:
                 return _RESTART if restarted else _NEXT
@@ -103,7 +103,7 @@ class SeqTracker:
             # heartbeat cannot prove it, its own subscription being older), so the topic's
             # first message will be.
             return 0
-        elif sid == self.complete_sid and topic.startswith(TICK_PREFIX):
+        elif sid == self.complete_sid and topic.startswith(DATA_PREFIXES):
             self.restarts += last is not None
             last_seq = 0
         else:

@@ -23,29 +23,39 @@ msgpack and msgspec.
 """
 
 import re
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, tzinfo
+from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple, TypeAlias
 
 import msgspec
 from msgspec import UNSET
 
+from subscribers.lines import ATTRIB_NAMES, format_clock, format_line
 from subscribers.messages import (
     TICK_KINDS,
+    Bar,
+    DataMessage,
+    Depth,
+    Greeks,
     Heartbeat,
     Message,
     Status,
+    Tbt,
     Tick,
     TickKind,
     UnknownTypeError,
     WireError,
 )
 from subscribers.schema import (
+    BAR_PREFIX,
+    DATA_PREFIXES,
+    DEPTH_PREFIX,
+    GREEKS_PREFIX,
     HEARTBEAT_PREFIX,
     SCHEMA_VERSION,
     SID_LIMIT,
     STATUS_PREFIX,
+    TBT_PREFIX,
     TICK_PREFIX,
     HeartbeatPayload,
     StatusPayload,
@@ -57,15 +67,21 @@ Buffer: TypeAlias = bytes | bytearray | memoryview | msgspec.Raw
 
 __all__ = [
     "ATTRIB_NAMES",
+    "DATA_PREFIXES",
     "HEARTBEAT_PREFIX",
     "SCHEMA_VERSION",
     "SID_LIMIT",
     "STATUS_PREFIX",
     "TICK_KINDS",
     "TICK_PREFIX",
+    "Bar",
+    "DataMessage",
+    "Depth",
+    "Greeks",
     "Heartbeat",
     "Message",
     "Status",
+    "Tbt",
     "Tick",
     "TickKind",
     "UnknownTypeError",
@@ -78,12 +94,6 @@ __all__ = [
     "format_line",
     "to_jsonable",
 ]
-
-ATTRIB_NAMES: Final[Mapping[int, str]] = MappingProxyType(
-    {1: "can-auto-execute", 2: "past-limit", 4: "pre-open"}
-)
-"""The bits of a price tick's ``attrib`` mask."""
-
 
 # -- decoding: one typed msgspec decode, then the checks that span fields or frames ------------
 
@@ -171,6 +181,13 @@ def _heartbeat(text: str, name: str, w: HeartbeatPayload) -> Heartbeat:
     )
 
 
+def _data(text: str, name: str, w: DataMessage) -> DataMessage:
+    """A contract 1.1 data message, decoded straight into its message Struct."""
+    if w.key != name:
+        raise WireError(f"key {w.key!r} does not match the topic", text)
+    return w
+
+
 class _Route(NamedTuple):
     """How to decode the payload of one topic prefix: its ``type``, decoder and checks."""
 
@@ -188,6 +205,10 @@ _ROUTES: Final = (
     _Route(TICK_PREFIX, "tick", msgspec.msgpack.Decoder(TickPayload).decode, _tick),
     _Route(STATUS_PREFIX, "status", msgspec.msgpack.Decoder(StatusPayload).decode, _status),
     _Route(HEARTBEAT_PREFIX, "hb", msgspec.msgpack.Decoder(HeartbeatPayload).decode, _heartbeat),
+    _Route(TBT_PREFIX, "tbt", msgspec.msgpack.Decoder(Tbt).decode, _data),
+    _Route(DEPTH_PREFIX, "depth", msgspec.msgpack.Decoder(Depth).decode, _data),
+    _Route(BAR_PREFIX, "bar", msgspec.msgpack.Decoder(Bar).decode, _data),
+    _Route(GREEKS_PREFIX, "greeks", msgspec.msgpack.Decoder(Greeks).decode, _data),
 )
 _KINDS: Final = frozenset(route.kind for route in _ROUTES)
 
@@ -200,7 +221,9 @@ def _route(text: str) -> tuple[str, _Route]:
             if not name:
                 raise WireError("topic has an empty name", text)
             return name, route
-    raise UnknownTypeError("unknown topic prefix (expected tick., status. or hb.)", text)
+    raise UnknownTypeError(
+        "unknown topic prefix (expected tick., status., hb., tbt., depth., bar. or greeks.)", text
+    )
 
 
 def _topic_text(topic: bytes) -> str:
@@ -314,6 +337,10 @@ def _reason(detail: str) -> str:
 
 def to_jsonable(msg: Message) -> dict[str, object]:
     """The message's payload map as it was on the wire, plus its ``"topic"``."""
+    if isinstance(msg, Tbt | Depth | Bar | Greeks):
+        data: dict[str, object] = {"topic": msg.topic}
+        data.update(msgspec.to_builtins(msg))  # UNSET keys (absent on the wire) stay absent
+        return data
     out: dict[str, object] = {
         "topic": msg.topic,
         "v": msg.v,
@@ -336,55 +363,3 @@ def to_jsonable(msg: Message) -> dict[str, object]:
     else:
         out.update(gateway=msg.gateway, seqs=dict(msg.seqs))
     return out
-
-
-def format_clock(ts_ns: int, tz: tzinfo | None = UTC) -> str:
-    """``HH:MM:SS.ffffff`` of a nanosecond timestamp (``tz=None``: local time)."""
-    seconds, ns = divmod(ts_ns, 1_000_000_000)
-    try:
-        when = datetime.fromtimestamp(seconds, tz)
-    except (OverflowError, OSError, ValueError):
-        return f"ts={ts_ns}"
-    return f"{when:%H:%M:%S}.{ns // 1000:06d}"
-
-
-def _number(datum: float | int | str | None) -> str:
-    if datum is None:
-        return "-"
-    if isinstance(datum, float) and datum.is_integer() and abs(datum) < 1e15:
-        return str(int(datum))
-    return str(datum)
-
-
-def _attrib_text(mask: int) -> str:
-    names = [name for bit, name in ATTRIB_NAMES.items() if mask & bit]
-    rest = mask & ~sum(ATTRIB_NAMES)
-    if rest:
-        names.append(f"0x{rest:x}")
-    return ",".join(names)
-
-
-def _printable(text: str) -> str:
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-def format_line(topic: str, msg: Message, *, tz: tzinfo | None = UTC) -> str:
-    """One human-readable line, e.g. ``12:00:01.123456 tick.AAPL  #42 bid 189.52 (mdt 1)``.
-
-    The time is the publish time ``ts``, in ``tz`` (UTC by default; None for local time). A price
-    of nil (IB's "no price") shows as ``-``. Control characters are escaped, so the result is
-    always exactly one line.
-    """
-    head = f"{format_clock(msg.ts, tz)} {topic:<10} #{msg.seq}"
-    if isinstance(msg, Tick):
-        notes = f"mdt {msg.mdt}"
-        if msg.attrib:
-            notes += f", {_attrib_text(msg.attrib)}"
-        return _printable(f"{head} {msg.field} {_number(msg.datum)} ({notes})")
-    if isinstance(msg, Status):
-        subject = msg.scope if msg.key is None else f"{msg.scope} {msg.key}"
-        code = "" if msg.code is None else f" (code {msg.code})"
-        return _printable(f"{head} {subject} {msg.state}: {msg.message}{code}")
-    return _printable(f"{head} gateway {msg.gateway}, {len(msg.seqs)} tick topics")

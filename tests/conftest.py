@@ -45,6 +45,7 @@ UNIT = frozenset(
         "tap/test_fileformat.py",
         "subscribers/test_client.py",
         "subscribers/test_control.py",
+        "subscribers/test_data_kinds.py",
         "subscribers/test_depth.py",
         "subscribers/test_kinds.py",
         "subscribers/test_recorder.py",

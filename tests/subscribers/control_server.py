@@ -15,6 +15,9 @@ from typing import Any, ClassVar
 import msgpack
 import zmq
 
+from subscribers.depth import DepthBook
+from subscribers.kinds import KindError, parse_kinds, topics
+from subscribers.schema import DATA_PREFIXES
 from tests.support.waiting import wait_for
 
 Request = dict[str, Any]
@@ -127,8 +130,10 @@ class ControlServer:
             return error(
                 "ambiguous_contract", f"{symbol} matches 2 contracts", candidates=CANDIDATES
             )
-        if request.get("data", ["l1"]) != ["l1"]:
-            return error("bad_request", f"data kind {request['data']} is not supported yet")
+        try:
+            kinds = parse_kinds(request.get("data", ["l1"]))
+        except KindError as exc:
+            return error("bad_request", str(exc))
         key = spec.get("key") or symbol or str(spec.get("con_id"))
         if key not in self.holds and len(self.holds) >= self.budget:
             return error("budget_exceeded", f"{len(self.holds)} of {self.budget} lines in use")
@@ -136,7 +141,7 @@ class ControlServer:
         hold = self.holds.setdefault(key, {"conid": conid, "holders": {}})
         expires = self._expires(request)
         hold["holders"][request["client"]] = expires
-        return {"v": 1, "ok": True, "key": key, "conid": conid, "topics": [f"tick.{key}"],
+        return {"v": 1, "ok": True, "key": key, "conid": conid, "topics": topics(kinds, key),
                 "state": "pending", "lease_expires": expires}  # fmt: skip
 
     def _op_renew(self, request: Request) -> Answer:
@@ -186,10 +191,14 @@ class Bus:
         self.sid = sid
         self.pub = pub
         self.seqs: dict[str, int] = {}
+        self.latest: dict[str, dict[str, Any]] = {}
+        self.books: dict[str, DepthBook] = {}
 
     def restart(self, sid: int) -> None:
         self.sid = sid
         self.seqs.clear()
+        self.latest.clear()
+        self.books.clear()
 
     def _send(self, topic: str, kind: str, body: dict[str, Any]) -> dict[str, Any]:
         seq = self.seqs[topic] = self.seqs.get(topic, 0) + 1
@@ -199,10 +208,45 @@ class Bus:
         return payload
 
     def tick(self, key: str, price: float = 1.5) -> dict[str, Any]:
-        return self._send(f"tick.{key}", "tick", {
+        payload = self._send(f"tick.{key}", "tick", {
             "key": key, "conid": 1, "field": "bid", "tick_type": 1, "price": price,
             "attrib": 0, "mdt": 1, "ts_recv": time.time_ns(),
         })  # fmt: skip
+        self.latest[f"tick.{key}"] = payload
+        return payload
+
+    def depth(
+        self, key: str, position: int, operation: str, side: str, price: float, size: float,
+        *, lost: bool = False,
+    ) -> None:  # fmt: skip
+        """Apply one change to ``key``'s book and send it (``lost``: count it, never send it)."""
+        book = self.books.setdefault(key, DepthBook())
+        assert book.apply(position, operation, side, price, size), "an impossible test change"
+        topic = f"depth.{key}"
+        body = {"key": key, "conid": 1, "position": position, "operation": operation,
+                "side": side, "price": price, "size": size, "market_maker": None,
+                "is_smart": False, "ts_recv": time.time_ns()}  # fmt: skip
+        if lost:
+            self.seqs[topic] = self.seqs.get(topic, 0) + 1
+        else:
+            self._send(topic, "depth", body)
+
+    def snapshot_topics(self, prefix: str) -> list[dict[str, Any]]:
+        """The snapshot entries of the data topics under ``prefix``, as they stand now (a
+        depth topic's with its whole book)."""
+        entries = []
+        for topic, seq in list(self.seqs.items()):
+            if not topic.startswith(prefix) or not topic.startswith(DATA_PREFIXES):
+                continue
+            entry: dict[str, Any] = {"topic": topic, "seq": seq, "ticks": []}
+            if topic in self.latest:
+                entry["ticks"] = [self.latest[topic]]
+            if topic.startswith("depth."):
+                book = self.books[topic[len("depth.") :]]
+                entry["book"] = {"bids": [list(r) for r in book.bids],
+                                 "asks": [list(r) for r in book.asks]}  # fmt: skip
+            entries.append(entry)
+        return entries
 
     def status(
         self, key: str | None, state: str, code: int | None = None, message: str = ""
@@ -213,7 +257,7 @@ class Bus:
         })  # fmt: skip
 
     def heartbeat(self) -> dict[str, Any]:
-        seqs = {t: s for t, s in self.seqs.items() if t.startswith("tick.")}
+        seqs = {t: s for t, s in self.seqs.items() if t.startswith(DATA_PREFIXES)}
         return self._send(f"hb.{self.pub}", "hb", {"gateway": "connected", "seqs": seqs})
 
     def close(self) -> None:
@@ -224,7 +268,11 @@ class SnapshotServer:
     """Answers snapshot requests with a fixed reply (``states`` included when given)."""
 
     def __init__(
-        self, context: zmq.Context[Any], sid: int, states: list[dict[str, Any]] | None
+        self,
+        context: zmq.Context[Any],
+        sid: int,
+        states: list[dict[str, Any]] | None,
+        bus: "Bus | None" = None,
     ) -> None:
         self.socket = context.socket(zmq.ROUTER)
         self.socket.setsockopt(zmq.LINGER, 0)
@@ -233,6 +281,10 @@ class SnapshotServer:
         self.reply: dict[str, Any] = {"v": 1, "sid": sid, "ts": time.time_ns(), "topics": []}
         if states is not None:
             self.reply["states"] = states
+        self.requests: list[dict[str, Any]] = []
+        self.bus = bus
+        """When given, each reply lists the bus's data topics at their current seq (and the
+        latest tick of each tick topic), as a real publisher's would."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -241,7 +293,12 @@ class SnapshotServer:
         while not self._stop.is_set():
             if self.socket.poll(50):
                 frames = self.socket.recv_multipart()
-                self.socket.send_multipart([*frames[:-1], msgpack.packb(self.reply)])
+                request = msgpack.unpackb(frames[-1])
+                self.requests.append(request)
+                reply = dict(self.reply)
+                if self.bus is not None:
+                    reply["topics"] = self.bus.snapshot_topics(request.get("prefix", ""))
+                self.socket.send_multipart([*frames[:-1], msgpack.packb(reply)])
 
     def close(self) -> None:
         self._stop.set()

@@ -288,15 +288,15 @@ def test_malformed_message_is_counted_and_skipped(
 def test_unknown_message_type_is_skipped_not_malformed(
     context: zmq.Context[Any], publisher: Publisher
 ) -> None:
-    """A later contract's data kind (``bar.AAPL``) is counted as unknown and skipped, as contract
-    1.1 asks; it is not malformed and the next tick arrives."""
+    """A later contract's data kind (``news.AAPL``) is counted as unknown and skipped, as
+    contract 1.1 asks; it is not malformed and the next tick arrives."""
 
     def publish_round() -> None:
-        body = {"v": 1, "type": "bar", "pub": "ibpub", "sid": 1, "seq": 1, "ts": 1, "key": "AAPL"}
-        publisher.raw(b"bar.AAPL", msgpack.packb(body))
+        body = {"v": 1, "type": "news", "pub": "ibpub", "sid": 1, "seq": 1, "ts": 1, "key": "AAPL"}
+        publisher.raw(b"news.AAPL", msgpack.packb(body))
         publisher.tick("AAPL")
 
-    with Subscriber(publisher.endpoint, prefixes=["tick.", "bar."], context=context) as sub:
+    with Subscriber(publisher.endpoint, prefixes=["tick.", "news."], context=context) as sub:
         got = collect(sub, publish_round, lambda r: len(r) >= 2)
         stats = sub.stats
     assert all(isinstance(m, Tick) for m in got)

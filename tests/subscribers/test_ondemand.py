@@ -266,7 +266,7 @@ def test_a_requested_topic_joining_mid_session_is_not_a_gap(env: Servers) -> Non
     events: list[Event] = []
     for _ in range(50):
         bus.tick("AAPL")
-    snap = SnapshotServer(context, bus.sid, [])
+    snap = SnapshotServer(context, bus.sid, [], bus)
     try:
         with subscriber(
             env, snapshot=True, snapshot_endpoint=snap.endpoint, exact_keys=["MSFT"],
@@ -283,7 +283,7 @@ def test_a_requested_topic_joining_mid_session_is_not_a_gap(env: Servers) -> Non
                 bus.tick("AAPL")
 
             msg = receive(sub, bus, tick_and_beat, lambda m: isinstance(m, Tick))
-            assert msg.seq > 50
+            assert msg.seq >= 50  # the snapshot's latest tick (seq 50), or a live one after it
             assert not [e for e in events if isinstance(e, Gap)]
     finally:
         snap.close()
@@ -352,3 +352,51 @@ def test_a_snapshot_without_states_is_fine(env: Servers) -> None:
             wait_for(lambda: sub.recv(0.05) is None and sub.states, "a live state")
     finally:
         snap.close()
+
+
+def test_the_first_ticks_after_a_request_are_never_silently_missed(env: Servers) -> None:
+    """The publisher starts streaming an instrument as it grants it, before its reply leaves:
+    the subscriber must not lose those first ticks without a word (it once first saw seq 13,
+    no gap). It subscribes to the likely topic before asking and checks the first seq against
+    a snapshot, so the ticks arrive live or are covered by the snapshot; none is unaccounted."""
+    context, control, bus = env
+    snap = SnapshotServer(context, bus.sid, [], bus)
+
+    def stream_then_grant(request: dict[str, Any]) -> None:
+        if request.get("op") == "subscribe":
+            for _ in range(12):
+                bus.tick("NVDA")
+        return None  # the default answer follows
+
+    events: list[Event] = []
+    try:
+        with subscriber(
+            env, snapshot=True, snapshot_endpoint=snap.endpoint, exact_keys=["MSFT"],
+            on_event=events.append,
+        ) as sub:  # fmt: skip
+            wait_for(
+                lambda: bus.heartbeat() and sub.recv(0.05) is None and sub.stats.snapshots,
+                "a snapshot",
+            )
+            control.script = stream_then_grant
+            sub.request("NVDA")
+            got: list[Message] = []
+
+            def more() -> bool:
+                bus.heartbeat()
+                bus.tick("NVDA")
+                while (msg := sub.recv(0.02)) is not None:
+                    if msg.topic == "tick.NVDA":
+                        got.append(msg)
+                return len(got) >= 5
+
+            wait_for(more, "NVDA ticks")
+            stats = sub.stats
+    finally:
+        snap.close()
+    seqs = [m.seq for m in got]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs
+    # Either every tick arrived live from seq 1, or the first one delivered is the snapshot's
+    # (the latest tick up to the snapshot's seq, which covers the ones before it).
+    assert seqs[0] == 1 or stats.snapshot_ticks >= 1, (seqs, stats)
+    assert not [e for e in events if isinstance(e, Gap)]

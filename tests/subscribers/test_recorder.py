@@ -11,7 +11,7 @@ import pytest
 
 from subscribers.events import Gap, PublisherAlive, PublisherRestart, PublisherSilent
 from subscribers.recorder import COLUMNS, FORMATS, Format, Recorder
-from subscribers.wire import Tick
+from subscribers.wire import Heartbeat, Status, Tick, decode
 
 DAY1 = int(datetime(2026, 11, 23, 23, 59, 59, tzinfo=UTC).timestamp() * 1e9)
 DAY2 = int(datetime(2026, 11, 24, 0, 0, 1, tzinfo=UTC).timestamp() * 1e9)
@@ -108,15 +108,16 @@ def test_a_new_utc_day_starts_a_new_file(tmp_path: Path) -> None:
 
 def test_a_full_file_rolls_over_to_the_next_number(tmp_path: Path) -> None:
     """Once a file reaches max_bytes the next row starts file -0002, and nothing is lost."""
-    recorder = Recorder(tmp_path, "jsonl", max_bytes=1000)
-    for seq in range(1, 21):
+    recorder = Recorder(tmp_path, "jsonl", max_bytes=3000)
+    for seq in range(1, 31):
         recorder.tick(tick(seq), DAY1)
     recorder.close()
     assert len(recorder.files) > 2
     assert recorder.files[1].name == "ibsub-20261123-0002.jsonl"
     seqs = [row["seq"] for path in recorder.files for row in read_rows(path)]
-    assert seqs == list(range(1, 21))
-    assert all(path.stat().st_size < 1000 + 600 for path in recorder.files)
+    assert seqs == list(range(1, 31))
+    row_bytes = max(len(line) for line in recorder.files[0].read_bytes().splitlines(True))
+    assert all(path.stat().st_size < 3000 + row_bytes for path in recorder.files)
 
 
 def test_existing_files_are_never_overwritten(tmp_path: Path) -> None:
@@ -155,3 +156,37 @@ def test_csv_rows_reach_the_disk_on_flush(tmp_path: Path) -> None:
     recorder.flush()
     assert len(read_rows(recorder.files[0])) == 1
     recorder.close()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_data_kind_is_a_row_with_its_own_columns(tmp_path: Path, fmt: Format) -> None:
+    """tbt, depth, bar and greeks messages are rows typed by ``row``, each payload key in its
+    column, in every format, with the tick rows in the same files."""
+    from tests.subscribers.test_data_kinds import bar, depth, greeks, tbt
+
+    recorder = Recorder(tmp_path, fmt)
+    recorder.tick(tick(1), DAY1)
+    for frames in (
+        tbt("AAPL", 1),
+        depth("AAPL", 1, 0, "insert", "bid", 189.5, 3.0, "ARCA"),
+        bar("AAPL", 1),
+        greeks("AAPL", 1),
+    ):
+        msg = decode(*frames)
+        assert not isinstance(msg, Status | Heartbeat)
+        recorder.data(msg, DAY1)
+    recorder.close()
+    rows = read_rows(recorder.files[0])
+    assert [row["row"] for row in rows] == ["tick", "tbt", "depth", "bar", "greeks"]
+    assert all(list(row) == list(COLUMNS) for row in rows)
+    text = fmt == "csv"
+    got_tbt, got_depth, got_bar, got_greeks = rows[1:]
+    assert got_tbt["exchange"] == "NASDAQ" and got_tbt["kind"] == "last"
+    assert got_tbt["price"] == ("189.5" if text else 189.5)
+    assert got_depth["market_maker"] == "ARCA" and got_depth["side"] == "bid"
+    assert got_depth["is_smart"] == ("True" if text else True)
+    assert got_bar["count"] == ("17" if text else 17) and got_bar["what"] == "TRADES"
+    assert got_greeks["delta"] == ("0.5" if text else 0.5)
+    assert got_greeks["theta"] in ("", None) and got_greeks["field"] == "model_option"
+    assert got_bar["topic"] == "bar.AAPL" and got_bar["recv_ns"] in (DAY1, str(DAY1))
+    assert recorder.ticks == 5

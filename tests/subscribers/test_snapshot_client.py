@@ -20,6 +20,7 @@ from subscribers.snapshot import (
     merge,
     request_prefixes,
 )
+from subscribers.wire import Tick
 
 SID = 99
 
@@ -58,7 +59,9 @@ def test_reply_decodes_into_validated_ticks() -> None:
     snapshot = decode_reply(reply({"topic": "tick.A", "seq": 7, "ticks": [payload(6)]}))
     assert (snapshot.sid, snapshot.ts, snapshot.malformed) == (SID, 5, 0)
     (entry,) = snapshot.topics
-    assert (entry.topic, entry.seq, entry.ticks[0].price) == ("tick.A", 7, 1.25)
+    tick = entry.ticks[0]
+    assert isinstance(tick, Tick)
+    assert (entry.topic, entry.seq, tick.price) == ("tick.A", 7, 1.25)
     assert snapshot.tick_count == 1
 
 
@@ -144,16 +147,18 @@ def test_bad_replies_raise_snapshot_error(body: bytes, why: str) -> None:
 @pytest.mark.parametrize(
     ("prefixes", "requests"),
     [
-        ([""], ["tick."]),
+        ([""], ["tick.", "tbt.", "depth.", "bar.", "greeks."]),
         (["tick"], ["tick."]),
+        (["t"], ["tick.", "tbt."]),
+        (["depth.ES", "bar.ES", "status."], ["depth.ES", "bar.ES"]),
         (["status.", "hb."], []),
         (["tick.A", "tick.B"], ["tick.A", "tick.B"]),
         (["tick.ES", "tick.ESZ6"], ["tick.ES"]),
-        (["", "tick.A"], ["tick."]),
+        (["tick.", "tick.A"], ["tick."]),
     ],
 )
-def test_request_prefixes_cover_only_tick_topics(prefixes: list[str], requests: list[str]) -> None:
-    """Only tick topics are cached, and a prefix inside another needs no request of its own."""
+def test_request_prefixes_cover_only_data_topics(prefixes: list[str], requests: list[str]) -> None:
+    """Only data topics are cached, and a prefix inside another needs no request of its own."""
     assert request_prefixes(prefixes) == requests
 
 

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any
 
-from tests.subscribers.control_server import servers
+from tests.subscribers.control_server import SnapshotServer, servers
 from tests.support.config import LIVE
 from tests.support.paths import REPO
 from tests.support.stack import Stack
@@ -98,3 +98,41 @@ def test_async_on_demand_example_requests_streams_and_releases() -> None:
         "AMD",
     ]
     assert requests[-1]["op"] == "unsubscribe" and sorted(requests[-1]["keys"]) == ["AMD", "NVDA"]
+
+
+def test_the_depth_example_prints_the_book_it_was_sent() -> None:
+    """The depth example takes the book from the snapshot, applies ten changes and prints the
+    top rows: the same book the (scripted) publisher holds."""
+    with servers() as (context, _, bus):
+        snap = SnapshotServer(context, bus.sid, [], bus)
+        for at in range(5):
+            bus.depth("ES", at, "insert", "bid", 100.0 - at, 1.0 + at)
+            bus.depth("ES", at, "insert", "ask", 101.0 + at, 2.0 + at)
+        args = [sys.executable, "-c", block("depth-book"), bus.endpoint, snap.endpoint]
+        proc = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+        )
+        try:
+            deadline = time.monotonic() + DEADLINE
+            size = 10.0
+            while proc.poll() is None and time.monotonic() < deadline:
+                bus.heartbeat()
+                size += 1
+                bus.depth("ES", 0, "update", "bid", 100.0, size)
+                bus.depth("ESZ6", 0, "insert", "bid", 1.0, 1.0)
+                time.sleep(0.02)
+            out, err = proc.communicate(timeout=DEADLINE)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            snap.close()
+    assert proc.returncode == 0, err
+    lines = out.splitlines()
+    changes = [line for line in lines if line.startswith("update bid[0]")]
+    assert len(changes) == 10 and changes[-1].endswith("spread 1.0"), lines
+    ladder = [line.split() for line in lines if "|" in line]
+    book = bus.books["ES"]
+    assert ladder[1:] == [
+        [f"{b[1]:g}", f"{b[0]:g}", "|", f"{a[0]:g}", f"{a[1]:g}"]
+        for b, a in zip(book.bids[1:5], book.asks[1:5], strict=True)
+    ]

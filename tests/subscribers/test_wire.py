@@ -297,10 +297,10 @@ def test_any_bytes_decode_or_raise_wire_error(payload: bytes, topic: bytes) -> N
 
 
 def test_an_unknown_topic_prefix_is_told_apart_from_a_broken_message() -> None:
-    """A later contract's data kind (``bar.AAPL``) raises UnknownTypeError, a WireError that a
+    """A later contract's data kind (``news.AAPL``) raises UnknownTypeError, a WireError that a
     caller can choose to ignore (contract 1.1); a broken tick does not."""
     with pytest.raises(UnknownTypeError):
-        decode(b"bar.AAPL", pack({"v": 1, "type": "bar", "key": "AAPL"}))
+        decode(b"news.AAPL", pack({"v": 1, "type": "news", "key": "AAPL"}))
     with pytest.raises(WireError) as caught:
         decode(b"tick.AAPL", pack(without(tick(), "conid")))
     assert not isinstance(caught.value, UnknownTypeError)
@@ -435,7 +435,7 @@ def test_status_line_shows_scope_state_message_and_code() -> None:
 def test_heartbeat_line_is_compact() -> None:
     """A heartbeat line gives the gateway state and how many tick topics it reports."""
     assert formatted("hb.ibpub", heartbeat()) == (
-        "12:00:01.123456 hb.ibpub   #57 gateway connected, 2 tick topics"
+        "12:00:01.123456 hb.ibpub   #57 gateway connected, 2 data topics"
     )
 
 
