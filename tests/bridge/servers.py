@@ -1,0 +1,120 @@
+"""Real ``nats-server`` processes with JetStream for the bridge tests, and stream readers."""
+
+import asyncio
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import nats
+import pytest
+from nats.js.api import DeliverPolicy
+
+from tests.support.processes import BIN, Processes, free_port, port_open
+from tests.support.waiting import wait_for
+
+
+def nats_server_binary() -> str:
+    found = shutil.which("nats-server") or (
+        "/usr/sbin/nats-server" if Path("/usr/sbin/nats-server").exists() else None
+    )
+    if found is None:
+        pytest.fail("nats-server is not installed: run `make system-deps`")
+    return found
+
+
+@dataclass
+class NatsServer:
+    """One nats-server with JetStream in ``store``, on a free client port."""
+
+    procs: Processes
+    store: Path
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    extra: Sequence[str] = ()
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> "NatsServer":
+        if not self.port:
+            self.port = free_port()
+        args = [nats_server_binary(), "-js", "-sd", str(self.store), "-a", "127.0.0.1"]
+        args += ["-p", str(self.port), *self.extra]
+        self.proc = self.procs.start(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: port_open(self.port), f"nats-server on {self.port}")
+        return self
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def bridge_toml(
+    directory: Path, upstream: str, servers: Sequence[str], **nats_keys: object
+) -> Path:
+    metrics = free_port()
+    lines = [
+        "[bridge]",
+        f'upstream = ["{upstream}"]',
+        "[nats]",
+        "servers = [" + ", ".join(f'"{s}"' for s in servers) + "]",
+        *(
+            f"{k} = {v!r}" if not isinstance(v, str) else f'{k} = "{v}"'
+            for k, v in nats_keys.items()
+        ),
+        "[metrics]",
+        f'listen = "127.0.0.1:{metrics}"',
+    ]
+    path = directory / "bridge.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def start_bridge(procs: Processes, config: Path) -> subprocess.Popen[bytes]:
+    return procs.start([str(BIN / "ibpub"), "bridge", "--config", str(config)])
+
+
+@dataclass(frozen=True)
+class StoredMsg:
+    subject: str
+    data: bytes
+    msg_id: str
+    stream_seq: int
+
+
+def read_stream(url: str, stream: str = "IBPUB") -> list[StoredMsg]:
+    """Every message in the stream, in stream order (an ordered consumer from the start)."""
+
+    async def main() -> list[StoredMsg]:
+        nc = await nats.connect(url)
+        try:
+            js = nc.jetstream()
+            info = await js.stream_info(stream)
+            last = info.state.last_seq
+            out: list[StoredMsg] = []
+            if info.state.messages == 0:
+                return out
+            sub = await js.subscribe(
+                "ibpub.>", stream=stream, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
+            )
+            while not out or out[-1].stream_seq < last:
+                msg = await sub.next_msg(timeout=10)
+                headers = msg.headers or {}
+                out.append(
+                    StoredMsg(
+                        msg.subject,
+                        msg.data,
+                        headers.get("Nats-Msg-Id", ""),
+                        msg.metadata.sequence.stream,
+                    )
+                )
+            await sub.unsubscribe()
+            return out
+        finally:
+            await nc.close()
+
+    return asyncio.run(main())
