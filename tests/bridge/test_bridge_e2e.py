@@ -1,5 +1,6 @@
 """``ibpub bridge`` between a real publisher and a real nats-server with JetStream."""
 
+import json
 import signal
 from collections import defaultdict
 from pathlib import Path
@@ -8,7 +9,7 @@ import msgspec
 
 from tests.bridge.servers import NatsServer, bridge_toml, read_stream, start_bridge
 from tests.support.metrics import http_get, samples
-from tests.support.processes import LineReader, Processes
+from tests.support.processes import BIN, LineReader, Processes
 from tests.support.stack import Stack
 from tests.support.waiting import wait_for
 
@@ -55,3 +56,14 @@ def test_bridge_stores_every_bus_message_once_with_its_msg_id(
     assert any(t.startswith("tick.") for t in seqs)
     for topic, run in seqs.items():
         assert run == list(range(run[0], run[0] + len(run))), topic
+
+    replay = procs.start(
+        [str(BIN / "ibsub"), "replay", "--nats", server.url, "--since", "-10m", "--json", "tick."]
+    )
+    out, errors = replay.communicate(timeout=60)
+    assert replay.returncode == 0, errors
+    lines = [json.loads(line) for line in out.decode().splitlines()]
+    replayed = [(m["topic"], m["seq"]) for m in lines]
+    expected = [(t, s) for t, run in seqs.items() if t.startswith("tick.") for s in run]
+    assert sorted(replayed) == sorted(expected)
+    assert all(m["type"] == "tick" for m in lines)
