@@ -26,6 +26,7 @@ UNIT = frozenset(
         "test_endpoints.py",
         "test_errors.py",
         "test_loop.py",
+        "bridge/test_copier.py",
         "bus/test_publish.py",
         "bus/test_snapshot_cache.py",
         "bus/test_snapshot_server.py",
