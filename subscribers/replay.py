@@ -136,11 +136,14 @@ class ReplaySubscriber:
             self._done = True
             return
         start = datetime.fromtimestamp(self._since / 1e9, UTC)
-        self._sub = await self._subscribe(js, start)
         if not self._follow:
-            pending = (await self._sub.consumer_info()).num_pending
-            if pending == 0:
+            # Nothing at or after ``since``: the consumer would deliver nothing, and waiting for
+            # the stream's last message would wait for ever.
+            last = await js.get_msg(self._stream, seq=info.state.last_seq)
+            if last.time is not None and last.time < start:
                 self._done = True
+                return
+        self._sub = await self._subscribe(js, start)
 
     async def _subscribe(self, js: Any, start: datetime) -> Any:
         config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=start)
