@@ -140,6 +140,24 @@ class Copier:
         )
         return out
 
+    def knows(self, pub: str, topic: str) -> bool:
+        """Whether ``topic`` of ``pub`` has been seen (or seeded) since the bridge started."""
+        tracker = self._trackers.get(pub)
+        return tracker is not None and tracker.last(topic) is not None
+
+    def seed(self, pub: str, topic: str, sid: int, seq: int) -> None:
+        """The stream's last stored (``sid``, ``seq``) of ``topic`` (read at a bridge start), so
+        a span lost while no bridge ran is stored as a gap, and nothing stored is repeated."""
+        self._trackers.setdefault(pub, SeqTracker()).reset(topic, sid, seq)
+
+    def head(self, topic_bytes: bytes, payload: bytes) -> tuple[str, str, int] | None:
+        """(pub, topic, sid) of a bus message, or None when it cannot be read."""
+        try:
+            head = _HEAD.decode(payload)
+            return head.pub, topic_bytes.decode("utf-8"), head.sid
+        except (UnicodeDecodeError, msgspec.DecodeError):
+            return None
+
     def _gap(self, pub: str, topic: str, sid: int, first: int, last: int, reason: str) -> Stored:
         self.gaps += 1
         self.lost += last - first + 1

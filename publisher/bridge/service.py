@@ -23,6 +23,7 @@ import ssl
 import time
 from typing import Any, Final
 
+import msgspec
 import zmq
 import zmq.asyncio
 from nats.aio.client import Client as NatsClient
@@ -30,7 +31,7 @@ from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from prometheus_client import CollectorRegistry
 
-from publisher.bridge.copier import Copier, OutageBuffer, Stored
+from publisher.bridge.copier import Copier, OutageBuffer, Stored, subject_for
 from publisher.bridge.metrics import BridgeMetrics
 from publisher.bridge.settings import BridgeConfig
 from publisher.bridge.stream import ensure_stream
@@ -48,6 +49,8 @@ DRAIN_TIMEOUT: Final = 10.0
 """Seconds a stop waits for what is queued to be stored."""
 BEHIND_LOG_EVERY: Final = 5.0
 RCVHWM: Final = 1_000_000
+SEED_TIMEOUT: Final = 2.0
+"""Seconds to look up a topic's last stored message at its first sight after a start."""
 
 log = logging.getLogger("publisher.bridge")
 
@@ -217,7 +220,7 @@ class BridgeService:
                     "nats": self.config.nats.shown_servers,
                 },
             )
-            reader = asyncio.create_task(self._read(sock))
+            reader = asyncio.create_task(self._read(sock, js))
             sender = asyncio.create_task(self._send(js))
             await self._stop.wait()
             reader.cancel()
@@ -243,7 +246,20 @@ class BridgeService:
             self._poke()
             await asyncio.sleep(0.05)
 
-    async def _read(self, sock: "zmq.asyncio.Socket") -> None:
+    async def _seed(self, js: JetStreamContext, pub: str, topic: str, sid: int) -> None:
+        """Look up the stream's last stored message of ``topic`` once, at its first sight."""
+        try:
+            last = await asyncio.wait_for(
+                js.get_last_msg(self.config.nats.stream, subject_for(pub, topic)), SEED_TIMEOUT
+            )
+            head = msgspec.msgpack.decode(last.data or b"")
+            stored_sid, stored_seq = int(head["sid"]), int(head["seq"])
+        except (TimeoutError, NatsError, msgspec.DecodeError, KeyError, TypeError):
+            return  # nothing stored yet (or unreadable): the topic starts here
+        if stored_sid == sid:
+            self.copier.seed(pub, topic, stored_sid, stored_seq)
+
+    async def _read(self, sock: "zmq.asyncio.Socket", js: JetStreamContext) -> None:
         m = self.metrics
         label = self._label
         received, malformed = m.received.labels(label), m.malformed.labels(label)
@@ -254,6 +270,9 @@ class BridgeService:
             if len(frames) != 2:
                 malformed.inc()
                 continue
+            head = self.copier.head(frames[0], frames[1])
+            if head is not None and not self.copier.knows(head[0], head[1]):
+                await self._seed(js, *head)
             before_gaps, before_lost = self.copier.gaps, self.copier.lost
             items = self.copier.copy(frames[0], frames[1])
             if not items:

@@ -11,6 +11,7 @@ import nats
 import pytest
 from nats.js.api import DeliverPolicy
 
+from tests.support.metrics import http_get, samples
 from tests.support.processes import BIN, Processes, free_port, port_open
 from tests.support.waiting import wait_for
 
@@ -118,3 +119,19 @@ def read_stream(url: str, stream: str = "IBPUB") -> list[StoredMsg]:
             await nc.close()
 
     return asyncio.run(main())
+
+
+def metrics_listen(config: Path) -> str:
+    """The ``[metrics] listen`` address written by :func:`bridge_toml`."""
+    line = next(ln for ln in config.read_text().splitlines() if ln.startswith("listen"))
+    return line.split("=", 1)[1].strip().strip('"')
+
+
+def metric_total(config: Path, name: str) -> float:
+    """The sum of a bridge metric's samples, 0 while its HTTP server is not up yet."""
+    try:
+        status, text = http_get(f"http://{metrics_listen(config)}/metrics")
+    except OSError:
+        return 0.0
+    found = samples(text) if status == 200 else {}
+    return sum(v for (metric, _), v in found.items() if metric == name)
