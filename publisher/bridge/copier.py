@@ -169,16 +169,20 @@ class OutageBuffer:
 
     Dropped messages are remembered as runs of ``seq`` per (pub, topic, sid); :meth:`take`
     hands out their gap messages first, so the loss is stored once NATS takes messages again.
+    Messages put back after a publish that was not acknowledged are never dropped: they may
+    have been stored (the acknowledgement, not the message, may be what was lost), so a gap
+    for them could claim a loss that did not happen. They are at most one publish window.
     """
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
+        self._retry: deque[Stored] = deque()
         self._queue: deque[Stored] = deque()
         self._runs: dict[tuple[str, str, int], list[list[int]]] = {}
         self.dropped = 0
 
     def __len__(self) -> int:
-        return len(self._queue)
+        return len(self._retry) + len(self._queue)
 
     @property
     def has_gaps(self) -> bool:
@@ -187,14 +191,12 @@ class OutageBuffer:
 
     def put(self, item: Stored) -> None:
         self._queue.append(item)
-        while len(self._queue) > self._limit:
+        while self._queue and len(self) > self._limit:
             self._drop(self._queue.popleft())
 
     def put_back(self, items: list[Stored]) -> None:
         """Return unacknowledged messages to the front, in their order (they go out first)."""
-        self._queue.extendleft(reversed(items))
-        while len(self._queue) > self._limit:
-            self._drop(self._queue.popleft())
+        self._retry.extendleft(reversed(items))
 
     def _drop(self, item: Stored) -> None:
         self.dropped += 1
@@ -207,8 +209,10 @@ class OutageBuffer:
             runs.append([item.seq, item.seq])
 
     def take(self, count: int) -> list[Stored]:
-        """Up to ``count`` messages to publish now: gaps for dropped runs first."""
+        """Up to ``count`` messages to publish now: retries first, then gaps for dropped runs."""
         out: list[Stored] = []
+        while self._retry and len(out) < count:
+            out.append(self._retry.popleft())
         for (pub, topic, sid), runs in sorted(self._runs.items()):
             out.extend(gap_message(pub, topic, sid, a, b, "bridge_buffer_full") for a, b in runs)
         self._runs.clear()

@@ -82,6 +82,8 @@ class BridgeService:
         self._stop_requested = False
         self.server: MetricsServer | None = None
         self._label = config.bridge.name
+        # computed at scrape time: what was received and is not yet acknowledged
+        self.metrics.behind.labels(self._label).set_function(self._behind)
 
     # -- control --------------------------------------------------------------------------
     def stop(self) -> None:
@@ -291,10 +293,8 @@ class BridgeService:
     async def _send(self, js: JetStreamContext) -> None:
         assert self._wake is not None
         m, label = self.metrics, self._label
-        behind = m.behind.labels(label)
         last_log = 0.0
         while True:
-            behind.set(self._behind())
             if not len(self.buffer) and not self.buffer.has_gaps:
                 self._wake.clear()
                 await self._wake.wait()

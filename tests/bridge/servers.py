@@ -54,22 +54,23 @@ class NatsServer:
             self.proc.wait(10)
 
 
+def _toml_value(value: object) -> str:
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
 def bridge_toml(
-    directory: Path, upstream: str, servers: Sequence[str], **nats_keys: object
+    directory: Path,
+    upstream: str,
+    servers: Sequence[str],
+    bridge: dict[str, object] | None = None,
+    **nats_keys: object,
 ) -> Path:
-    metrics = free_port()
-    lines = [
-        "[bridge]",
-        f'upstream = ["{upstream}"]',
-        "[nats]",
-        "servers = [" + ", ".join(f'"{s}"' for s in servers) + "]",
-        *(
-            f"{k} = {v!r}" if not isinstance(v, str) else f'{k} = "{v}"'
-            for k, v in nats_keys.items()
-        ),
-        "[metrics]",
-        f'listen = "127.0.0.1:{metrics}"',
-    ]
+    """A bridge configuration file on a free metrics port; ``bridge`` adds [bridge] keys."""
+    lines = ["[bridge]", f'upstream = ["{upstream}"]']
+    lines += [f"{k} = {_toml_value(v)}" for k, v in (bridge or {}).items()]
+    lines += ["[nats]", "servers = [" + ", ".join(f'"{s}"' for s in servers) + "]"]
+    lines += [f"{k} = {_toml_value(v)}" for k, v in nats_keys.items()]
+    lines += ["[metrics]", f'listen = "127.0.0.1:{free_port()}"']
     path = directory / "bridge.toml"
     path.write_text("\n".join(lines) + "\n")
     return path

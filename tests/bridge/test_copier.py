@@ -52,3 +52,16 @@ def test_a_payload_without_sid_and_seq_is_counted_not_stored() -> None:
     copier = Copier()
     assert copier.copy(b"tick.X", b"\xc1") == []
     assert copier.malformed == 1
+
+
+def test_messages_put_back_after_an_unacknowledged_publish_are_never_dropped() -> None:
+    """They may have been stored, so no gap may claim them lost: new messages are dropped."""
+    copier, buffer = Copier(), OutageBuffer(limit=2)
+    for seq in (1, 2):
+        buffer.put(copier.copy(*_msg(seq))[0])
+    buffer.put_back(buffer.take(2))
+    buffer.put(copier.copy(*_msg(3))[0])
+    assert buffer.dropped == 1
+    out = buffer.take(10)
+    assert [item.seq for item in out] == [1, 2, 0]
+    assert msgspec.msgpack.decode(out[2].payload)["from_seq"] == 3
