@@ -49,6 +49,8 @@ DRAIN_TIMEOUT: Final = 10.0
 """Seconds a stop waits for what is queued to be stored."""
 BEHIND_LOG_EVERY: Final = 5.0
 RCVHWM: Final = 1_000_000
+YIELD_EVERY: Final = 64
+"""Messages the reader takes before it yields to the sender (see :meth:`BridgeService._read`)."""
 SEED_TIMEOUT: Final = 2.0
 """Seconds to look up a topic's last stored message at its first sight after a start."""
 
@@ -266,8 +268,13 @@ class BridgeService:
         label = self._label
         received, malformed = m.received.labels(label), m.malformed.labels(label)
         gaps, lost = m.gaps.labels(label), m.lost.labels(label)
+        count = 0
         while True:
             frames = await sock.recv_multipart()
+            count += 1
+            if count % YIELD_EVERY == 0:
+                # a ready socket's recv completes without suspending: let the sender run
+                await asyncio.sleep(0)
             received.inc()
             if len(frames) != 2:
                 malformed.inc()

@@ -136,3 +136,55 @@ def metric_total(config: Path, name: str) -> float:
         return 0.0
     found = samples(text) if status == 200 else {}
     return sum(v for (metric, _), v in found.items() if metric == name)
+
+
+@dataclass
+class Cluster:
+    """Three nats-servers with JetStream clustered on loopback (routes between all of them)."""
+
+    procs: Processes
+    directory: Path
+    nodes: list[NatsServer] | None = None
+
+    def start(self) -> "Cluster":
+        routes = [free_port() for _ in range(3)]
+        route_urls = ",".join(f"nats://127.0.0.1:{p}" for p in routes)
+        self.nodes = []
+        for index, route in enumerate(routes):
+            extra = [
+                "-n",
+                f"n{index}",
+                "--cluster_name",
+                "ibpub",
+                "--cluster",
+                f"nats://127.0.0.1:{route}",
+                "--routes",
+                route_urls,
+            ]
+            node = NatsServer(self.procs, self.directory / f"n{index}", extra=extra)
+            self.nodes.append(node.start())
+        wait_for(lambda: jetstream_ready(self.urls), "a JetStream meta leader", timeout=60)
+        return self
+
+    @property
+    def urls(self) -> list[str]:
+        return [node.url for node in self.nodes or []]
+
+
+def jetstream_ready(urls: Sequence[str]) -> bool:
+    """True once JetStream answers an account request through one of ``urls``."""
+
+    async def main() -> bool:
+        try:
+            nc = await nats.connect(list(urls), max_reconnect_attempts=1, connect_timeout=2)
+        except Exception:  # not up yet: any failure means "not ready"
+            return False
+        try:
+            await nc.jetstream().account_info()
+            return True
+        except Exception:
+            return False
+        finally:
+            await nc.close()
+
+    return asyncio.run(main())
