@@ -195,8 +195,9 @@ class OutageBuffer:
             self._drop(self._queue.popleft())
 
     def put_back(self, items: list[Stored]) -> None:
-        """Return unacknowledged messages to the front, in their order (they go out first)."""
-        self._retry.extendleft(reversed(items))
+        """Queue unacknowledged messages for a retry, before anything new, in the order they
+        failed (which is the order they were published)."""
+        self._retry.extend(items)
 
     def _drop(self, item: Stored) -> None:
         self.dropped += 1

@@ -18,6 +18,7 @@ connected has nothing to keep. Once running, NATS going away is a reported state
 
 import asyncio
 import contextlib
+import functools
 import logging
 import ssl
 import time
@@ -43,7 +44,10 @@ __all__ = ["EXIT_FATAL", "EXIT_OK", "BridgeService"]
 EXIT_OK: Final = 0
 EXIT_FATAL: Final = 1
 ACK_TIMEOUT: Final = 5.0
-"""Seconds a batch's acknowledgements may take before the missing ones are published again."""
+"""Seconds an acknowledgement may take before the message is published again (same id)."""
+SEND_BATCH: Final = 512
+"""Messages the sender takes from the queue at a time (it yields between takes)."""
+RETRY_PAUSE: Final = 0.2
 CONNECT_TIMEOUT: Final = 3.0
 DRAIN_TIMEOUT: Final = 10.0
 """Seconds a stop waits for what is queued to be stored."""
@@ -86,6 +90,11 @@ class BridgeService:
         self._label = config.bridge.name
         # computed at scrape time: what was received and is not yet acknowledged
         self.metrics.behind.labels(self._label).set_function(self._behind)
+        m, label = self.metrics, self._label
+        self._copied = m.copied.labels(label)
+        self._acknowledged = m.acknowledged.labels(label)
+        self._duplicates = m.duplicates.labels(label)
+        self._publish_errors = m.publish_errors.labels(label)
 
     # -- control --------------------------------------------------------------------------
     def stop(self) -> None:
@@ -298,8 +307,9 @@ class BridgeService:
             self._poke()
 
     async def _send(self, js: JetStreamContext) -> None:
+        """Publish the queue in order, keeping up to ``nats.max_pending`` unacknowledged
+        (``publish_async``'s own bound); each acknowledgement is handled as it comes."""
         assert self._wake is not None
-        m, label = self.metrics, self._label
         last_log = 0.0
         while True:
             if not len(self.buffer) and not self.buffer.has_gaps:
@@ -318,45 +328,35 @@ class BridgeService:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), 1.0)
                 continue
-            batch = self.buffer.take(self.config.nats.max_pending)
-            failed = await self._publish(js, batch)
-            if failed:
-                m.publish_errors.labels(label).inc(len(failed))
-                self.buffer.put_back(failed)
-                await asyncio.sleep(0.2)
-
-    async def _publish(self, js: JetStreamContext, batch: list[Stored]) -> list[Stored]:
-        """Publish a batch in order and await its acknowledgements; returns what failed."""
-        m, label = self.metrics, self._label
-        futures: list[asyncio.Future[Any]] = []
-        self._in_flight = len(batch)
-        try:
-            for item in batch:
+            batch = self.buffer.take(SEND_BATCH)
+            for index, item in enumerate(batch):
                 try:
-                    futures.append(
-                        await js.publish_async(item.subject, item.payload, headers=item.headers)
+                    future = await js.publish_async(
+                        item.subject, item.payload, headers=item.headers
                     )
                 except NatsError:
+                    self._failed(batch[index:])
+                    await asyncio.sleep(RETRY_PAUSE)
                     break
-            m.copied.labels(label).inc(len(futures))
-            if futures:
-                await asyncio.wait(futures, timeout=ACK_TIMEOUT)
-            failed: list[Stored] = []
-            acked = duplicates = 0
-            for index, item in enumerate(batch):
-                future = futures[index] if index < len(futures) else None
-                if future is None or not future.done() or future.cancelled():
-                    if future is not None:
-                        future.cancel()
-                    failed.append(item)
-                elif future.exception() is not None:
-                    failed.append(item)
-                else:
-                    acked += 1
-                    duplicates += bool(future.result().duplicate)
-            m.acknowledged.labels(label).inc(acked)
-            if duplicates:
-                m.duplicates.labels(label).inc(duplicates)
-            return failed
-        finally:
-            self._in_flight = 0
+                self._in_flight += 1
+                self._copied.inc()
+                handle = asyncio.get_running_loop().call_later(ACK_TIMEOUT, future.cancel)
+                future.add_done_callback(functools.partial(self._done, item, handle))
+
+    def _done(
+        self, item: Stored, timer: asyncio.TimerHandle, future: "asyncio.Future[Any]"
+    ) -> None:
+        """One publish's outcome: acknowledged (maybe as a duplicate), or back in the queue."""
+        timer.cancel()
+        self._in_flight -= 1
+        if future.cancelled() or future.exception() is not None:
+            self._failed([item])
+            return
+        self._acknowledged.inc()
+        if future.result().duplicate:
+            self._duplicates.inc()
+
+    def _failed(self, items: list[Stored]) -> None:
+        self._publish_errors.inc(len(items))
+        self.buffer.put_back(items)
+        self._poke()

@@ -1,5 +1,6 @@
 """NATS going away under a running bridge: buffered, reported, dropped oldest with a gap."""
 
+import signal
 from collections import defaultdict
 from pathlib import Path
 
@@ -22,7 +23,7 @@ def test_an_outage_longer_than_the_buffer_stores_the_loss_as_gaps_exactly(
     stack.wait_streaming()
     server = NatsServer(procs, tmp_path / "js").start()
     config = bridge_toml(tmp_path, publisher.endpoint, [server.url], {"max_buffered": 200})
-    start_bridge(procs, config)
+    bridge = start_bridge(procs, config)
     wait_for(lambda: metric_total(config, "ibpub_bridge_acknowledged_total") >= 200, "stored")
     wait_for(lambda: metric_total(config, "ibpub_bridge_nats_connected") == 1, "connected")
     server.kill()
@@ -36,6 +37,8 @@ def test_an_outage_longer_than_the_buffer_stores_the_loss_as_gaps_exactly(
         lambda: metric_total(config, "ibpub_bridge_acknowledged_total") >= acked + 300,
         "copying again",
     )
+    bridge.send_signal(signal.SIGTERM)  # a stop stores what is queued or in flight first
+    assert bridge.wait(60) == 0
     stored = read_stream(server.url)
     ids = [m.msg_id for m in stored]
     assert len(set(ids)) == len(ids)
