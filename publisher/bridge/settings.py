@@ -189,6 +189,11 @@ BY_DOTTED: Final[Mapping[str, Setting]] = {s.dotted: s for s in SETTINGS}
 BY_ENV: Final[Mapping[str, Setting]] = {env_var_name(s.dotted): s for s in SETTINGS}
 
 
+_OWN_PREFIXES: Final = ("IBPUB_BRIDGE_", "IBPUB_NATS_")
+"""Variables of the bridge's own sections: a misspelt one is an error (``IBPUB_METRICS_*`` is
+shared with ``ibpub run``, so an unknown one there is left to it)."""
+
+
 def is_bridge_document(document: Mapping[str, Any]) -> bool:
     """A file with a ``[bridge]`` section is a bridge configuration (for ``check-config``)."""
     return "bridge" in document
@@ -237,6 +242,8 @@ def bridge_settings(
     merged = _file_values(document, source)
     for name in sorted(env or {}):
         setting = BY_ENV.get(name)
+        if setting is None and name.startswith(_OWN_PREFIXES):
+            raise ConfigError(ENVIRONMENT, name, "names no setting" + suggest(name, BY_ENV))
         if setting is not None:  # other IBPUB_* variables belong to other commands
             text = (env or {})[name]
             merged[setting.dotted] = (
