@@ -94,6 +94,10 @@ def _ignore(event: Event | GapRecord) -> None:
     pass
 
 
+async def _quiet(exc: Exception) -> None:
+    pass  # a failure reaches the caller as the exception nats.connect raises
+
+
 class ReplaySubscriber:
     """Messages from a JetStream stream, with the :class:`~subscribers.client.Subscriber`'s
     reading interface (``recv``, iteration, ``stats``, ``close``, a context manager)."""
@@ -122,10 +126,18 @@ class ReplaySubscriber:
         self._last_seq = 0
         self._done = False
         self._received = self._malformed = self._gaps = self._lost = 0
-        self._loop.run_until_complete(self._open())
+        try:
+            self._loop.run_until_complete(self._open())
+        except BaseException:
+            self.close()
+            raise
 
     async def _open(self) -> None:
-        options: dict[str, Any] = {"servers": self._servers, "max_reconnect_attempts": 1}
+        options: dict[str, Any] = {
+            "servers": self._servers,
+            "max_reconnect_attempts": 1,
+            "error_cb": _quiet,  # nats-py's default prints a traceback per failed attempt
+        }
         if self._credentials:
             options["user_credentials"] = self._credentials
         self._nc = await nats.connect(**options)
@@ -226,11 +238,22 @@ class ReplaySubscriber:
             yield msg
 
     def close(self) -> None:
+        """Close the NATS connection and this replay's event loop (idempotent)."""
         if self._loop.is_closed():
             return
-        if self._nc is not None:
-            self._loop.run_until_complete(self._nc.close())
-        self._loop.close()
+        try:
+            if self._nc is not None and not self._nc.is_closed:
+                self._loop.run_until_complete(self._nc.close())
+        except Exception:  # closing after a failure: nothing left to save
+            pass
+        finally:
+            pending = asyncio.all_tasks(self._loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                gathered = asyncio.gather(*pending, return_exceptions=True)
+                self._loop.run_until_complete(gathered)
+            self._loop.close()
 
     def __enter__(self) -> Self:
         return self
