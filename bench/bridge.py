@@ -25,6 +25,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -34,7 +35,7 @@ import zmq
 
 from subscribers.schema import TickPayload
 
-DEFAULT_MESSAGES: Final = 100_000
+DEFAULT_MESSAGES: Final = 50_000
 KEYS: Final = ("AAPL", "MSFT", "ESZ6", "EUR.USD")
 
 
@@ -140,11 +141,43 @@ def bridge_rate(directory: Path, url: str, messages: list[tuple[str, bytes]]) ->
         ctx.term()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.bridge", description=__doc__)
-    parser.add_argument("--messages", type=int, default=DEFAULT_MESSAGES)
-    args = parser.parse_args(argv)
-    server = shutil.which("nats-server") or "/usr/sbin/nats-server"
+@dataclass(frozen=True, slots=True)
+class BridgeResult:
+    """One run of both measurements on the same payloads."""
+
+    messages: int
+    nats_py_rate: float
+    bridge_rate: float
+    stored: int
+    bytes_per_tick: float
+    zero_loss: bool
+
+    @property
+    def ratio(self) -> float:
+        return self.bridge_rate / self.nats_py_rate if self.nats_py_rate else 0.0
+
+    def row(self) -> str:
+        """The results table's row (as the other rows: what, ibpub, reference, ratio)."""
+        loss = "zero loss" if self.zero_loss else "LOSS"
+        return (
+            f"bridge into JetStream ({self.messages} msgs, {loss}): "
+            f"{self.bridge_rate:,.0f} msg/s vs nats-py publish_async {self.nats_py_rate:,.0f} "
+            f"msg/s = {self.ratio:.2f}x; {self.bytes_per_tick:.0f} B stored per tick"
+        )
+
+
+def nats_server() -> str | None:
+    found = shutil.which("nats-server")
+    if found is None and Path("/usr/sbin/nats-server").exists():
+        found = "/usr/sbin/nats-server"
+    return found
+
+
+def measure(messages: int) -> BridgeResult:
+    """Both measurements against a fresh single-node JetStream on loopback."""
+    server = nats_server()
+    if server is None:
+        raise RuntimeError("nats-server is not installed (make system-deps)")
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         port = _free_port()
@@ -155,23 +188,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             stderr=subprocess.DEVNULL,
         )
         try:
-            time.sleep(0.5)  # a server process start, not a measurement: connect retries too
-            raw = asyncio.run(nats_py_rate(url, payloads(args.messages, sid=2), sid=2))
+            _wait_listening(port)
+            raw = asyncio.run(nats_py_rate(url, payloads(messages, sid=2), sid=2))
             raw_count, _ = asyncio.run(_stream_count(url, "RAW"))
-            bridged = bridge_rate(directory, url, payloads(args.messages, sid=3))
+            bridged = bridge_rate(directory, url, payloads(messages, sid=3))
             count, stored_bytes = asyncio.run(_stream_count(url, "IBPUB"))
         finally:
             nats_proc.terminate()
             nats_proc.wait(30)
-    ticks = args.messages + 1
-    loss_free = raw_count == args.messages and count >= ticks
-    print(f"messages                     {args.messages}")
-    print(f"nats-py publish_async        {raw:,.0f} msg/s (stored {raw_count})")
-    print(f"ibpub bridge, zero loss      {bridged:,.0f} msg/s (stored {count})")
-    print(f"bridge / nats-py             {bridged / raw:.2f}")
-    print(f"stored bytes per tick        {stored_bytes / count:.0f}")
-    print(f"zero loss                    {'yes' if loss_free else 'NO'}")
-    return 0 if loss_free else 1
+    return BridgeResult(
+        messages=messages,
+        nats_py_rate=raw,
+        bridge_rate=bridged,
+        stored=count,
+        bytes_per_tick=stored_bytes / count if count else 0.0,
+        zero_loss=raw_count == messages and count >= messages + 1,  # + the warm-up message
+    )
+
+
+def _wait_listening(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError("nats-server did not start")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.bridge", description=__doc__)
+    parser.add_argument("--messages", type=int, default=DEFAULT_MESSAGES)
+    args = parser.parse_args(argv)
+    result = measure(args.messages)
+    print(result.row())
+    return 0 if result.zero_loss else 1
 
 
 if __name__ == "__main__":

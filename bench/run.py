@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from bench import bridge as bridge_bench
 from bench import stages, stats
 from bench.handles import Feed, HelperError, subscriber
 from bench.publisher import PublisherProcess
@@ -118,6 +119,15 @@ def measure_encoding(
     )
 
 
+def _bridge_row(messages: int) -> str:
+    """The NATS bridge's row (issue 14), or why it was not measured."""
+    _log("bridge: copy rate into a single-node JetStream vs nats-py ...")
+    try:
+        return bridge_bench.measure(messages).row() + "\n"
+    except (RuntimeError, OSError) as exc:
+        return f"bridge into JetStream: not measured ({exc})\n"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
@@ -207,8 +217,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 0
+    bridge_line = _bridge_row(2_000 if args.tiny else bridge_bench.DEFAULT_MESSAGES)
     duration = time.monotonic() - started
-    text = table(results, plan) + f"duration: {duration:.0f} s\n"
+    text = table(results, plan) + bridge_line + f"duration: {duration:.0f} s\n"
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = f"{when:%Y%m%dT%H%M%SZ}"

@@ -120,7 +120,8 @@ class BridgeService:
 
         async def disconnected() -> None:
             self._set_connected(False)
-            log.warning("nats disconnected", extra={"behind": self._behind()})
+            if not self._stop_requested:  # closing the connection at a stop reports it too
+                log.warning("nats disconnected", extra={"behind": self._behind()})
 
         async def reconnected() -> None:
             self._set_connected(True)
