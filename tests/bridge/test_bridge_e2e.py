@@ -40,7 +40,9 @@ def test_bridge_stores_every_bus_message_once_with_its_msg_id(
     config = bridge_toml(tmp_path, publisher.endpoint, [server.url])
     bridge = start_bridge(procs, config)
     listen = _listen_of(config)
+    live = stack.listen()  # a live subscriber beside the bridge
     wait_for(lambda: _acked(listen) >= 500, "500 messages acknowledged", timeout=60)
+    live.until(lambda msgs: len(msgs) >= 300, "300 live messages")
     bridge.send_signal(signal.SIGTERM)
     assert bridge.wait(30) == 0, LineReader(bridge.stderr).rest(5)
     stored = read_stream(server.url)
@@ -67,3 +69,17 @@ def test_bridge_stores_every_bus_message_once_with_its_msg_id(
     expected = [(t, s) for t, run in seqs.items() if t.startswith("tick.") for s in run]
     assert sorted(replayed) == sorted(expected)
     assert all(m["type"] == "tick" for m in lines)
+    # what the live subscriber saw while the bridge ran is exactly what replay returns there
+    live.pump(0.2)
+    seen: dict[str, set[int]] = defaultdict(set)
+    for msg in live.ticks():
+        seen[msg["topic"]].add(msg["seq"])
+    compared = 0
+    for topic, run in seqs.items():
+        if not topic.startswith("tick.") or topic not in seen:
+            continue
+        low, high = max(run[0], min(seen[topic])), min(run[-1], max(seen[topic]))
+        window = set(range(low, high + 1))
+        assert seen[topic] & window == {s for t, s in replayed if t == topic} & window, topic
+        compared += len(window)
+    assert compared >= 100
