@@ -52,7 +52,7 @@ class _Count:
         )
 
 
-def _drain(sock: zmq.Socket[Any], state: _Count) -> int:
+def _drain(sock: zmq.Socket[Any], state: _Count, first: int = 116) -> int:
     """Receive what is queued (up to :data:`BATCH` messages); returns how many ticks came."""
     recv = sock.recv
     got = 0
@@ -65,7 +65,7 @@ def _drain(sock: zmq.Socket[Any], state: _Count) -> int:
         except zmq.Again:
             break
         payload = recv()
-        if topic[0] != 116:  # not b"t"ick: a heartbeat, used only to know we are connected
+        if topic[0] != first:  # not b"t"ick (or the prefix's): a heartbeat, only to know we are up
             continue
         got += 1
         if state.sample and not (state.received + got) & SAMPLE_MASK:
@@ -77,13 +77,13 @@ def _drain(sock: zmq.Socket[Any], state: _Count) -> int:
     return got
 
 
-def serve(control: Connection, endpoint: str) -> None:
+def serve(control: Connection, endpoint: str, prefix: bytes = b"tick.") -> None:
     """The subscriber process: connect, report the first heartbeat, then count on command."""
     context: zmq.Context[Any] = zmq.Context()
     sock = context.socket(zmq.SUB)
     sock.setsockopt(zmq.RCVHWM, 0)
     sock.setsockopt(zmq.LINGER, 0)
-    sock.subscribe(b"tick.")
+    sock.subscribe(prefix)
     sock.subscribe(b"hb.")
     sock.connect(endpoint)
     poller = zmq.Poller()
@@ -97,7 +97,7 @@ def serve(control: Connection, endpoint: str) -> None:
         while True:
             events = dict(poller.poll(POLL_MS))
             if sock in events:
-                _drain(sock, state)
+                _drain(sock, state, prefix[0])
             if waiting_until and (state.reached_ns or time.monotonic() >= waiting_until):
                 control.send(state.arrival())
                 waiting_until = 0.0

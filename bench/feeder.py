@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Final
 
+from bench import depth_frames
 from publisher.sim import Catalogue, Encoder
 from publisher.sim.burst import FrameSet, chunks, generate
 from publisher.sim.catalogue import Instrument
@@ -60,6 +61,8 @@ class Prepare:
     session: int
     count: int
     seed: int
+    kind: str = "l1"
+    """``"depth"``: depth frames over the session's depth requests (:mod:`bench.depth_frames`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,8 @@ class SessionInfo:
     version: int | None
     streams: tuple[int, ...]
     """Market-data request ids, in the order they arrived."""
+    depth_streams: tuple[int, ...] = ()
+    """Market-depth request ids, in the order they arrived."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +154,7 @@ class _Session:
     client_id: int | None = None
     streams: dict[int, Instrument] = field(default_factory=dict)
     """Market-data request id -> instrument, in the order the requests arrived."""
+    depth_streams: list[int] = field(default_factory=list)
     replies: deque[bytes] = field(default_factory=deque)
     data: deque[memoryview] = field(default_factory=deque)
     queued: int = 0
@@ -157,7 +163,13 @@ class _Session:
     """Part of ``data[0]`` is already written: replies must wait for the frame boundary."""
 
     def info(self) -> SessionInfo:
-        return SessionInfo(self.ident, self.client_id, self.version, tuple(self.streams))
+        return SessionInfo(
+            self.ident,
+            self.client_id,
+            self.version,
+            tuple(self.streams),
+            tuple(self.depth_streams),
+        )
 
     def on_bytes(self, data: bytes) -> None:
         self.inbox.feed(data)
@@ -179,6 +191,10 @@ class _Session:
     def _request(self, payload: bytes) -> None:
         assert self.version is not None and self.encoder is not None
         enc = self.encoder
+        depth_id = depth_frames.depth_request_id(payload, self.version)
+        if depth_id is not None:
+            self.depth_streams.append(depth_id)
+            return
         request = parse_request(payload, self.version)
         if isinstance(request, StartApi):
             self.client_id = request.client_id
@@ -392,6 +408,13 @@ class Feeder:
     def _command(self, command: Command) -> None:
         if isinstance(command, Status):
             self._control.send([s.info() for s in self._sessions.values()])
+        elif isinstance(command, Prepare) and command.kind == "depth":
+            books = self._sessions[command.session].depth_streams
+            self._frames = depth_frames.generate(
+                self._max_version, books, command.count, command.seed
+            )
+            frames = self._frames
+            self._control.send(Prepared(frames.count, len(frames.blob), frames.callbacks))
         elif isinstance(command, Prepare):
             streams = self._sessions[command.session].streams
             self._frames = generate(

@@ -93,8 +93,8 @@ class Feed(_Helper):
                 raise HelperError(f"no ready session after {timeout:g} s: {self.sessions()}")
             time.sleep(0.05)
 
-    def prepare(self, session: int, count: int, seed: int) -> Prepared:
-        prepared: Prepared = self.ask(Prepare(session, count, seed), START_TIMEOUT * 5)
+    def prepare(self, session: int, count: int, seed: int, kind: str = "l1") -> Prepared:
+        prepared: Prepared = self.ask(Prepare(session, count, seed, kind), START_TIMEOUT * 5)
         return prepared
 
     def burst(self, session: int, count: int, timeout: float) -> Sent:
@@ -135,8 +135,9 @@ def stock_client(port: int) -> Receiver:
     return client
 
 
-def subscriber(endpoint: str) -> Receiver:
-    """A counting subscriber process on ``endpoint``, returned once a heartbeat came through."""
-    sub = Receiver("counting subscriber", counter.serve, endpoint)
+def subscriber(endpoint: str, prefix: bytes = b"tick.") -> Receiver:
+    """A counting subscriber process on ``endpoint`` (counting messages of topics that start
+    with ``prefix``), returned once a heartbeat came through."""
+    sub = Receiver("counting subscriber", counter.serve, endpoint, prefix)
     sub.reply(START_TIMEOUT)
     return sub

@@ -33,8 +33,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def config_text(gateway_port: int, bus_port: int, snapshot_port: int, metrics_port: int) -> str:
-    """A publisher configuration with every instrument of the simulator's catalogue."""
+def config_text(
+    gateway_port: int, bus_port: int, snapshot_port: int, metrics_port: int, depth_books: int = 0
+) -> str:
+    """A publisher configuration with every non-option instrument of the simulator's catalogue,
+    or with
+    ``depth_books`` of them, each with ``data = ["depth:10"]`` and nothing else."""
     lines = [
         "[publisher]",
         'name = "bench"',
@@ -43,6 +47,7 @@ def config_text(gateway_port: int, bus_port: int, snapshot_port: int, metrics_po
         'host = "127.0.0.1"',
         f"port = {gateway_port}",
         "client_id = 7",
+        *([f"max_depth = {depth_books}"] if depth_books else []),
         "",
         "[bus]",
         f'pub = ["tcp://127.0.0.1:{bus_port}"]',
@@ -50,8 +55,14 @@ def config_text(gateway_port: int, bus_port: int, snapshot_port: int, metrics_po
         "",
         "[metrics]",
         f'listen = "127.0.0.1:{metrics_port}"',
+        "",
+        "[control]",
+        'listen = ""',  # no control socket: the default port may be another publisher's
     ]
-    for instrument in Catalogue.builtin():
+    # The catalogue's options (added with the data kinds) are left out: the bench's universe
+    # stays the stocks, futures and FX it has always measured.
+    instruments = [i for i in Catalogue.builtin() if i.spec.sec_type != "OPT"]
+    for instrument in instruments[:depth_books] if depth_books else instruments:
         spec = instrument.spec
         key = spec.local_symbol.replace(" ", "")
         lines += [
@@ -63,6 +74,7 @@ def config_text(gateway_port: int, bus_port: int, snapshot_port: int, metrics_po
             f'exchange = "{spec.exchange}"',
             f'currency = "{spec.currency}"',
             f"con_id = {instrument.con_id}",
+            *(['data = ["depth:10"]'] if depth_books else []),
         ]
     return "\n".join(lines) + "\n"
 
@@ -90,11 +102,12 @@ def process_usage(pid: int) -> Usage:
 class PublisherProcess:
     """One ``ibpub run`` child, stopped with SIGTERM (and killed if it will not stop)."""
 
-    def __init__(self, gateway_port: int, workdir: Path) -> None:
+    def __init__(self, gateway_port: int, workdir: Path, depth_books: int = 0) -> None:
         self.bus_port = free_port()
         self.metrics_port = free_port()
         config = workdir / "ibpub.toml"
-        config.write_text(config_text(gateway_port, self.bus_port, free_port(), self.metrics_port))
+        ports = (gateway_port, self.bus_port, free_port(), self.metrics_port)
+        config.write_text(config_text(*ports, depth_books=depth_books))
         self.log_path = workdir / "ibpub.log"
         self._log: IO[bytes] = self.log_path.open("wb")
         ibpub = Path(sys.executable).parent / "ibpub"

@@ -5,6 +5,7 @@ error, 1 the benchmark itself failed (a helper process died or never answered).
 """
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Final
 
 from bench import bridge as bridge_bench
-from bench import stages, stats
+from bench import depth, stages, stats
 from bench.handles import Feed, HelperError, subscriber
 from bench.publisher import PublisherProcess
 from bench.report import EncodingResult, table, to_json
@@ -28,6 +29,8 @@ PUBLISHER_CLIENT_ID: Final = 7
 START_TIMEOUT: Final = 60.0
 WARM_UP_RATE: Final = 5_000
 WARM_UP_SECONDS: Final = 1.0
+DEPTH_FRAMES: Final = 200_000
+DEPTH_FRAMES_TINY: Final = 2_000
 
 METHOD: Final = """\
 method: a feeder process speaks the TWS handshake over loopback TCP and sends pre-generated
@@ -157,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a seconds-long smoke run on tiny inputs (what the test suite runs)",
     )
     parser.add_argument(
+        "--no-depth", action="store_true", help="leave out the depth row (bench/depth.py)"
+    )
+    parser.add_argument(
         "--out", type=Path, default=RESULTS_DIR, help="directory for the results files"
     )
     return parser
@@ -206,12 +212,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(flush=True)
     results: list[EncodingResult] = []
+    depth_rows: list[depth.DepthResult] = []
     try:
         with tempfile.TemporaryDirectory(prefix="ibpub-bench-") as tmp:
             for encoding in encodings:
                 workdir = Path(tmp) / encoding
                 workdir.mkdir()
                 results.append(measure_encoding(encoding, plan, workdir, _log))
+            for encoding in [] if args.no_depth else encodings:
+                workdir = Path(tmp) / f"depth-{encoding}"
+                workdir.mkdir()
+                frames = DEPTH_FRAMES_TINY if args.tiny else DEPTH_FRAMES
+                depth_rows.append(depth.measure(encoding, plan, workdir, _log, frames))
     except (HelperError, RuntimeError, OSError) as exc:
         print(f"error: the benchmark failed: {exc}", file=sys.stderr)
         return 1
@@ -219,14 +231,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     bridge_line = _bridge_row(2_000 if args.tiny else bridge_bench.DEFAULT_MESSAGES)
     duration = time.monotonic() - started
-    text = table(results, plan) + bridge_line + f"duration: {duration:.0f} s\n"
+    text = table(results, plan) + bridge_line
+    if depth_rows:
+        text += "\n" + depth.table(depth_rows)
+    text += f"duration: {duration:.0f} s\n"
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = f"{when:%Y%m%dT%H%M%SZ}"
     meta = {"started": when.isoformat(), "duration_seconds": duration, "encodings": encodings}
-    (args.out / f"bench-{stamp}.json").write_text(
-        json.dumps(to_json(results, plan, machine, meta), indent=2) + "\n"
-    )
+    document = to_json(results, plan, machine, meta)
+    document["depth"] = [dataclasses.asdict(row) for row in depth_rows]
+    (args.out / f"bench-{stamp}.json").write_text(json.dumps(document, indent=2) + "\n")
     (args.out / f"bench-{stamp}.txt").write_text(text)
     print(f"written: {args.out / f'bench-{stamp}.txt'} and .json")
     return 0

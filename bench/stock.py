@@ -52,6 +52,18 @@ class CountingWrapper(EWrapper):  # type: ignore[misc]  # ibapi is untyped
     def tickGeneric(self, reqId: int, tickType: int, value: float) -> None:  # noqa: N802, N803
         self._tick()
 
+    def updateMktDepth(self, reqId: int, *args: Any) -> None:  # noqa: N802, N803
+        self._tick()
+
+    def updateMktDepthL2(self, reqId: int, *args: Any) -> None:  # noqa: N802, N803
+        self._tick()
+
+    def updateMarketDepthProtoBuf(self, proto: Any) -> None:  # noqa: N802
+        pass
+
+    def updateMarketDepthL2ProtoBuf(self, proto: Any) -> None:  # noqa: N802
+        pass
+
     def tickPriceProtoBuf(self, proto: Any) -> None:  # noqa: N802
         pass
 

@@ -10,10 +10,13 @@ import os
 import sys
 from collections.abc import Sequence
 
+import zmq
+
 import publisher.bridge as bridge
 import publisher.commands.keys as keys
 import publisher.proxy as proxy
 import publisher.sim.cli as sim_cli
+import publisher.tap.cli as tap_cli
 from publisher import __version__
 from publisher.commands.check_config import check_config
 from publisher.config import add_override_flags, load_settings, overrides_from_args
@@ -128,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     bridge.add_arguments(bridge_parser)
+    tap_parser = sub.add_parser(
+        "tap",
+        help="record a TWS API session: a proxy between a client and a gateway",
+        description=tap_cli.DESCRIPTION,
+        epilog=tap_cli.EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    tap_cli.add_arguments(tap_parser)
     return parser
 
 
@@ -136,7 +147,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     configure_logging(args.log_level)
     settings = load_settings(args.config, os.environ, overrides_from_args(args))
-    service = PublisherService(settings)
+    try:
+        service = PublisherService(settings)
+    except zmq.ZMQError as exc:  # a port another process holds: say which, no traceback
+        print(
+            f"error: {args.config}: cannot bind a socket: {exc} (is another publisher using it? "
+            "bus.pub, bus.snapshot and control.listen name the endpoints)",
+            file=sys.stderr,
+        )
+        return EXIT_FATAL
     install_stop_handlers(service.stop)
     return service.run()
 
@@ -182,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_bridge(args)
         if args.command == "keys":
             return keys.run(args)
+        if args.command == "tap":
+            return tap_cli.run(args)
         if args.command == "sim":
             configure_logging(args.log_level)
             code: int = sim_cli.run(args)

@@ -27,14 +27,19 @@ right), so a module's failure modes read with the module::
     │   └── MalformedRequestError     .msg_id .reason (the session carries on)
     ├── ScenarioError (ValueError)  a ``--scenario`` step that does not parse
     │                                                                       sim/scenario.py
-    └── CatalogueError (ValueError) a catalogue file that cannot be used
-                                      .path .key .problem                   sim/catalogue/files.py
+    ├── CatalogueError (ValueError) a catalogue file that cannot be used
+    │                                 .path .key .problem                   sim/catalogue/files.py
+    ├── ReplayError                 ``--replay`` cannot serve the recording (exit 2)
+    │                                 .path .problem                        sim/replay/recording.py
+    │   the recording proxy (``ibpub tap``):
+    └── TapFormatError (ValueError) bytes that are not a whole tap file; str() says where
+                                                                            tap/fileformat.py
 
 ``ConfigError`` is the user's mistake (a file, an environment variable or a flag) and the CLI
 turns it into exit code 2 with the message ``error: <file>: <key>: <problem>``. ``EndpointError``
 is raised by the pure parsers, which know the text but not where it came from: a caller that
 knows (a configuration key, a flag) reports it as a ``ConfigError`` naming that. The gateway errors
-are raised at run time and end one connection, which the service then reconnects. The three
+are raised at run time and end one connection, which the service then reconnects. The ones
 marked ``(ValueError)`` are also ``ValueError``\\ s, as they were before this tree: a bad value.
 
 Outside the tree, on purpose:

@@ -19,10 +19,10 @@ import msgspec
 import zmq
 
 from publisher.core.schema import (
+    DATA_PREFIXES,
     HEARTBEAT_PREFIX,
     SCHEMA_VERSION,
     STATUS_PREFIX,
-    TICK_PREFIX,
     HeartbeatPayload,
     StatusPayload,
     heartbeat_message,
@@ -227,8 +227,9 @@ class Bus:
         return self._seqs.get(topic, 0)
 
     def tick_seqs(self) -> dict[str, int]:
-        """Last ``seq`` of every ``tick.`` topic, as heartbeats carry them."""
-        return {t: s for t, s in self._seqs.items() if t.startswith(TICK_PREFIX)}
+        """Last ``seq`` of every data topic (``tick.``, ``tbt.``, ``depth.``, ``bar.``,
+        ``greeks.``), as heartbeats carry them (contract 1.1)."""
+        return {t: s for t, s in self._seqs.items() if t.startswith(DATA_PREFIXES)}
 
     def close(self) -> None:
         """Send queued ticks, then close the socket; messages get at most :data:`LINGER_MS` to

@@ -26,16 +26,19 @@ from typing import Any, Final
 
 import msgspec
 import zmq
+from msgspec import UNSET
 
 from publisher.bus.publish import Bus
 from publisher.core.schema import (
     SCHEMA_VERSION,
+    SnapshotBook,
     SnapshotRefusal,
     SnapshotReply,
     SnapshotRequest,
     SnapshotTopic,
 )
 from publisher.errors import IbpubError
+from subscribers.depth import DepthBook
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +58,15 @@ SocketSetup = Callable[[zmq.Socket[Any]], None]
 
 
 class LastValueCache:
-    """The latest tick payload of every (topic, field), exactly as it was published."""
+    """The latest tick payload of every (topic, field), exactly as it was published, and the
+    order book of every ``depth.`` topic (contract 1.1)."""
 
-    __slots__ = ("_topics",)
+    __slots__ = ("_topics", "books")
 
     def __init__(self) -> None:
         self._topics: dict[str, dict[str, Payload]] = {}
+        self.books: dict[str, DepthBook] = {}
+        """Depth topic -> its book, kept by the tick path (:mod:`publisher.core.kindpath`)."""
 
     def record(self, topic: str, payload: Payload) -> None:
         """Keep ``payload`` as its topic's latest value of its field (hot path: keep it cheap)."""
@@ -68,6 +74,22 @@ class LastValueCache:
         if fields is None:
             fields = self._topics[topic] = {}
         fields[payload["field"]] = payload
+
+    def record_slot(self, topic: str, slot: str, payload: Payload) -> None:
+        """Keep ``payload`` as its topic's latest in ``slot``: a greeks field, a tick-by-tick
+        kind, the one bar; a depth change is kept in its book instead (``slot`` empty)."""
+        if not slot:
+            return
+        slots = self._topics.get(topic)
+        if slots is None:
+            slots = self._topics[topic] = {}
+        slots[slot] = payload
+
+    def book_topics(self, prefix: str = "") -> Iterator[tuple[str, SnapshotBook]]:
+        """Each depth topic starting with ``prefix`` and its whole book, best rows first."""
+        for topic, book in self.books.items():
+            if topic.startswith(prefix):
+                yield topic, SnapshotBook(bids=list(book.bids), asks=list(book.asks))
 
     def topics(self, prefix: str = "") -> Iterator[tuple[str, list[Payload]]]:
         """Each topic starting with ``prefix`` and its latest ticks, oldest first (by seq)."""
@@ -135,9 +157,13 @@ def build_reply(
         prefix = parse_request(body)
     except RequestError as exc:
         return SnapshotRefusal(v=SCHEMA_VERSION, error=str(exc))
-    topics = [
+    topics: list[SnapshotTopic[Payload]] = [
         SnapshotTopic(topic=topic, seq=last_seq(topic), ticks=ticks)
         for topic, ticks in cache.topics(prefix)
+    ]
+    topics += [
+        SnapshotTopic(topic=topic, seq=last_seq(topic), ticks=[], book=book)
+        for topic, book in cache.book_topics(prefix)
     ]
     if states is None:
         return SnapshotReply(v=SCHEMA_VERSION, sid=sid, ts=clock_ns(), topics=topics)
@@ -231,7 +257,10 @@ class SnapshotServer:
             ticks = 0
         else:
             self.served += 1
-            ticks = sum(len(topic.ticks) for topic in reply.topics)
+            ticks = sum(
+                len(topic.ticks) + (0 if topic.book is UNSET else len(topic.book.bids))
+                for topic in reply.topics
+            )
         # ROUTER drops a reply to a peer whose queue is full or gone; it never blocks us.
         self._socket.send_multipart([*envelope, self._pack(reply)], zmq.NOBLOCK)
         return ticks

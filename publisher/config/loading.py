@@ -189,4 +189,24 @@ def load_settings(
         prefix = section + "."
         given = {k.removeprefix(prefix): g for k, g in merged.items() if k.startswith(prefix)}
         sections[section] = _build(cls, section, given, source)
+    _check_kind_limits(instruments, sections["gateway"], source)
     return Settings(source=source, instruments=instruments, **sections)
+
+
+def _check_kind_limits(instruments: tuple[InstrumentSpec, ...], gateway: Any, source: str) -> None:
+    """IB's per-kind limits hold for the configured instruments alone (a request beyond them at
+    run time is ``limit_exceeded``; a config beyond them could never be served)."""
+    for family, limit, name in (
+        ("tbt", gateway.max_tick_by_tick, "max_tick_by_tick"),
+        ("depth", gateway.max_depth, "max_depth"),
+    ):
+        used = 0
+        for position, spec in enumerate(instruments):
+            used += sum(1 for kind in spec.kinds if kind.family == family)
+            if used > limit:
+                raise ConfigError(
+                    source,
+                    f"{INSTRUMENTS}[{position}].data",
+                    f"{used} {family} streams asked for, more than gateway.{name} = {limit} "
+                    f"(IB's limit; raise it if your account allows more)",
+                )

@@ -34,6 +34,7 @@ from publisher.config.rules import (
 )
 from publisher.endpoints import endpoint_problem, host_port_problem, parse_endpoint
 from publisher.errors import ConfigError, EndpointError
+from subscribers.kinds import DataKind, KindError, parse_kinds
 
 __all__ = [
     "DEFAULT_ALLOW_DELAYED_FALLBACK",
@@ -92,6 +93,10 @@ DEFAULT_HEARTBEAT_INTERVAL: Final = 1.0
 DEFAULT_SEND_HWM: Final = 100_000
 DEFAULT_METRICS_LISTEN: Final = "127.0.0.1:9700"
 DEFAULT_METRICS_PER_INSTRUMENT: Final = True
+
+
+DEFAULT_DATA: Final = ("l1",)
+"""An instrument's data kinds when it names none."""
 
 
 def _fail(owner: object, key: str, problem: str) -> NoReturn:
@@ -301,6 +306,9 @@ class InstrumentSpec:
     trading_class: str = ""
     con_id: int = 0
     generic_ticks: str = ""
+    data: tuple[str, ...] = DEFAULT_DATA
+    """The data kinds to publish (contract 1.1 "Data kinds"), in canonical spelling
+    (``depth`` becomes ``depth:10``); see :mod:`subscribers.kinds`."""
 
     def __post_init__(self) -> None:
         st = self.sec_type
@@ -340,6 +348,7 @@ class InstrumentSpec:
                 if not given:
                     _fail(self, name, f"is required for {st} (or give con_id)")
         self._normalise_generic_ticks()
+        self._normalise_data()
         if not self.key:
             object.__setattr__(self, "key", self._derived_key())
         elif not KEY_PATTERN.fullmatch(self.key):
@@ -352,6 +361,20 @@ class InstrumentSpec:
         return self.sec_type == "FUT" and not (
             self.con_id or self.last_trade_date or self.local_symbol
         )
+
+    def _normalise_data(self) -> None:
+        try:
+            kinds = parse_kinds(list(self.data))
+        except KindError as exc:
+            _fail(self, "data", str(exc))
+        if any(kind.family == "greeks" for kind in kinds) and self.sec_type not in OPTION_TYPES:
+            _fail(self, "data", f"greeks are published for options only, not {self.sec_type}")
+        object.__setattr__(self, "data", tuple(kind.name for kind in kinds))
+
+    @property
+    def kinds(self) -> tuple[DataKind, ...]:
+        """The parsed data kinds."""
+        return parse_kinds(list(self.data))
 
     def _normalise_generic_ticks(self) -> None:
         if not self.generic_ticks.strip():

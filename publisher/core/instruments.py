@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Final, Protocol
 
 from publisher.config import InstrumentSpec
+from subscribers.kinds import DataKind
 
 
 class InstrumentState(StrEnum):
@@ -67,6 +68,18 @@ class ContractMatch:
 
 
 @dataclass(slots=True, eq=False)
+class Stream:
+    """One request of an instrument beyond reqMktData: tick-by-tick, depth or real-time bars."""
+
+    kind: DataKind
+    topic: str
+    req_id: int = 0
+    """The live request's id (0: none on this connection)."""
+    failed: bool = False
+    """IB refused it (or a limit did): not requested again until the instrument is re-added."""
+
+
+@dataclass(slots=True, eq=False)
 class Instrument:
     """One instrument: its spec, qualification, request ids, last tick and stale retries."""
 
@@ -89,10 +102,53 @@ class Instrument:
     """Its stream died while the gateway was cut off from IB (10182): re-request on 1102."""
     code: int | None = None
     """The IB code behind the state last published (so a new code for the same state is)."""
+    publish_l1: bool = False
+    """``l1`` is among its data kinds (reqMktData's ticks go to ``tick.<key>``)."""
+    greeks_topic: str = ""
+    """``greeks.<key>`` when ``greeks`` is among its kinds, else empty."""
+    streams: dict[str, Stream] = field(default_factory=dict)
+    """Its tick-by-tick, depth and bar requests, by canonical kind name."""
 
     def __post_init__(self) -> None:
         self.topic = f"tick.{self.spec.key}"
         self.con_id = self.spec.con_id
+        self.take_kinds(self.spec.kinds)
+
+    def take_kinds(self, kinds: tuple[DataKind, ...]) -> list[Stream]:
+        """Serve ``kinds`` too (those not served yet); returns the streams that are new."""
+        families = {kind.family for kind in kinds}
+        self.publish_l1 = self.publish_l1 or "l1" in families
+        if "greeks" in families:
+            self.greeks_topic = f"greeks.{self.spec.key}"
+        new = []
+        for kind in kinds:
+            if kind.family in ("tbt", "depth", "bars") and kind.name not in self.streams:
+                stream = self.streams[kind.name] = Stream(kind, kind.topic(self.spec.key))
+                new.append(stream)
+        return new
+
+    @property
+    def wants_market_data(self) -> bool:
+        """Whether it needs reqMktData (for ``l1`` or ``greeks``)."""
+        return self.publish_l1 or bool(self.greeks_topic)
+
+    @property
+    def data(self) -> list[str]:
+        """Its data kinds' canonical names, as a ``list`` reply shows them."""
+        names = ["l1"] if self.publish_l1 else []
+        names += [name for name in self.streams]
+        if self.greeks_topic:
+            names.append("greeks")
+        return names
+
+    @property
+    def topics(self) -> list[str]:
+        """Every topic it publishes on."""
+        out = [self.topic] if self.publish_l1 else []
+        out += dict.fromkeys(stream.topic for stream in self.streams.values())
+        if self.greeks_topic:
+            out.append(self.greeks_topic)
+        return out
 
     @property
     def key(self) -> str:

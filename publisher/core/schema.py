@@ -18,6 +18,7 @@ Pure: no sockets, no clocks (``seq`` and ``ts`` are handed in by the bus).
 """
 
 from subscribers.schema import (
+    DATA_PREFIXES,
     HEARTBEAT_PREFIX,
     SCHEMA_VERSION,
     SID_LIMIT,
@@ -25,6 +26,7 @@ from subscribers.schema import (
     TICK_PREFIX,
     BusPayload,
     HeartbeatPayload,
+    SnapshotBook,
     SnapshotRefusal,
     SnapshotReply,
     SnapshotRequest,
@@ -35,6 +37,7 @@ from subscribers.schema import (
 )
 
 __all__ = [
+    "DATA_PREFIXES",
     "HEARTBEAT_PREFIX",
     "SCHEMA_VERSION",
     "SID_LIMIT",
@@ -42,6 +45,7 @@ __all__ = [
     "TICK_PREFIX",
     "BusPayload",
     "HeartbeatPayload",
+    "SnapshotBook",
     "SnapshotRefusal",
     "SnapshotReply",
     "SnapshotRequest",

@@ -22,7 +22,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Protocol
 
-from publisher.core.instruments import PENDING, STALE, Instrument
+from publisher.core.instruments import PENDING, STALE, Instrument, Stream
+from publisher.core.kindpath import BookCounter, KindPath
 from publisher.core.normalise import (
     Size,
     field_name,
@@ -34,6 +35,7 @@ from publisher.core.normalise import (
     string_value,
 )
 from publisher.core.schema import SCHEMA_VERSION
+from subscribers.depth import DepthBook
 
 Ticking = Callable[[Instrument], None]
 """Told of the first tick of a pending or stale instrument."""
@@ -70,6 +72,18 @@ def _discard(topic: str, payload: dict[str, Any]) -> None:
     """No last-value cache: published payloads are not kept."""
 
 
+def _discard_slot(topic: str, slot: str, payload: dict[str, Any]) -> None:
+    """No last-value cache for the other kinds."""
+
+
+def _ignore(req_id: int) -> None:
+    """Nobody to tell of an impossible book change."""
+
+
+def _ignore_key(key: str) -> None:
+    """No resync counter."""
+
+
 class TickPath:
     """Publishes the ticks of subscribed instruments, keyed by market-data request id."""
 
@@ -84,6 +98,12 @@ class TickPath:
         by_req: Mapping[int, Instrument],
         tick_names: Mapping[int, str],
         tick_messages: Counter | None = None,
+        by_stream: Mapping[int, tuple[Instrument, Stream]] | None = None,
+        record_slot: Callable[[str, str, dict[str, Any]], None] | None = None,
+        books: dict[str, DepthBook] | None = None,
+        on_book_invalid: Callable[[int], None] | None = None,
+        count_resync: BookCounter | None = None,
+        kind_messages: Mapping[str, Counter] | None = None,
     ) -> None:
         """``tick_names`` is ibapi's ``{id: lower-case name}`` table
         (:data:`publisher.gateway.ticktypes.IBAPI_TICK_NAMES`), passed in to keep ibapi out of
@@ -106,6 +126,28 @@ class TickPath:
         self._tick_messages = tick_messages
         self._unflushed: dict[Instrument, int] = {}
         """Ticks published per instrument since the last :meth:`flush`."""
+        self._record_slot = record_slot or _discard_slot
+        self._kind_messages = kind_messages or {}
+        self._kinds_unflushed: dict[str, int] = {}
+        self.kinds = KindPath(
+            pub=bus.name,
+            sid=bus.sid,
+            send=self._send_kind,
+            receive_time=receive_time,
+            by_stream=by_stream if by_stream is not None else {},
+            by_req=by_req,
+            books=books if books is not None else {},
+            on_book_invalid=on_book_invalid or _ignore,
+            count_resync=count_resync or _ignore_key,
+        )
+        """The other data kinds (tick-by-tick, depth, bars, greeks): :mod:`.kindpath`."""
+        kinds = self.kinds
+        self.on_tbt_last = kinds.on_tbt_last
+        self.on_tbt_bid_ask = kinds.on_tbt_bid_ask
+        self.on_tbt_midpoint = kinds.on_tbt_midpoint
+        self.on_depth = kinds.on_depth
+        self.on_bar = kinds.on_bar
+        self.on_option = kinds.on_option
 
     # The four callbacks build the whole message in one dict literal, envelope first (in the
     # contract's order; Bus.queue_tick fills in seq and ts). Repeating the literal four times
@@ -205,6 +247,8 @@ class TickPath:
         )
 
     def _send(self, inst: Instrument, payload: dict[str, Any]) -> None:
+        if not inst.publish_l1:
+            return  # reqMktData for greeks only: its l1 ticks were not asked for
         ts_recv: int = payload["ts_recv"]
         self._record_last(inst.topic, self._queue(inst.topic, payload))
         self._queued_recv = ts_recv
@@ -213,6 +257,23 @@ class TickPath:
             self._send_queued()
         unflushed = self._unflushed
         unflushed[inst] = unflushed.get(inst, 0) + 1
+        inst.last_tick_ns = ts_recv
+        if inst.state == PENDING or inst.state == STALE:
+            self._on_ticking(inst)
+
+    def _send_kind(
+        self, inst: Instrument, topic: str, slot: str, payload: dict[str, Any], kind: str
+    ) -> None:
+        """The kinds' send: stamp and queue, cache (by ``slot``), count, and tell the machine
+        of an instrument's first message."""
+        ts_recv: int = payload["ts_recv"]
+        self._record_slot(topic, slot, self._queue(topic, payload))
+        self._queued_recv = ts_recv
+        self._queued += 1
+        if self._queued >= BATCH:
+            self._send_queued()
+        unflushed = self._kinds_unflushed
+        unflushed[kind] = unflushed.get(kind, 0) + 1
         inst.last_tick_ns = ts_recv
         if inst.state == PENDING or inst.state == STALE:
             self._on_ticking(inst)
@@ -236,6 +297,12 @@ class TickPath:
     def flush(self) -> None:
         """Send what is queued and add it to the tick counters: call once after every read."""
         self._send_queued()
+        if self._kinds_unflushed:
+            for kind, count in self._kinds_unflushed.items():
+                counter = self._kind_messages.get(kind)
+                if counter is not None:
+                    counter.inc(count)
+            self._kinds_unflushed.clear()
         unflushed = self._unflushed
         if not unflushed:
             return

@@ -36,6 +36,66 @@ class TickSink(Protocol):
     def on_size(self, req_id: int, tick_type: int, size: Size) -> None: ...
     def on_generic(self, req_id: int, tick_type: int, value: float) -> None: ...
     def on_string(self, req_id: int, tick_type: int, value: str) -> None: ...
+    def on_tbt_last(
+        self,
+        req_id: int,
+        tick_type: int,
+        time: int,
+        price: float,
+        size: Size,
+        past_limit: bool,
+        unreported: bool,
+        exchange: str,
+        special_conditions: str,
+    ) -> None: ...
+    def on_tbt_bid_ask(
+        self,
+        req_id: int,
+        time: int,
+        bid: float,
+        ask: float,
+        bid_size: Size,
+        ask_size: Size,
+        bid_past_low: bool,
+        ask_past_high: bool,
+    ) -> None: ...
+    def on_tbt_midpoint(self, req_id: int, time: int, mid: float) -> None: ...
+    def on_depth(
+        self,
+        req_id: int,
+        position: int,
+        market_maker: str | None,
+        operation: int,
+        side: int,
+        price: float,
+        size: Size,
+        is_smart: bool,
+    ) -> None: ...
+    def on_bar(
+        self,
+        req_id: int,
+        time: int,
+        open_: float,
+        high: float,
+        low: float,
+        close: float,
+        volume: Size,
+        wap: Size,
+        count: int,
+    ) -> None: ...
+    def on_option(
+        self,
+        req_id: int,
+        tick_type: int,
+        implied_vol: float | None,
+        delta: float | None,
+        opt_price: float | None,
+        pv_dividend: float | None,
+        gamma: float | None,
+        vega: float | None,
+        theta: float | None,
+        und_price: float | None,
+    ) -> None: ...
 
 
 def contract_from_spec(spec: InstrumentSpec, con_id: int = 0) -> Contract:
@@ -71,6 +131,7 @@ class Adapter(EWrapper):  # type: ignore[misc]  # ibapi is untyped
         self._on_size = ticks.on_size
         self._on_generic = ticks.on_generic
         self._on_string = ticks.on_string
+        self._ticks = ticks
 
     # -- ticks (hot path) -----------------------------------------------------------------
 
@@ -90,6 +151,128 @@ class Adapter(EWrapper):  # type: ignore[misc]  # ibapi is untyped
 
     def tickString(self, reqId: int, tickType: int, value: str) -> None:
         self._on_string(reqId, tickType, value)
+
+    # -- the other data kinds: tick-by-tick, depth, bars, option computations ---------------
+
+    def tickByTickAllLast(
+        self,
+        reqId: int,
+        tickType: int,
+        time: int,
+        price: float,
+        size: Decimal,
+        tickAttribLast: Any,
+        exchange: str,
+        specialConditions: str,
+    ) -> None:
+        self._ticks.on_tbt_last(
+            reqId,
+            tickType,
+            time,
+            price,
+            size,
+            bool(tickAttribLast.pastLimit),
+            bool(tickAttribLast.unreported),
+            exchange,
+            specialConditions,
+        )
+
+    def tickByTickBidAsk(
+        self,
+        reqId: int,
+        time: int,
+        bidPrice: float,
+        askPrice: float,
+        bidSize: Decimal,
+        askSize: Decimal,
+        tickAttribBidAsk: Any,
+    ) -> None:
+        self._ticks.on_tbt_bid_ask(
+            reqId,
+            time,
+            bidPrice,
+            askPrice,
+            bidSize,
+            askSize,
+            bool(tickAttribBidAsk.bidPastLow),
+            bool(tickAttribBidAsk.askPastHigh),
+        )
+
+    def tickByTickMidPoint(self, reqId: int, time: int, midPoint: float) -> None:
+        self._ticks.on_tbt_midpoint(reqId, time, midPoint)
+
+    def updateMktDepth(
+        self, reqId: int, position: int, operation: int, side: int, price: float, size: Decimal
+    ) -> None:
+        self._ticks.on_depth(reqId, position, None, operation, side, price, size, False)
+
+    def updateMktDepthL2(
+        self,
+        reqId: int,
+        position: int,
+        marketMaker: str,
+        operation: int,
+        side: int,
+        price: float,
+        size: Decimal,
+        isSmartDepth: bool,
+    ) -> None:
+        self._ticks.on_depth(
+            reqId, position, marketMaker, operation, side, price, size, bool(isSmartDepth)
+        )
+
+    def realtimeBar(
+        self,
+        reqId: int,
+        time: int,
+        open_: float,
+        high: float,
+        low: float,
+        close: float,
+        volume: Decimal,
+        wap: Decimal,
+        count: int,
+    ) -> None:
+        self._ticks.on_bar(reqId, time, open_, high, low, close, volume, wap, count)
+
+    def tickOptionComputation(
+        self,
+        reqId: int,
+        tickType: int,
+        tickAttrib: int,
+        impliedVol: float | None,
+        delta: float | None,
+        optPrice: float | None,
+        pvDividend: float | None,
+        gamma: float | None,
+        vega: float | None,
+        theta: float | None,
+        undPrice: float | None,
+    ) -> None:
+        self._ticks.on_option(
+            reqId, tickType, impliedVol, delta, optPrice, pvDividend, gamma, vega, theta, undPrice
+        )
+
+    def mktDepthExchanges(self, depthMktDataDescriptions: Any) -> None:
+        pass
+
+    def tickByTickDataProtoBuf(self, tickByTickDataProto: Any) -> None:
+        pass
+
+    def updateMarketDepthProtoBuf(self, marketDepthProto: Any) -> None:
+        pass
+
+    def updateMarketDepthL2ProtoBuf(self, marketDepthL2Proto: Any) -> None:
+        pass
+
+    def realTimeBarTickProtoBuf(self, realTimeBarTickProto: Any) -> None:
+        pass
+
+    def tickOptionComputationProtoBuf(self, tickOptionComputationProto: Any) -> None:
+        pass
+
+    def marketDepthExchangesProtoBuf(self, marketDepthExchangesProto: Any) -> None:
+        pass
 
     def tickPriceProtoBuf(self, tickPriceProto: Any) -> None:
         pass

@@ -49,6 +49,9 @@ CODES: Final = _table(
     (101, "Max number of tickers reached (market data lines exhausted)", Action.REQUEST_FAILED),
     (200, "No security definition found for the request", Action.REQUEST_FAILED),
     (300, "Can't find EId with ticker id (cancel of an unknown request)", Action.INFO),
+    (309, "Max number of market depth requests reached", Action.REQUEST_FAILED),
+    (316, "Market depth data halted: re-subscribe", Action.REQUEST_LOST),
+    (317, "Market depth data reset: empty the book and re-subscribe", Action.REQUEST_LOST),
     (322, "Error processing request (for example a duplicate ticker id)", Action.REQUEST_FAILED),
     (326, "Unable to connect: client id already in use", Action.CLIENT_ID_IN_USE),
     (354, "Requested market data is not subscribed", Action.NO_LIVE_PERMISSION),
@@ -75,9 +78,15 @@ CODES: Final = _table(
     (2158, "Sec-def data farm connection is OK", Action.INFO),
     (10089, "Market data requires an additional API subscription", Action.NO_LIVE_PERMISSION),
     (10090, "Part of the requested market data is not subscribed", Action.ADVISORY),
+    (
+        10092,
+        "Deep market data not supported for this security type/exchange",
+        Action.REQUEST_FAILED,
+    ),
     (10167, "Not subscribed: displaying delayed market data", Action.DELAYED_INSTEAD),
     (10168, "Not subscribed; delayed market data not enabled", Action.NO_LIVE_PERMISSION),
     (10182, "Failed to request live updates (disconnected)", Action.REQUEST_LOST),
+    (10190, "Max number of tick-by-tick requests reached", Action.REQUEST_FAILED),
     (10197, "No market data during competing live session", Action.COMPETING_SESSION),
 )
 """Every code ibpub knows. Farm codes (2103-2158) only log: a gateway reports farms it does not

@@ -1,5 +1,7 @@
 """A dedicated decoder for the two hottest gateway messages: tickPrice and tickSize.
 
+It also routes tickByTick and market depth frames to :mod:`publisher.gateway.fastpath_kinds`.
+
 ibapi stays the decoder of record. This module handles only the usual layouts of these two
 messages (classic text, raw-id text, protobuf) and hands the tick sink exactly the values
 ibapi's ``Decoder`` followed by our :class:`~publisher.gateway.adapter.Adapter` would hand it.
@@ -11,13 +13,12 @@ table, a ``TickAttrib`` object per price, and the no-op ``tick*ProtoBuf`` callba
 Every value is converted with the very expression ibapi uses (``int(s or 0)``,
 ``float(s or 0)``), except sizes: ibapi makes a ``Decimal`` that the tick path turns into a
 float (:func:`publisher.core.normalise.normal_size`), and here the float comes straight from the
-text, with ibapi's "unset" spellings giving None (see :func:`_size_value`).
+text, with ibapi's "unset" spellings giving None (see :mod:`publisher.gateway.fastsize`).
 ``tests/gateway/test_fastpath.py`` checks the equivalence on generated frames with
 Hypothesis, comparing sizes as the tick path publishes them.
 """
 
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Final
 
 from ibapi.const import NO_VALID_ID, UNSET_DOUBLE, UNSET_INTEGER
@@ -26,8 +27,9 @@ from ibapi.protobuf.TickSize_pb2 import TickSize as TickSizeProto
 from ibapi.server_versions import MIN_SERVER_VER_PRE_OPEN_BID_ASK, MIN_SERVER_VER_PROTOBUF
 from ibapi.ticktype import TickTypeEnum
 
-from publisher.core.normalise import UNSET_DECIMAL, UNSET_SIZE_FLOAT, Size
 from publisher.gateway.adapter import TickSink
+from publisher.gateway.fastpath_kinds import KindsFastPath, binary_head, text_head
+from publisher.gateway.fastsize import classic_size, size_value
 
 SIZE_TICK_OF: Final[dict[int, int]] = {
     TickTypeEnum.BID: TickTypeEnum.BID_SIZE,
@@ -39,11 +41,6 @@ SIZE_TICK_OF: Final[dict[int, int]] = {
 }
 """ibapi raises a tickSize of this type after a tickPrice of the key type (processTickPriceMsg)."""
 NOT_SET: Final[int] = TickTypeEnum.NOT_SET
-UNSET_SIZE_TEXTS: Final = frozenset(
-    {b"2147483647", b"9223372036854775807", b"1.7976931348623157E308", b"-9223372036854775808"}
-)
-"""The texts ibapi's ``decode(Decimal, ...)`` reads as UNSET_DECIMAL (besides the empty field)."""
-
 _CLASSIC_PRICE: Final = b"1\0"
 _CLASSIC_SIZE: Final = b"2\0"
 _RAW_PRICE: Final = (1).to_bytes(4, "big")
@@ -53,36 +50,6 @@ _PROTO_SIZE: Final = (202).to_bytes(4, "big")
 _PRICE_FIELDS: Final = 7  # version, reqId, tickType, price, size, attrMask, and the empty tail
 _SIZE_FIELDS: Final = 5  # version, reqId, tickType, size, and the empty tail
 _MASK: Final = 7  # canAutoExecute 1, pastLimit 2, preOpen 4: Adapter.tickPrice's mask
-
-
-def _size_value(text: bytes | str) -> Size:
-    """``Decimal(text)`` as the tick path will publish it: a float, None for IB's unset value.
-
-    ``float(text)`` is ``float(Decimal(text))`` for every text both accept (both round the
-    exact decimal value correctly; ``Decimal.__float__`` goes through ``float(str(d))``). A text
-    only Decimal accepts (a NaN payload, non-ASCII digits) stays a ``Decimal``, which the tick
-    path converts exactly as it converts ibapi's; one neither accepts raises, and the frame is
-    declined to ibapi. A float equal to the unset value's is settled by the Decimal comparison
-    ``normal_size`` makes.
-    """
-    try:
-        value = float(text)
-    except ValueError:
-        return Decimal(_text(text))
-    if value == UNSET_SIZE_FLOAT and Decimal(_text(text)) == UNSET_DECIMAL:
-        return None
-    return value
-
-
-def _text(text: bytes | str) -> str:
-    return text.decode() if isinstance(text, bytes) else text
-
-
-def _classic_size(text: bytes) -> Size:
-    """ibapi's ``decode(Decimal, ...)`` of one text field, then ``normal_size``."""
-    if not text or text in UNSET_SIZE_TEXTS:
-        return None
-    return _size_value(text)  # float() takes only ASCII bytes, which always decode
 
 
 def _decline(payload: bytes) -> bool:
@@ -96,11 +63,15 @@ class TickFastPath:
     reads the attribute mask differently, so older servers get no fast path at all.
     """
 
-    __slots__ = ("_on_price", "_on_size", "decode")
+    __slots__ = ("_on_price", "_on_size", "_proto_more", "_raw_more", "_text_more", "decode")
 
     def __init__(self, sink: TickSink, server_version: int) -> None:
         self._on_price = sink.on_price
         self._on_size = sink.on_size
+        kinds = KindsFastPath(sink, server_version)  # tickByTick and depth, by frame head
+        self._text_more = kinds.text_decoders(text_head)
+        self._raw_more = kinds.text_decoders(binary_head)
+        self._proto_more = kinds.proto_decoders()
         self.decode: Callable[[bytes], bool]
         if server_version < MIN_SERVER_VER_PRE_OPEN_BID_ASK:
             self.decode = _decline
@@ -115,6 +86,9 @@ class TickFastPath:
             return self._text_price(payload.split(b"\0")[1:])
         if head == _CLASSIC_SIZE:
             return self._text_size(payload.split(b"\0")[1:])
+        more = self._text_more.get(payload[:3])  # "99\0", "12\0", "13\0"
+        if more is not None:
+            return more(payload[3:].split(b"\0"))
         return False
 
     def _binary_id(self, payload: bytes) -> bool:
@@ -127,6 +101,12 @@ class TickFastPath:
             return self._text_price(payload[4:].split(b"\0"))
         if head == _RAW_SIZE:
             return self._text_size(payload[4:].split(b"\0"))
+        proto = self._proto_more.get(head)
+        if proto is not None:
+            return proto(payload[4:])
+        more = self._raw_more.get(head)
+        if more is not None:
+            return more(payload[4:].split(b"\0"))
         return False
 
     def _text_price(self, fields: list[bytes]) -> bool:
@@ -137,7 +117,7 @@ class TickFastPath:
             req_id = int(fields[1] or 0)
             tick_type = int(fields[2] or 0)
             price = float(fields[3] or 0)  # also "Infinity", as ibapi's special case gives
-            size = _classic_size(fields[4])
+            size = classic_size(fields[4])
             mask = int(fields[5] or 0) & _MASK
         except Exception:  # let ibapi meet (and report) whatever does not convert
             return False
@@ -154,7 +134,7 @@ class TickFastPath:
             int(fields[0] or 0)
             req_id = int(fields[1] or 0)
             tick_type = int(fields[2] or 0)
-            size = _classic_size(fields[3])
+            size = classic_size(fields[3])
         except Exception:
             return False
         if tick_type != NOT_SET:
@@ -177,7 +157,7 @@ class TickFastPath:
             if not price and not has("price"):
                 price = UNSET_DOUBLE
             text = proto.size
-            size = _size_value(text) if text or has("size") else None
+            size = size_value(text) if text or has("size") else None
             mask = proto.attrMask
             if not mask and not has("attrMask"):
                 mask = UNSET_INTEGER
@@ -201,7 +181,7 @@ class TickFastPath:
             if not tick_type and not has("tickType"):
                 tick_type = UNSET_INTEGER
             text = proto.size
-            size = _size_value(text) if text or has("size") else None
+            size = size_value(text) if text or has("size") else None
         except Exception:
             return False
         if tick_type != NOT_SET:

@@ -153,7 +153,16 @@ class PublisherMetrics:
             ["type"],
             registry=registry,
         )
-        self.messages = {kind: messages.labels(kind) for kind in ("tick", "status", "hb")}
+        self.messages = {
+            kind: messages.labels(kind)
+            for kind in ("tick", "status", "hb", "tbt", "depth", "bar", "greeks")
+        }
+        self._depth_resyncs = Counter(
+            "ibpub_depth_resyncs",
+            "Depth changes the book could not take (each re-requests that depth stream).",
+            ["instrument"],
+            registry=registry,
+        )
         # Observed once per tick: a FastHistogram, which exports exactly like a Histogram.
         self.tick_latency = FastHistogram(
             "ibpub_tick_latency_seconds",
@@ -230,6 +239,10 @@ class PublisherMetrics:
     def instrument_counter(self, key: str) -> Counter:
         """The ``ibpub_ticks_total`` child for one instrument, to bind once per instrument."""
         return self.ticks.labels(key if self.per_instrument else AGGREGATE_INSTRUMENT)
+
+    def depth_resync(self, key: str) -> None:
+        """``ibpub_depth_resyncs_total``: one impossible depth change, its stream re-requested."""
+        self._depth_resyncs.labels(key if self.per_instrument else AGGREGATE_INSTRUMENT).inc()
 
     def gateway_error(self, code: int) -> None:
         """Count one gateway error/status code (bounded by IB's set of codes)."""

@@ -64,7 +64,13 @@ class ControlDesk:
         jitter: Callable[[], float],
     ) -> None:
         control, gw = settings.control, settings.gateway
-        policy = ControlPolicy(lease=control.lease, grace=control.grace, max_lines=gw.max_lines)
+        policy = ControlPolicy(
+            lease=control.lease,
+            grace=control.grace,
+            max_lines=gw.max_lines,
+            max_tick_by_tick=gw.max_tick_by_tick,
+            max_depth=gw.max_depth,
+        )
         pinned = [spec.key for spec in settings.instruments]
         self.holdings = Holdings(subscriptions, policy, pinned, jitter=jitter)
         self._limiter = RateLimiter(control.max_requests_per_second)

@@ -22,7 +22,14 @@ from typing import Final
 import zmq
 
 from publisher.config import GatewaySettings
-from publisher.core.subscriptions import Cancel, Qualify, SetMarketDataType, Subscribe
+from publisher.core.subscriptions import (
+    Cancel,
+    CancelStream,
+    Qualify,
+    SetMarketDataType,
+    Subscribe,
+    SubscribeStream,
+)
 from publisher.gateway.adapter import Adapter, GatewayEvents, contract_from_spec
 from publisher.gateway.backlog import BacklogWatch
 from publisher.gateway.client import (
@@ -59,7 +66,7 @@ log = logging.getLogger(__name__)
 READS_PER_TURN: Final = 8
 """Chunks read per loop turn before timers run: bounded, so heartbeats survive a flood."""
 
-GatewayRequest = Qualify | Subscribe | Cancel | SetMarketDataType
+GatewayRequest = Qualify | Subscribe | Cancel | SubscribeStream | CancelStream | SetMarketDataType
 """The subscription machine's actions that are gateway requests."""
 
 
@@ -219,6 +226,30 @@ class GatewayLink:
                 )
             case Cancel(req_id=req_id):
                 self.send(lambda c: c.cancelMktData(req_id))
+            case SubscribeStream():
+                self._subscribe_stream(action)
+            case CancelStream(req_id=req_id, kind=kind):
+                if kind.family == "tbt":
+                    self.send(lambda c: c.cancelTickByTickData(req_id))
+                elif kind.family == "depth":
+                    self.send(lambda c: c.cancelMktDepth(req_id, kind.smart))
+                else:
+                    self.send(lambda c: c.cancelRealTimeBars(req_id))
+
+    def _subscribe_stream(self, action: SubscribeStream) -> None:
+        """reqTickByTickData, reqMktDepth or reqRealTimeBars for one stream, paced."""
+        req_id, kind = action.req_id, action.kind
+        contract = contract_from_spec(action.spec, action.con_id)
+        if kind.family == "tbt":
+            self.send(lambda c: c.reqTickByTickData(req_id, contract, kind.tbt_type, 0, False))
+        elif kind.family == "depth":
+            self.send(lambda c: c.reqMktDepth(req_id, contract, kind.rows, kind.smart, []))
+        else:
+            self.send(lambda c: c.reqRealTimeBars(req_id, contract, 5, kind.what, kind.rth, []))
+        log.info(
+            "subscribing",
+            extra={"key": action.spec.key, "conid": action.con_id, "kind": kind.name},
+        )
 
     def _send_probe(self) -> None:
         if self._client is not None:

@@ -36,6 +36,7 @@ from publisher.core.instruments import STREAMING, ContractMatch, Instrument
 from publisher.core.stale import StalePolicy
 from publisher.core.subscriptions import (
     Add,
+    BookInvalid,
     CancelAll,
     CheckStale,
     CodeKind,
@@ -48,6 +49,7 @@ from publisher.core.subscriptions import (
     SessionReady,
     StreamsKept,
     StreamsLost,
+    SubscribeStream,
     SubscriptionAction,
     SubscriptionEvent,
     SubscriptionPolicy,
@@ -192,7 +194,7 @@ class PublisherService:
         metrics, messages = self.metrics, self.metrics.messages
 
         def tick_path(receive_time: Callable[[], int]) -> TickPath:
-            return TickPath(
+            path = TickPath(
                 self.bus,
                 metrics.tick_latency,
                 receive_time,
@@ -201,7 +203,15 @@ class PublisherService:
                 by_req=self.subscriptions.by_data_req,
                 tick_names=IBAPI_TICK_NAMES,
                 tick_messages=messages["tick"],
+                by_stream=self.subscriptions.by_stream_req,
+                record_slot=self.snapshot.cache.record_slot,
+                books=self.snapshot.cache.books,
+                on_book_invalid=lambda req_id: self._feed(BookInvalid(req_id)),
+                count_resync=metrics.depth_resync,
+                kind_messages=messages,
             )
+            self._tick_path = path
+            return path
 
         self.link = GatewayLink(
             self.settings.gateway,
@@ -337,6 +347,10 @@ class PublisherService:
 
     def _carry_out(self, actions: list[SubscriptionAction]) -> None:
         for action in actions:
+            if isinstance(action, SubscribeStream) and action.kind.family == "depth":
+                found = self.subscriptions.by_stream_req.get(action.req_id)
+                if found is not None:  # IB sends the book afresh: subscribers' empty first
+                    self._tick_path.kinds.reset_book(*found)
             if isinstance(action, InstrumentStatus):
                 self.status.status(
                     "instrument",

@@ -15,6 +15,7 @@ from publisher.sim.catalogue import Catalogue, CatalogueError, load_catalogue
 from publisher.sim.faults import IB_PACING_LIMIT
 from publisher.sim.kinds.flags import add_data_arguments, data_limits
 from publisher.sim.protocol import MAX_SERVER_VERSION, MIN_SERVER_VERSION, V_PROTOBUF_MARKET_DATA
+from publisher.sim.replay import DEFAULT_SPEED, ReplayError, ReplayGateway, load_script
 from publisher.sim.scenario import SCENARIO_HELP, ScenarioError, Step, parse_scenario, schedule
 from publisher.sim.server import IB_DEFAULT_LINES, AsyncGateway
 
@@ -140,6 +141,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="scripted faults: " + SCENARIO_HELP,
     )
 
+    parser.add_argument(
+        "--replay",
+        metavar="FILE",
+        default=None,
+        help="serve a recorded session instead of the random market: a tap file (ibpub tap) or "
+        "a capture directory; requests the recording cannot answer get the simulator's reply "
+        "(docs/record-replay.md)",
+    )
+    parser.add_argument(
+        "--speed",
+        type=_rate,
+        default=DEFAULT_SPEED,
+        metavar="X",
+        help="with --replay: recorded time runs X times faster, 0 for as fast as possible "
+        "(%(default)s)",
+    )
+    parser.add_argument(
+        "--replay-session",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --replay of a tap file: which recorded session to serve (default: the first)",
+    )
+
 
 def _scenario(text: str) -> list[Step]:
     try:
@@ -165,6 +190,8 @@ def run(args: argparse.Namespace) -> int:
     if args.list_contracts:
         sys.stdout.write(format_catalogue(catalogue))
         return EXIT_OK
+    if args.replay is not None:
+        return _run_replay(args, catalogue)
     gateway = AsyncGateway(
         rate=args.rate,
         seed=args.seed,
@@ -173,6 +200,23 @@ def run(args: argparse.Namespace) -> int:
         max_lines=args.max_lines or None,
         data_limits=data_limits(args),
     )
+    gateway.faults.pacing_limit = args.pacing_limit or None
+    steps = [step for steps in args.scenario for step in steps]
+    try:
+        asyncio.run(_serve(gateway, args.host, args.port, steps))
+    except OSError as exc:
+        print(f"ibpub sim: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+    return EXIT_OK
+
+
+def _run_replay(args: argparse.Namespace, catalogue: Catalogue) -> int:
+    try:
+        script = load_script(args.replay, args.replay_session)
+    except ReplayError as exc:
+        print(f"ibpub sim: cannot replay {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    gateway = ReplayGateway(script, speed=args.speed, catalogue=catalogue)
     gateway.faults.pacing_limit = args.pacing_limit or None
     steps = [step for steps in args.scenario for step in steps]
     try:
@@ -200,6 +244,19 @@ async def _serve(gateway: AsyncGateway, host: str, port: int, steps: list[Step])
 
 
 def _banner(gateway: AsyncGateway) -> str:
+    if isinstance(gateway, ReplayGateway):
+        script = gateway.script
+        return (
+            f"ibpub sim: listening on {gateway.host}:{gateway.port}, replaying "
+            f"{script.recording.source} (server version {script.server_version}, "
+            f"{len(script.recording.frames)} frames, {len(script.requests)} recorded requests) "
+            f"at speed {gateway.speed:g}; {len(gateway.catalogue)} contracts answer the rest"
+            + (
+                f"; {script.recording.cut_bytes} bytes of a frame cut off at the end left out"
+                if script.recording.cut_bytes
+                else ""
+            )
+        )
     top = gateway.max_server_version
     if top >= V_PROTOBUF_MARKET_DATA:
         encoding = f"protobuf ticks from v{V_PROTOBUF_MARKET_DATA}"

@@ -139,10 +139,13 @@ class AsyncGateway:
     def active_market_data(self) -> int:
         """Live market-data subscriptions across all sessions: the lines in use.
 
-        Snapshots are not counted (they end at once). Tests use it to prove that two holders of
-        one instrument share one IB subscription.
+        Snapshots are not counted (they end at once); option streams are. Tests use it to prove
+        that two holders of one instrument share one IB subscription.
         """
-        return len(self._routes)
+        return len(self._routes) + self._option_streams()
+
+    def _option_streams(self) -> int:
+        return sum(len(session.kinds.options) for session in self._sessions)
 
     @property
     def client_ids(self) -> frozenset[int]:
@@ -252,7 +255,7 @@ class AsyncGateway:
 
     def line_available(self) -> bool:
         """Whether one more market-data stream fits under :attr:`max_lines`."""
-        return self.max_lines is None or len(self._routes) < self.max_lines
+        return self.max_lines is None or self.active_market_data() < self.max_lines
 
     def feed_started(self) -> None:
         """Wake the pacing loop: a depth, tick-by-tick or bar walk may need to tick."""

@@ -473,9 +473,12 @@ class Session(asyncio.Protocol):
             ),
             encoder.market_data_type(req_id, mdt),
         ]
-        if not snapshot and instrument.spec.sec_type == "OPT":
+        if instrument.spec.sec_type == "OPT":  # quotes and greeks from the underlying
             self.write(b"".join(frames))
             self.kinds.start_option(req_id, instrument, delayed=delayed)
+            if snapshot:
+                self.kinds.stop_option(req_id)
+                self.write(encoder.tick_snapshot_end(req_id))
             return
         if snapshot:
             ticks = self.gateway.market.snapshot(req_id, instrument)

@@ -129,6 +129,12 @@ def test_a_tiny_run_prints_the_table_and_writes_results(tmp_path: Path) -> None:
         assert entry["stock_burst"]["received"] == entry["stock_burst"]["ticks"]
         assert entry["ibpub_sustained"]["steps"] and entry["stock_sustained"]["steps"]
     assert len(list(tmp_path.glob("bench-*.txt"))) == 1
+    # The depth row: decode costs always; the rest once the publisher publishes depth.
+    assert "depth: 10 books x 10 rows a side" in out
+    assert [r["encoding"] for r in document["depth"]] == ["classic", "protobuf"]
+    for row in document["depth"]:
+        assert row["fast_decode_us"] > 0 and row["ibapi_decode_us"] > 0
+        assert row["error"] or (row["lost"] == 0 and row["kept_up"]), row
 
 
 def test_usage_errors_exit_2() -> None:

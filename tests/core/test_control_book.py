@@ -258,10 +258,10 @@ def test_list_shows_holders_pins_and_the_budget() -> None:
                 "op": "subscribe",
                 "client": "a",
                 "instrument": {"sec_type": "STK", "symbol": "X"},
-                "data": ["depth:5"],
+                "data": ["depth:500"],
             },
             "subscribe",
-            "not supported yet",
+            "ROWS must be 1 to 100",
         ),
         (
             {

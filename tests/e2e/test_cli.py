@@ -2,6 +2,7 @@
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,3 +91,30 @@ def test_missing_config_file_exits_2(tmp_path: Path) -> None:
     result = ibpub("run", "--config", str(tmp_path / "nope.toml"))
     assert result.returncode == 2
     assert "nope.toml" in result.stderr
+
+
+def test_a_port_in_use_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    """Another process holds the control port: ``ibpub run`` says which endpoint and exits 1."""
+    import zmq
+
+    from tests.support.processes import free_port
+
+    context: zmq.Context[Any] = zmq.Context()
+    holder = context.socket(zmq.ROUTER)
+    port = free_port()
+    holder.bind(f"tcp://127.0.0.1:{port}")
+    try:
+        config = tmp_path / "ibpub.toml"
+        config.write_text(
+            f'[bus]\npub = ["tcp://127.0.0.1:{free_port()}"]\n'
+            f'snapshot = "tcp://127.0.0.1:{free_port()}"\n'
+            f'[metrics]\nlisten = "127.0.0.1:0"\n[control]\nlisten = "tcp://127.0.0.1:{port}"\n'
+            '[[instruments]]\nsymbol = "AAPL"\nsec_type = "STK"\n'
+        )
+        result = ibpub("run", "--config", str(config))
+        assert result.returncode == 1, result.stderr
+        assert "Traceback" not in result.stderr
+        assert f"tcp://127.0.0.1:{port}" in result.stderr and "in use" in result.stderr
+    finally:
+        holder.close(linger=0)
+        context.term()

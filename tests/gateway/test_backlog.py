@@ -11,6 +11,7 @@ from publisher.gateway.adapter import Adapter
 from publisher.gateway.backlog import BacklogChange, BacklogWatch
 from publisher.gateway.client import GatewayClient, Phase
 from publisher.sim.protocol import Encoder
+from tests.support.sinks import KindsIgnored
 from tests.support.waiting import wait_for
 
 
@@ -55,7 +56,7 @@ def test_threshold_must_be_positive() -> None:
         BacklogWatch(behind_after=0)
 
 
-class Recorder:
+class Recorder(KindsIgnored):
     """A tick handler that counts what reaches it."""
 
     def __init__(self) -> None:

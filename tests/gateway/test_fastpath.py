@@ -24,6 +24,7 @@ from publisher.gateway.framing import split_message
 from publisher.sim.catalogue import Catalogue
 from publisher.sim.market import Market
 from publisher.sim.protocol import Encoder, PriceTick, SizeTick
+from tests.support.sinks import KindsIgnored
 
 CLASSIC = 200
 RAW_IDS = 205  # text fields behind a 4-byte message id
@@ -33,7 +34,7 @@ OLD = 120  # before MIN_SERVER_VER_PRE_OPEN_BID_ASK: the fast path stays out of 
 Call = tuple[str, str]
 
 
-class Recorder:
+class Recorder(KindsIgnored):
     """A tick sink that records each call and its arguments' ``repr``."""
 
     def __init__(self) -> None:

@@ -167,8 +167,10 @@ def test_unknown_contract_and_key_conflict(running: Stack, client: Client) -> No
 def test_bad_requests_are_answered_and_counted(running: Stack, client: Client) -> None:
     assert client.ask({"v": 1, "op": "fly"})["error"] == "bad_request"
     assert client.ask({"v": 2, "op": "list"})["error"] == "bad_request"
-    tbt = client.subscribe("a", SPY, data=["tbt_last"])
-    assert tbt["error"] == "bad_request" and "not supported yet" in tbt["message"]
+    tbt = client.subscribe("a", SPY, data=["tbt_lastest"])
+    assert tbt["error"] == "bad_request" and "unknown data kind" in tbt["message"]
+    greeks = client.subscribe("a", SPY, data=["greeks"])
+    assert greeks["error"] == "bad_request" and "options only" in greeks["message"], greeks
     client.socket.send(b"\xc1garbage")
     assert client.receive()["error"] == "bad_request"
     bad = client.subscribe("a", {"sec_type": "STK", "symbol": "X", "strike": "high"})
@@ -176,7 +178,7 @@ def test_bad_requests_are_answered_and_counted(running: Stack, client: Client) -
     metrics = running.metrics
     assert metrics.count("ibpub_control_requests_total", op="unknown", outcome="bad_request") == 2
     assert metrics.count("ibpub_control_requests_total", op="list", outcome="bad_request") == 1
-    assert metrics.count("ibpub_control_requests_total", op="subscribe", outcome="bad_request") == 2
+    assert metrics.count("ibpub_control_requests_total", op="subscribe", outcome="bad_request") == 3
 
 
 def test_a_flood_of_garbage_leaves_ticks_and_others_unharmed(

@@ -246,3 +246,21 @@ def test_limits_and_errors(app: App) -> None:
     app.client.reqMktDepth(26, _stock("IWM"), 3, False, [])
     wait_for(lambda: any(u[0] == 26 for u in app.wrapper.named("updateMktDepth")), "depth 26")
     assert len(_codes(app)) == 5
+
+
+def test_option_snapshot_ends_and_option_streams_take_lines(gateway: SimulatedGateway) -> None:
+    """A snapshot of an option carries its greeks and ends with tickSnapshotEnd; a streaming
+    option counts as a market-data line."""
+    app = App(gateway)
+    try:
+        spy_put = _option("SPY", "20261218", 680.0, "P")
+        app.client.reqMktData(40, spy_put, "", True, False, [])
+        assert wait_for(lambda: app.wrapper.named("tickSnapshotEnd"), "snapshot end") == [(40,)]
+        assert {c[1] for c in app.wrapper.named("tickOptionComputation")} == {10, 11, 12, 13}
+        assert gateway.call(lambda core: core.active_market_data()) == 0
+        app.client.reqMktData(41, spy_put, "", False, False, [])
+        wait_for(lambda: gateway.call(lambda core: core.active_market_data()) == 1, "1 line")
+        app.client.cancelMktData(41)
+        wait_for(lambda: gateway.call(lambda core: core.active_market_data()) == 0, "0 lines")
+    finally:
+        app.close()

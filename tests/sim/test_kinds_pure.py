@@ -2,10 +2,12 @@
 best rows are the walk's quote; Black-Scholes satisfies put-call parity."""
 
 import math
+from pathlib import Path
 
 import pytest
 
-from publisher.sim.catalogue import Catalogue
+from publisher.sim.catalogue import Catalogue, CatalogueError
+from publisher.sim.catalogue.files import load_instruments
 from publisher.sim.greeks import black_scholes
 from publisher.sim.kinds.book import SimBook
 from publisher.sim.market import Market
@@ -48,3 +50,42 @@ def test_put_call_parity() -> None:
     assert math.isclose(call.price - put.price, s * math.exp(-q * t) - k * math.exp(-r * t))
     assert math.isclose(call.delta - put.delta, math.exp(-q * t))
     assert math.isclose(call.gamma, put.gamma) and call.vega > 0
+
+
+def test_a_feed_is_the_l1_walk_and_outlives_it_while_observed() -> None:
+    """A kind requested before L1 gets a hidden walk that the L1 stream then takes over; after
+    cancelling L1 it keeps ticking for its observer (and sends no L1), and stops when released."""
+    market = Market(5, clock=lambda: 1.0)
+    (msft,) = [i for i in CATALOGUE if i.spec.local_symbol == "MSFT"]
+    changes: list[DepthChange] = []
+    walk = market.feed(msft)
+    book = SimBook(3, 2, walk, changes.append)
+    book.start()
+    assert len(market) == 0 and market.ticking
+    assert market.next_ticks(50) == [] and changes, "a hidden walk sends no L1 but moves"
+    sub_id, initial = market.subscribe(9, msft)
+    assert market.feed(msft) is walk and len(market) == 1
+    assert {t.req_id for t in initial} == {9}
+    assert {sid for sid, _ in market.next_ticks(50)} == {sub_id}
+    market.unsubscribe(sub_id)
+    changes.clear()
+    assert len(market) == 0 and market.next_ticks(50) == [] and changes
+    market.release(walk, book)
+    assert not market.ticking
+
+
+def test_a_file_catalogue_can_say_a_contract_has_no_depth(tmp_path: Path) -> None:
+    """``depth = false`` in a catalogue file marks the contract (error 10092); default true."""
+    path = tmp_path / "extra.toml"
+    row = 'symbol = "{0}"\nsec_type = "STK"\nexchange = "SMART"\ncurrency = "USD"\nprice = 10.0\n'
+    path.write_text(
+        "[[contracts]]\ncon_id = 1\n" + row.format("X") + "depth = false\n"
+        "[[contracts]]\ncon_id = 2\n" + row.format("Y")
+    )
+    x, y = load_instruments(path)
+    assert (x.depth, y.depth) == (False, True)
+    path.write_text("[[contracts]]\ncon_id = 1\n" + row.format("X") + 'depth = "no"\n')
+    with pytest.raises(CatalogueError, match=r"contracts\[0\]\.depth.*true or false"):
+        load_instruments(path)
+    (chf,) = [i for i in CATALOGUE if i.spec.local_symbol == "EUR.CHF"]
+    assert not chf.depth and all(not i.depth for i in CATALOGUE if i.spec.sec_type == "OPT")

@@ -23,6 +23,7 @@ Rules, in the contract's words:
   ``unauthorised``, so one key cannot release another's lease.
 """
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -32,6 +33,7 @@ from publisher.core.control.replies import (
     AMBIGUOUS_CONTRACT,
     BUDGET_EXCEEDED,
     KEY_CONFLICT,
+    LIMIT_EXCEEDED,
     UNAUTHORISED,
     UNKNOWN_CONTRACT,
     ControlPolicy,
@@ -54,6 +56,7 @@ from publisher.core.instruments import FAILED, PENDING, STREAMING, Instrument
 from publisher.core.subscriptions import (
     Add,
     DetailsEnded,
+    Extend,
     InstrumentStatus,
     Qualify,
     Remove,
@@ -81,6 +84,11 @@ class _Waiting:
     token: int
     client: str
     lease: float
+
+
+def _contract(spec: InstrumentSpec) -> InstrumentSpec:
+    """The spec without its data kinds: what names the contract."""
+    return dataclasses.replace(spec, data=("l1",))
 
 
 def _describe(spec: InstrumentSpec, con_id: int = 0) -> str:
@@ -280,7 +288,7 @@ class Holdings:
         return ok_body(
             key=key,
             conid=inst.con_id,
-            topics=[f"tick.{key}"],
+            topics=inst.topics,
             state=str(inst.state),
             lease_expires=hold.expires_ns,
         )
@@ -290,7 +298,9 @@ class Holdings:
         inst = self.machine.get(spec.key) or self._by_con_id(spec.con_id)
         actions: list[SubscriptionAction] = []
         if inst is not None:
-            same = inst.spec == spec or bool(spec.con_id and spec.con_id == inst.con_id)
+            same = _contract(inst.spec) == _contract(spec) or bool(
+                spec.con_id and spec.con_id == inst.con_id
+            )
             if not same:
                 message = (
                     f"key {inst.key!r} already names {_describe(inst.spec, inst.con_id)}; "
@@ -301,12 +311,20 @@ class Holdings:
                 self._waiting[inst.key].append(_Waiting(token, req.client, lease))
                 return Outcome()
             if inst.state != FAILED or inst.key in self._pinned:  # pinned: the config decides
+                refused = self._over_limits(spec, inst)
+                if refused is not None:
+                    return Outcome(replies=(Reply(token, req.op, refused),))
+                actions += self.machine.handle(Extend(inst.key, spec.kinds), now)
                 hold = self._hold(inst.key, req.client, lease, now, wall_ns)
-                return Outcome(replies=(Reply(token, req.op, self._subscribed(inst.key, hold)),))
+                reply = Reply(token, req.op, self._subscribed(inst.key, hold))
+                return Outcome(actions=tuple(actions), replies=(reply,))
             # failed: a new request tries again, keeping its holders
             held = self._holders.get(inst.key, {})
             actions += self.machine.handle(Remove(inst.key), now)
             self._holders[spec.key] = held
+        refused = self._over_limits(spec, None)
+        if refused is not None:
+            return Outcome(actions=tuple(actions), replies=(Reply(token, req.op, refused),))
         used, budget = self.lines_used, self.policy.max_lines
         if used >= budget:
             message = f"{used} of {budget} market-data lines in use (gateway.max_lines)"
@@ -319,6 +337,26 @@ class Holdings:
         actions += added
         return Outcome(actions=tuple(actions))
 
+    def _over_limits(self, spec: InstrumentSpec, inst: Instrument | None) -> dict[str, Any] | None:
+        """The ``limit_exceeded`` reply when ``spec``'s new streams would pass IB's per-kind
+        limits (tick-by-tick, depth), else None. Streams ``inst`` already has are not new."""
+        have = set(inst.streams) if inst is not None else set()
+        for family, limit, name in (
+            ("tbt", self.policy.max_tick_by_tick, "gateway.max_tick_by_tick"),
+            ("depth", self.policy.max_depth, "gateway.max_depth"),
+        ):
+            new = [k.name for k in spec.kinds if k.family == family and k.name not in have]
+            if not new:
+                continue
+            used = self.machine.streams_in_use(family)
+            if used + len(new) > limit:
+                message = (
+                    f"{', '.join(new)}: {used} of {limit} {family} streams in use ({name}); "
+                    "IB refuses more"
+                )
+                return error_body(LIMIT_EXCEEDED, message)
+        return None
+
     def _answer_waiting(
         self, key: str, now: float, wall_ns: int, actions: Iterable[SubscriptionAction]
     ) -> Outcome:
@@ -329,9 +367,13 @@ class Holdings:
         return Outcome(actions=tuple(actions), replies=tuple(replies))
 
     def _join(self, key: str, other: Instrument, now: float, wall_ns: int) -> Outcome:
-        """Answer ``key``'s waiting requests with ``other`` (the same contract, qualified)."""
+        """Answer ``key``'s waiting requests with ``other`` (the same contract, qualified),
+        which takes on the data kinds they asked for."""
         waiting = self._waiting.pop(key, [])
+        joining = self.machine.get(key)
+        kinds = joining.spec.kinds if joining is not None else ()
         actions = self._forget(key, now)
+        actions += self.machine.handle(Extend(other.key, kinds), now)
         replies = []
         for w in waiting:
             hold = self._hold(other.key, w.client, w.lease, now, wall_ns)
@@ -374,7 +416,7 @@ class Holdings:
                 {
                     "key": inst.key,
                     "conid": inst.con_id,
-                    "data": ["l1"],
+                    "data": inst.data,
                     "state": str(inst.state),
                     "pinned": inst.key in self._pinned,
                     "holders": sorted(holds),

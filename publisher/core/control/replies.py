@@ -12,6 +12,7 @@ __all__ = [
     "AMBIGUOUS_CONTRACT",
     "BUDGET_EXCEEDED",
     "KEY_CONFLICT",
+    "LIMIT_EXCEEDED",
     "RATE_LIMITED",
     "UNAUTHORISED",
     "UNKNOWN_CONTRACT",
@@ -27,6 +28,7 @@ UNKNOWN_CONTRACT: Final = "unknown_contract"
 AMBIGUOUS_CONTRACT: Final = "ambiguous_contract"
 BUDGET_EXCEEDED: Final = "budget_exceeded"
 KEY_CONFLICT: Final = "key_conflict"
+LIMIT_EXCEEDED: Final = "limit_exceeded"
 UNAUTHORISED: Final = "unauthorised"
 RATE_LIMITED: Final = "rate_limited"
 
@@ -65,11 +67,14 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class ControlPolicy:
-    """``control.lease``, ``control.grace`` and ``gateway.max_lines``."""
+    """``control.lease``, ``control.grace``, ``gateway.max_lines`` and the per-kind limits
+    ``gateway.max_tick_by_tick`` and ``gateway.max_depth``."""
 
     lease: float = 30.0
     grace: float = 60.0
     max_lines: int = 100
+    max_tick_by_tick: int = 5
+    max_depth: int = 3
 
 
 def candidate(match: ContractMatch) -> dict[str, Any]:

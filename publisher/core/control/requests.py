@@ -5,6 +5,7 @@
 with the contract's ``bad_request`` and never raises on a client's input.
 """
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Final
@@ -12,13 +13,13 @@ from typing import Any, Final
 from publisher.config import InstrumentSpec
 from publisher.config.convert import typed_instrument
 from publisher.errors import ConfigError
+from subscribers.kinds import KindError, parse_kinds
 
 __all__ = [
     "BAD_REQUEST",
     "DATA_KINDS",
     "MAX_KEYS",
     "OPS",
-    "UNSUPPORTED_KINDS",
     "ListRequest",
     "Refusal",
     "RenewRequest",
@@ -31,9 +32,7 @@ __all__ = [
 BAD_REQUEST: Final = "bad_request"
 OPS: Final = ("subscribe", "renew", "unsubscribe", "list")
 DATA_KINDS: Final = ("l1",)
-"""The data kinds served in this version."""
-UNSUPPORTED_KINDS: Final = ("tbt_", "depth", "bars_5s", "greeks")
-"""Contract kinds not served yet (by name prefix): refused as not supported yet."""
+"""The data kinds of a request that names none."""
 MAX_KEYS: Final = 1000
 MAX_CLIENT: Final = 128
 MAX_LEASE: Final = 86_400.0
@@ -102,13 +101,10 @@ def _data(body: dict[str, Any]) -> tuple[str, ...] | Refusal:
     data = body.get("data", list(DATA_KINDS))
     if not isinstance(data, list) or not data or not all(isinstance(d, str) for d in data):
         return Refusal(BAD_REQUEST, 'data must be a non-empty list of kinds, e.g. ["l1"]')
-    for kind in data:
-        if kind in DATA_KINDS:
-            continue
-        if kind.startswith(UNSUPPORTED_KINDS):
-            return Refusal(BAD_REQUEST, f"data kind {kind!r} is not supported yet (only l1)")
-        return Refusal(BAD_REQUEST, f"unknown data kind {kind!r} (this publisher serves l1)")
-    return tuple(dict.fromkeys(data))
+    try:
+        return tuple(kind.name for kind in parse_kinds(list(dict.fromkeys(data))))
+    except KindError as exc:
+        return Refusal(BAD_REQUEST, f"data: {exc}")
 
 
 def _spec(body: dict[str, Any]) -> InstrumentSpec | Refusal:
@@ -139,6 +135,10 @@ def _subscribe(body: dict[str, Any]) -> Request | Refusal:
     data = _data(body)
     if isinstance(data, Refusal):
         return Refusal(data.code, data.message, "subscribe")
+    try:
+        spec = dataclasses.replace(spec, data=data)
+    except ConfigError as exc:
+        return Refusal(BAD_REQUEST, f"{exc.key}: {exc.problem}", "subscribe")
     lease = body.get("lease")
     if lease is not None:
         if isinstance(lease, bool) or not isinstance(lease, int | float):

@@ -37,17 +37,21 @@ from publisher.core.instruments import (
     SUBSCRIBED,
     Instrument,
     InstrumentState,
+    Stream,
     TickCounter,
 )
 from publisher.core.stale import Verdict, find_stale
 from publisher.core.subscriptions.messages import (
     Add,
+    BookInvalid,
     Cancel,
     CancelAll,
+    CancelStream,
     CheckStale,
     CodeKind,
     ContractMatched,
     DetailsEnded,
+    Extend,
     InstrumentStatus,
     MarketDataType,
     Qualify,
@@ -59,11 +63,13 @@ from publisher.core.subscriptions.messages import (
     StreamsKept,
     StreamsLost,
     Subscribe,
+    SubscribeStream,
     SubscriptionAction,
     SubscriptionEvent,
     SubscriptionPolicy,
     Ticking,
 )
+from subscribers.kinds import DataKind
 
 FIRST_REQ_ID: Final = 1001
 
@@ -93,6 +99,11 @@ class Subscriptions:
         self._by_data: dict[int, Instrument] = {}
         self.by_data_req: Mapping[int, Instrument] = MappingProxyType(self._by_data)
         """Market data request id -> instrument, read-only (the tick path's lookup)."""
+        self._by_stream: dict[int, tuple[Instrument, Stream]] = {}
+        self.by_stream_req: Mapping[int, tuple[Instrument, Stream]] = MappingProxyType(
+            self._by_stream
+        )
+        """Tick-by-tick, depth and bar request id -> (instrument, stream), read-only."""
         self._out: list[SubscriptionAction] = []
 
     # -- queries ---------------------------------------------------------------------------
@@ -120,7 +131,18 @@ class Subscriptions:
 
     def owns(self, req_id: int) -> bool:
         """Whether ``req_id`` is a live request of some instrument."""
-        return req_id in self._by_data or req_id in self._by_details
+        return req_id in self._by_data or req_id in self._by_details or req_id in self._by_stream
+
+    def streams_in_use(self, family: str) -> int:
+        """Streams of one kind family (``tbt``, ``depth``) held and not failed: IB's limits
+        count these."""
+        return sum(
+            1
+            for inst in self._instruments.values()
+            if inst.state != FAILED
+            for stream in inst.streams.values()
+            if stream.kind.family == family and not stream.failed
+        )
 
     # -- events ----------------------------------------------------------------------------
 
@@ -133,6 +155,10 @@ class Subscriptions:
                 self._add(spec, now, qualify=qualify)
             case Remove(key=key):
                 self._remove(key)
+            case Extend(key=key, kinds=kinds):
+                self._extend(key, kinds, now)
+            case BookInvalid(req_id=req_id):
+                self._book_invalid(req_id)
             case SessionReady():
                 self._session_up = True
                 self._emit(SetMarketDataType(self._policy.market_data_type))
@@ -165,9 +191,13 @@ class Subscriptions:
             case CancelAll():
                 for req_id in list(self._by_data):
                     self._emit(Cancel(req_id))
+                for req_id, (_, stream) in list(self._by_stream.items()):
+                    self._emit(CancelStream(req_id, stream.kind))
+                    stream.req_id = 0
                 for inst in self._instruments.values():
                     inst.data_req = 0
                 self._by_data.clear()
+                self._by_stream.clear()
         self._out = []
         return out
 
@@ -190,20 +220,62 @@ class Subscriptions:
         if inst.data_req and self._by_data.pop(inst.data_req, None) is not None:
             self._emit(Cancel(inst.data_req))
         inst.data_req = 0
+        for stream in inst.streams.values():
+            self._cancel_stream(stream)
+
+    def _extend(self, key: str, kinds: tuple[DataKind, ...], now: float) -> None:
+        inst = self._instruments.get(key)
+        if inst is None:
+            return
+        had_market_data = inst.wants_market_data
+        new = inst.take_kinds(kinds)
+        if not (self._session_up and inst.con_id and inst.state != FAILED):
+            return  # requested with the rest once qualified
+        if inst.wants_market_data and not had_market_data:
+            self._subscribe(inst, now, delayed=self._needs_delayed(inst))
+        for stream in new:
+            self._subscribe_stream(inst, stream)
+
+    def _book_invalid(self, req_id: int) -> None:
+        found = self._by_stream.get(req_id)
+        if found is None:
+            return
+        inst, stream = found
+        self._emit(
+            InstrumentStatus(
+                inst.key,
+                inst.state,
+                f"{stream.kind.name}: the book took an impossible change; re-requesting it "
+                "(the book restarts empty)",
+            )
+        )
+        self._cancel_stream(stream)
+        self._subscribe_stream(inst, stream)
 
     def _request(self, inst: Instrument, now: float) -> None:
         """A new session's request for one instrument: subscribe if qualified, else qualify."""
         if inst.state == FAILED:
             return
         if inst.con_id:
-            self._subscribe(inst, now, delayed=self._needs_delayed(inst))
+            self._start(inst, now, delayed=self._needs_delayed(inst))
         else:
             self._qualify(inst)
+
+    def _start(self, inst: Instrument, now: float, *, delayed: bool = False) -> None:
+        """A qualified instrument's requests: reqMktData if it needs it, and its streams."""
+        if inst.wants_market_data:
+            self._subscribe(inst, now, delayed=delayed)
+        for stream in inst.streams.values():
+            if not stream.failed:
+                self._subscribe_stream(inst, stream)
 
     def _forget_requests(self) -> None:
         self._by_data.clear()
         self._by_details.clear()
+        self._by_stream.clear()
         for inst in self._instruments.values():
+            for stream in inst.streams.values():
+                stream.req_id = 0
             inst.data_req = 0
             inst.requested_at = None
             inst.stale_retries = 0
@@ -218,7 +290,12 @@ class Subscriptions:
                 continue
             self._set(inst, PENDING, "re-subscribing: the gateway lost market data")
             if inst.con_id:
-                self._rerequest(inst, now, delayed=self._needs_delayed(inst))
+                if inst.wants_market_data:
+                    self._rerequest(inst, now, delayed=self._needs_delayed(inst))
+                for stream in inst.streams.values():
+                    if not stream.failed:
+                        self._cancel_stream(stream)
+                        self._subscribe_stream(inst, stream)
             else:
                 self._by_details.pop(inst.details_req, None)
                 self._qualify(inst)
@@ -229,7 +306,7 @@ class Subscriptions:
             return
         if len(inst.matches) == 1:
             inst.con_id = inst.matches[0].con_id
-            self._subscribe(inst, now)
+            self._start(inst, now)
         elif not inst.matches:
             self._set(inst, FAILED, "no contract matches", code=200)
         else:
@@ -245,11 +322,16 @@ class Subscriptions:
 
     def _ticking(self, req_id: int) -> None:
         inst = self._by_data.get(req_id)
+        if inst is None and req_id in self._by_stream:
+            inst = self._by_stream[req_id][0]
         if inst is not None and inst.state in (PENDING, STALE):
             state = DELAYED if inst.mdt in DELAYED_MDTS else SUBSCRIBED
             self._set(inst, state, f"streaming (conid {inst.con_id}, market data type {inst.mdt})")
 
     def _on_code(self, event: RequestCode, now: float) -> None:
+        if event.req_id in self._by_stream:
+            self._stream_code(*self._by_stream[event.req_id], event)
+            return
         inst = self._by_data.get(event.req_id) or self._by_details.get(event.req_id)
         if inst is None:
             return
@@ -278,6 +360,29 @@ class Subscriptions:
         elif kind is CodeKind.ADVISORY:  # said on the status, the state unchanged
             inst.code = code
             self._emit(InstrumentStatus(inst.key, inst.state, message, code))
+
+    def _stream_code(self, inst: Instrument, stream: Stream, event: RequestCode) -> None:
+        """An IB code about one stream: it fails or is re-requested alone, the instrument's
+        other data carry on (its state is said again, with the stream named)."""
+        kind, name = event.kind, stream.kind.name
+        if kind in (CodeKind.REQUEST_FAILED, CodeKind.NO_LIVE_PERMISSION):
+            self._by_stream.pop(stream.req_id, None)
+            stream.req_id, stream.failed = 0, True
+            text = f"{name} failed: {event.message}"
+            if not inst.wants_market_data and all(s.failed for s in inst.streams.values()):
+                self._set(inst, FAILED, text, code=event.code)
+            else:
+                self._emit(InstrumentStatus(inst.key, inst.state, text, event.code))
+        elif kind is CodeKind.REQUEST_LOST and event.link_up:
+            self._emit(
+                InstrumentStatus(inst.key, inst.state, f"{name}: {event.message}", event.code)
+            )
+            self._cancel_stream(stream)
+            self._subscribe_stream(inst, stream)
+        else:  # advisory and the like: said, nothing changes
+            self._emit(
+                InstrumentStatus(inst.key, inst.state, f"{name}: {event.message}", event.code)
+            )
 
     def _check_stale(self, now: float, wall_ns: int) -> None:
         policy = self._policy.stale
@@ -326,6 +431,16 @@ class Subscriptions:
             self._emit(SetMarketDataType(self._policy.market_data_type))
         else:
             self._emit(request)
+
+    def _subscribe_stream(self, inst: Instrument, stream: Stream) -> None:
+        req_id = stream.req_id = self._req_id()
+        self._by_stream[req_id] = (inst, stream)
+        self._emit(SubscribeStream(req_id, stream.kind, inst.spec, inst.con_id, stream.topic))
+
+    def _cancel_stream(self, stream: Stream) -> None:
+        if stream.req_id and self._by_stream.pop(stream.req_id, None) is not None:
+            self._emit(CancelStream(stream.req_id, stream.kind))
+        stream.req_id = 0
 
     def _rerequest(self, inst: Instrument, now: float, *, delayed: bool = False) -> None:
         """Cancel an instrument's stream (if any) and request it again under a new id."""

@@ -8,6 +8,7 @@ from typing import Final
 from publisher.config import InstrumentSpec
 from publisher.core.instruments import DELAYED_MDTS, ContractMatch, InstrumentState
 from publisher.core.stale import StalePolicy
+from subscribers.kinds import DataKind
 
 NO_STALE_CHECK: Final = StalePolicy(after=0.0, max_retries=0)
 
@@ -58,6 +59,21 @@ class Remove:
     """Unsubscribe an instrument and forget it."""
 
     key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Extend:
+    """Serve more data kinds of an instrument already held (another client asked for them)."""
+
+    key: str
+    kinds: tuple[DataKind, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BookInvalid:
+    """A depth stream sent a change impossible for its book: request it afresh."""
+
+    req_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +153,8 @@ class CancelAll:
 SubscriptionEvent = (
     Add
     | Remove
+    | Extend
+    | BookInvalid
     | SessionReady
     | SessionLost
     | StreamsLost
@@ -186,6 +204,26 @@ class Cancel:
 
 
 @dataclass(frozen=True, slots=True)
+class SubscribeStream:
+    """reqTickByTickData, reqMktDepth or reqRealTimeBars (by ``kind``) for a qualified
+    contract; ``topic`` is where its messages go (a depth topic's book starts empty)."""
+
+    req_id: int
+    kind: DataKind
+    spec: InstrumentSpec
+    con_id: int
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelStream:
+    """cancelTickByTickData, cancelMktDepth or cancelRealTimeBars (by ``kind``)."""
+
+    req_id: int
+    kind: DataKind
+
+
+@dataclass(frozen=True, slots=True)
 class InstrumentStatus:
     """Publish an instrument status (contract v1, scope ``instrument``)."""
 
@@ -195,7 +233,15 @@ class InstrumentStatus:
     code: int | None = None
 
 
-SubscriptionAction = SetMarketDataType | Qualify | Subscribe | Cancel | InstrumentStatus
+SubscriptionAction = (
+    SetMarketDataType
+    | Qualify
+    | Subscribe
+    | Cancel
+    | SubscribeStream
+    | CancelStream
+    | InstrumentStatus
+)
 
 
 # -- the machine ---------------------------------------------------------------------------

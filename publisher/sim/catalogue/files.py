@@ -10,9 +10,9 @@ File format (TOML shown; JSON is ``{"contracts": [{...}, ...]}`` or a bare list)
     primary_exchange = "NASDAQ"
     currency = "USD"
     price = 95.0         # where the random walk starts
-    # optional: lot (size granularity), min_tick, local_symbol, trading_class, multiplier,
-    # last_trade_date, long_name, valid_exchanges, sec_ids = {ISIN = "..."}, and every
-    # other ContractSpec field name.
+    # optional: lot (size granularity), depth = false (no market depth: error 10092),
+    # min_tick, local_symbol, trading_class, multiplier, last_trade_date, long_name,
+    # valid_exchanges, sec_ids = {ISIN = "..."}, and every other ContractSpec field name.
 
 Values are typed by ``msgspec.convert`` in strict mode (a TOML or JSON value is never coerced:
 ``con_id = "1"`` is an error), and every error names the file, the key and the problem. Reads
@@ -52,15 +52,22 @@ _TYPES: Final[Mapping[str, Any]] = {
     **typing.get_type_hints(ContractSpec),
     "price": float,
     "lot": int,
+    "depth": bool,
 }
-"""Every key a contract table may have, with its type: ContractSpec's fields, price and lot."""
+"""Every key a contract table may have, with its type: ContractSpec's fields, price, lot and
+depth (false: reqMktDepth gets error 10092)."""
 _REQUIRED: Final = ("con_id", "symbol", "sec_type", "exchange", "currency", "price")
 _ENTRY: Final = msgspec.defstruct(
     "catalogue_entry",
     [(key, kind | msgspec.UnsetType, msgspec.UNSET) for key, kind in _TYPES.items()],
 )
 """What msgspec types a contract table into (strictly: a TOML or JSON value is never coerced)."""
-_KIND_NAMES: Final[Mapping[Any, str]] = {int: "an integer", float: "a number", str: "a string"}
+_KIND_NAMES: Final[Mapping[Any, str]] = {
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    bool: "true or false",
+}
 
 
 def load_instruments(path: Path | str) -> tuple[Instrument, ...]:
@@ -112,6 +119,7 @@ def _instrument(path: Path, where: str, entry: object) -> Instrument:
     values = _typed(path, where, entry)
     price = values.pop("price")
     lot = values.pop("lot", 1 if values["sec_type"] == "FUT" else 100)
+    depth = values.pop("depth", True)
     if values["sec_type"] == "CASH":
         values.setdefault("local_symbol", f"{values['symbol']}.{values['currency']}")
     values.setdefault("local_symbol", values["symbol"])
@@ -119,7 +127,7 @@ def _instrument(path: Path, where: str, entry: object) -> Instrument:
     values.setdefault("market_name", values["trading_class"])
     values.setdefault("valid_exchanges", values["exchange"])
     try:
-        return Instrument(ContractSpec(**values), price=price, lot=lot)
+        return Instrument(ContractSpec(**values), price=price, lot=lot, depth=depth)
     except ValueError as exc:
         raise CatalogueError(path, where, str(exc)) from exc
 
