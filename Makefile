@@ -30,10 +30,10 @@ test-unit: setup ## only the fast tests of pure code (no subprocess, no simulato
 
 # Real servers and checkers the tests use, from Debian's packages: prometheus + promtool
 # (observability tests), systemd-analyze (deploy unit checks) and node + npm (the Node.js
-# subscriber example). As root (CI) this installs
+# subscriber example) and nats-server (the JetStream bridge tests). As root (CI) this installs
 # whichever is missing; otherwise it says what to install.
-SYSTEM_TOOLS := prometheus:prometheus promtool:prometheus systemd-analyze:systemd node:nodejs npm:npm
-system-deps: ## make sure prometheus, promtool, systemd-analyze and node are installed (apt, as root)
+SYSTEM_TOOLS := prometheus:prometheus promtool:prometheus systemd-analyze:systemd node:nodejs npm:npm nats-server:nats-server
+system-deps: ## make sure prometheus, promtool, systemd-analyze, node and nats-server are installed (apt, as root)
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
 		command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; \
 	done; \

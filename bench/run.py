@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from bench import bridge as bridge_bench
 from bench import depth, stages, stats
 from bench.handles import Feed, HelperError, subscriber
 from bench.publisher import PublisherProcess
@@ -121,6 +122,15 @@ def measure_encoding(
     )
 
 
+def _bridge_row(messages: int) -> str:
+    """The NATS bridge's row (issue 14), or why it was not measured."""
+    _log("bridge: copy rate into a single-node JetStream vs nats-py ...")
+    try:
+        return bridge_bench.measure(messages).row() + "\n"
+    except (RuntimeError, OSError) as exc:
+        return f"bridge into JetStream: not measured ({exc})\n"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
@@ -219,8 +229,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 0
+    bridge_line = _bridge_row(2_000 if args.tiny else bridge_bench.DEFAULT_MESSAGES)
     duration = time.monotonic() - started
-    text = table(results, plan)
+    text = table(results, plan) + bridge_line
     if depth_rows:
         text += "\n" + depth.table(depth_rows)
     text += f"duration: {duration:.0f} s\n"

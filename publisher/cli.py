@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import zmq
 
+import publisher.bridge as bridge
 import publisher.commands.keys as keys
 import publisher.proxy as proxy
 import publisher.sim.cli as sim_cli
@@ -122,6 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     keys.add_arguments(keys_parser)
 
+    bridge_parser = sub.add_parser(
+        "bridge",
+        help="copy the bus into a NATS JetStream stream (history for ibsub replay)",
+        description=bridge.DESCRIPTION,
+        epilog=bridge.EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bridge.add_arguments(bridge_parser)
     tap_parser = sub.add_parser(
         "tap",
         help="record a TWS API session: a proxy between a client and a gateway",
@@ -166,6 +175,16 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
     return service.run()
 
 
+def _cmd_bridge(args: argparse.Namespace) -> int:
+    from publisher.bridge.service import BridgeService
+
+    configure_logging(args.log_level)
+    config = bridge.load_bridge_settings(args.config, os.environ, bridge.overrides_from_args(args))
+    service = BridgeService(config)
+    install_stop_handlers(service.stop)
+    return service.run()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -178,6 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return check_config(args.file, os.environ)
         if args.command == "proxy":
             return _cmd_proxy(args)
+        if args.command == "bridge":
+            return _cmd_bridge(args)
         if args.command == "keys":
             return keys.run(args)
         if args.command == "tap":

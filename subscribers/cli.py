@@ -21,7 +21,7 @@ from typing import Final, NoReturn, TextIO
 
 import zmq
 
-from subscribers import book_cli, control_cli, latency, quotes, record, snapshot_cli
+from subscribers import book_cli, control_cli, latency, quotes, record, replay_cli, snapshot_cli
 from subscribers.client import DEFAULT_ENDPOINT, DEFAULT_SNAPSHOT_ENDPOINT, Subscriber
 from subscribers.connect import add_connection_arguments, connection_from_args
 from subscribers.curve import CurveKeyError, CurveKeys
@@ -40,6 +40,7 @@ _COMMANDS: Final[dict[str, Callable[[argparse.Namespace, TextIO, TextIO], int]]]
     "snapshot": snapshot_cli.main_snapshot,
     "request": control_cli.main_request,
     "lines": control_cli.main_lines,
+    "replay": replay_cli.main_replay,
 }
 """Commands whose module parses its own options and returns the exit status."""
 
@@ -234,6 +235,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
         "record": record.add_parser(commands, [common]),
         "snapshot": snapshot_cli.add_parser(commands, [common]),
         **control_cli.add_parsers(commands, [common]),
+        "replay": replay_cli.add_parser(commands, [common]),
     }
 
 
@@ -361,7 +363,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ibsub`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     parser, commands = _parsers()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(
+            replay_cli.join_time_values(sys.argv[1:] if argv is None else argv)
+        )
         options = (
             tail_options(args, commands[args.command].error) if args.command == "tail" else None
         )

@@ -26,6 +26,8 @@ UNIT = frozenset(
         "test_endpoints.py",
         "test_errors.py",
         "test_loop.py",
+        "bridge/test_copier.py",
+        "bridge/test_settings.py",
         "bus/test_publish.py",
         "bus/test_snapshot_cache.py",
         "bus/test_snapshot_server.py",

@@ -9,10 +9,12 @@ import sys
 from collections.abc import Mapping
 from typing import Final, TextIO
 
+from publisher.bridge import BridgeConfig, bridge_settings, is_bridge_document
 from publisher.config import ENV_PREFIX, InstrumentSpec, Settings, load_settings
+from publisher.config.loading import _read_document as read_document
 from publisher.errors import ConfigError
 
-__all__ = ["EXIT_CONFIG_ERROR", "check_config", "summarize"]
+__all__ = ["EXIT_CONFIG_ERROR", "check_config", "summarize", "summarize_bridge"]
 
 EXIT_CONFIG_ERROR: Final = 2
 """The exit code of a configuration error (as for ``ibpub run``)."""
@@ -73,6 +75,22 @@ def summarize(settings: Settings) -> str:
     return "\n".join(lines) + "\n"
 
 
+def summarize_bridge(config: BridgeConfig) -> str:
+    """A short human summary of a bridge configuration (``[bridge]`` files)."""
+    b, n = config.bridge, config.nats
+    auth = [name for name in ("credentials", "nkeys_seed", "tls_cert") if getattr(n, name)]
+    lines = [
+        f"{config.source}: ok (bridge)",
+        f"bridge       {b.name}  upstream {', '.join(b.upstream)}  max_buffered {b.max_buffered}",
+        f"nats         {n.shown_servers}  auth {', '.join(auth) or 'none'}",
+        f"stream       {n.stream}  replicas {n.replicas}  max_age {n.max_age:g} s  "
+        f"max_bytes {n.max_bytes}  duplicate_window {n.duplicate_window:g} s  "
+        f"max_pending {n.max_pending}",
+        f"metrics      http://{config.metrics.listen}/metrics",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def check_config(
     path: str,
     env: Mapping[str, str],
@@ -84,12 +102,16 @@ def check_config(
     """``ibpub check-config``: print the effective settings and return 0, or print
     ``error: <file>: <key>: <problem>`` to ``err`` and return 2."""
     try:
-        settings = load_settings(path, env, overrides)
+        document = read_document(path)
+        if is_bridge_document(document):
+            text = summarize_bridge(bridge_settings(document, path, env, overrides))
+        else:
+            text = summarize(load_settings(path, env, overrides))
     except ConfigError as exc:
         print(f"error: {exc}", file=err or sys.stderr)
         return EXIT_CONFIG_ERROR
     stream = out or sys.stdout
-    stream.write(summarize(settings))
+    stream.write(text)
     used = sorted(name for name in env if name.startswith(ENV_PREFIX))
     if used:
         stream.write(f"from the environment: {', '.join(used)}\n")

@@ -31,7 +31,7 @@ from tests.deploy.files import (
     volumes,
 )
 
-SERVICES = {"ib-gateway", "ibpub", "ibsub-probe", "prometheus", "grafana"}
+SERVICES = {"ib-gateway", "ibpub", "ibsub-probe", "prometheus", "grafana", "nats", "ibpub-bridge"}
 REQUIRED = {"TWS_USERID", "TWS_PASSWORD", "GRAFANA_ADMIN_PASSWORD"}
 FILLED_IN = {"TWS_USERID": "user", "TWS_PASSWORD": "secret", "GRAFANA_ADMIN_PASSWORD": "admin"}
 CONTAINER_CONFIG = DEPLOY / "compose" / "ibpub.toml"

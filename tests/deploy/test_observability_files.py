@@ -45,10 +45,15 @@ ADDED_METRICS = frozenset(
         "ibpub_lines_budget",
         "ibpub_control_requests_total",
         "ibpub_leases_active",
+        "ibpub_bridge_nats_connected",
+        "ibpub_bridge_behind_messages",
+        "ibpub_bridge_acknowledged_total",
+        "ibpub_bridge_dropped_total",
+        "ibpub_bridge_gaps_total",
     }
 )
 """Exported beyond the contract's list: issue 6's backpressure gauges and issue 12's line
-budget and control socket metrics (docs/metrics.md)."""
+budget and control socket metrics (docs/metrics.md), issue 14's bridge (docs/deploy.md)."""
 METRIC_NAME = re.compile(r"\b(?:ibpub|ibsub)_[a-z_]+")
 
 

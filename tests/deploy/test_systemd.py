@@ -64,6 +64,7 @@ def test_there_are_units_for_the_publisher_the_proxy_and_the_recorder() -> None:
         "ibpub@.service",
         "ibpub-proxy.service",
         "ibsub-record.service",
+        "ibpub-bridge.service",
     }
 
 
