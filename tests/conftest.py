@@ -27,6 +27,7 @@ UNIT = frozenset(
         "test_errors.py",
         "test_loop.py",
         "bus/test_publish.py",
+        "fuzz/test_corpus.py",
         "bus/test_snapshot_cache.py",
         "bus/test_snapshot_server.py",
         "observability/test_histogram.py",
