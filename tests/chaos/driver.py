@@ -12,11 +12,13 @@ polling ``/readyz`` all along, until the publisher has recovered. The invariants
    instrument has ticked again;
 3. within one ``sid``, a topic's ``seq`` never repeats nor goes backwards; a jump is a loss the
    subscriber sees (declared by the gap itself; counted), and a heartbeat's ``seqs`` never
-   claims less than what was received;
+   claims less than what was received; every fault that loses data upstream is declared by a
+   status (:data:`DECLARED`);
 4. ``/readyz`` answers whenever polled while the publisher runs, and tells the truth: 200 only
    while the gateway is connected, 503 only while it is not or an instrument is not yet
-   subscribed, judged against the states on the bus within :data:`READY_SLACK` seconds of the
-   poll (the bus and HTTP are read at slightly different moments).
+   subscribed, judged against the states on the bus from :data:`READY_SLACK` seconds before
+   the request to as long after its answer (the bus and HTTP are read at slightly different
+   moments).
 """
 
 import contextlib
@@ -43,6 +45,21 @@ RECOVERY: Final = 20.0
 """Seconds within which the gateway state and every instrument must recover after a fault
 (reconnect backoff at most 1 s, probes every 0.3 s, refusals and stalls of at most 2 s)."""
 READY_SLACK: Final = 1.0
+DOWN: Final = frozenset({"disconnected", "connecting"})
+DECLARED: Final[dict[str, tuple[str, frozenset[str]]]] = {
+    "drop": ("gateway", DOWN),
+    "refuse": ("gateway", DOWN),
+    "truncated": ("gateway", DOWN),
+    "oversized": ("gateway", DOWN),
+    "326": ("gateway", DOWN),
+    "1100-1101": ("gateway", frozenset({"degraded"})),
+    "1100-1102": ("gateway", frozenset({"degraded"})),
+    "10197": ("instrument", frozenset({"stale"})),
+}
+"""The status that declares each fault that loses data: the scope, and the states of which one
+must be published after the fault (for ``10197`` on the instrument it names). A stall shorter
+than the probe timeout (``silent``) loses no frame the publisher could know of; garbage is
+counted in ``ibpub_decode_errors_total``; a flood and slow readers lose nothing upstream."""
 EXIT_WAIT: Final = 20.0
 KEYS: Final = THREE_KEYS
 RATE: Final = 300.0
@@ -63,7 +80,8 @@ class Checker:
     instruments: dict[str, str] = field(default_factory=dict)
     subscribed_dips: list[float] = field(default_factory=list)
     last_tick: dict[str, float] = field(default_factory=dict)
-    polls: list[tuple[float, int]] = field(default_factory=list)
+    polls: list[tuple[float, float, int, str]] = field(default_factory=list)
+    statuses: list[tuple[float, str, str | None, str]] = field(default_factory=list)
     expect_http: bool = True
     _next_poll: float = 0.0
 
@@ -103,7 +121,9 @@ class Checker:
         kind = msg["type"]
         if kind == "tick":
             self.last_tick[msg["key"]] = now
-        elif kind == "status" and msg["scope"] == "gateway":
+        if kind == "status":
+            self.statuses.append((now, msg["scope"], msg["key"], msg["state"]))
+        if kind == "status" and msg["scope"] == "gateway":
             self.gateway.append((now, msg["state"]))
         elif kind == "status" and msg["scope"] == "instrument":
             self.instruments[msg["key"]] = msg["state"]
@@ -119,15 +139,15 @@ class Checker:
     def _poll_ready(self, now: float) -> None:
         try:
             with urllib.request.urlopen(self.url + "/readyz", timeout=5) as answer:
-                code = int(answer.status)
+                code, body = int(answer.status), answer.read().decode()
         except urllib.error.HTTPError as exc:
-            code = int(exc.code)
+            code, body = int(exc.code), exc.read().decode()
             exc.close()
         except OSError as exc:
             if self.expect_http:
                 self.problems.append(f"/readyz did not answer: {exc}")
             return
-        self.polls.append((now, code))
+        self.polls.append((now, time.monotonic(), code, body))
 
     def recovered(self, since: float) -> bool:
         """The gateway connected (last state seen) and every instrument ticked after ``since``."""
@@ -137,16 +157,16 @@ class Checker:
 
     def judge_readiness(self) -> None:
         """Each /readyz answer agrees with a state seen on the bus near its moment."""
-        for at, code in self.polls:
-            near = [state for t, state in self.gateway if abs(t - at) <= READY_SLACK]
+        for at, done, code, body in self.polls:
+            near = [s for t, s in self.gateway if at - READY_SLACK <= t <= done + READY_SLACK]
             before = [state for t, state in self.gateway if t <= at]
             if before:
                 near.append(before[-1])
             if code == 200 and "connected" not in near:
-                self.problems.append(f"/readyz 200 at {at:.2f} while the gateway was {near}")
-            dip = any(abs(t - at) <= READY_SLACK for t in self.subscribed_dips)
+                self.problems.append(f"/readyz 200 at {at:.2f} ({body}) while gateway {near}")
+            dip = any(at - READY_SLACK <= t <= done + READY_SLACK for t in self.subscribed_dips)
             if code == 503 and all(s == "connected" for s in near) and not dip and near:
-                self.problems.append(f"/readyz 503 at {at:.2f} while connected and subscribed")
+                self.problems.append(f"/readyz 503 at {at:.2f} ({body}) while all was well")
 
 
 class ChaosRun:
@@ -213,8 +233,8 @@ class ChaosRun:
             self.wait_recovered(0.0, "the start")
             for fault in self.schedule:
                 started = time.monotonic()
-                self.apply(fault)
-                self.wait_recovered(started, str(fault))
+                self.wait_recovered(self.apply(fault) or started, str(fault))
+                self.check_declared(fault, started)
             self.checker.pump(0.5)
             self.alive()
         except AssertionError as exc:
@@ -222,11 +242,29 @@ class ChaosRun:
         self.checker.judge_readiness()
         return self.checker.problems
 
+    def check_declared(self, fault: Fault, since: float) -> None:
+        """A fault that loses data was declared on ``status.<name>`` (see :data:`DECLARED`)."""
+        wanted = DECLARED.get(fault.kind)
+        if wanted is None:
+            return
+        scope, states = wanted
+        key = fault.arg if scope == "instrument" else None
+        seen = [
+            state
+            for t, s, k, state in self.checker.statuses
+            if t >= since and s == scope and k == key
+        ]
+        if not set(seen) & states:
+            self.checker.problems.append(f"{fault}: no {scope} status {sorted(states)} ({seen})")
+
     def _faults(self, fn: Any) -> Any:
         return self.gateway.call(lambda core: fn(core.faults))
 
-    def apply(self, fault: Fault) -> None:
-        """Carry out one fault (through the simulator's Faults, or on the process)."""
+    def apply(self, fault: Fault) -> float | None:
+        """Carry out one fault (through the simulator's Faults, or on the process); returns
+        the moment recovery is measured from when it is not the fault's start (a restart:
+        the first message of the new sid, since the old process's last messages may still be
+        read after its exit)."""
         arg = fault.arg
         match fault.kind:
             case "drop":
@@ -273,9 +311,18 @@ class ChaosRun:
                     raise AssertionError("the publisher did not stop on SIGTERM") from None
                 if code != 0:
                     raise AssertionError(f"SIGTERM ended the publisher with exit {code}")
+                old_sid = self.checker.sid
                 self.proc = self._start_publisher()
+                deadline = time.monotonic() + RECOVERY
+                while self.checker.sid == old_sid:
+                    self.alive()
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"no message of a new sid within {RECOVERY:g} s")
+                    self.checker.pump(0.1)
+                return time.monotonic()
             case other:
                 raise ValueError(f"unknown fault {other}")
+        return None
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -20,9 +20,11 @@ def test_a_seed_gives_the_same_schedule_every_time() -> None:
     assert {f.kind for seed in range(40) for f in make_schedule(seed, 8)} == set(KINDS)
 
 
-@pytest.mark.parametrize("seed", [3, 7, 12])
+@pytest.mark.parametrize("seed", [3, 21, 24])
 def test_seed_holds_every_invariant(seed: int, tmp_path: Path) -> None:
-    """The publisher survives the seed's faults and recovers from each within the bound."""
+    """The publisher survives the seed's faults and recovers from each within the bound (the
+    three seeds cover truncated, 326, oversized, silent, 1100/1101/1102, 10197, a flood and
+    SIGTERM)."""
     problems, summary = run_seed(seed, tmp_path, FAULTS)
     assert not problems, report(seed, FAULTS, problems, summary)
 
