@@ -10,7 +10,9 @@ non-zero when any target found something. The last line per target gives the exe
 """
 
 import argparse
+import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -19,6 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 CORPUS = HERE / "corpus"
 CRASHES = HERE / "crashes"
+ARGV0 = "IBPUB_FUZZ_ARGV0"
 CHILD = (sys.executable, "-m", "tests.fuzz.run", "--child")
 DONE = re.compile(rb"Done (\d+) runs in (\d+) second")
 
@@ -29,7 +32,9 @@ def child(name: str, argv: list[str]) -> None:
 
     with atheris.instrument_imports(include=["publisher", "subscribers"]):
         from tests.fuzz.targets import TARGETS
-    atheris.Setup([sys.argv[0], *argv], TARGETS[name])
+    # libFuzzer's -merge runs argv[0] again with its own flags: a script that gets back here.
+    argv0 = os.environ.get(ARGV0, sys.argv[0])
+    atheris.Setup([argv0, *argv], TARGETS[name])
     atheris.Fuzz()
 
 
@@ -49,7 +54,11 @@ def fuzz(name: str, seconds: int, work: Path, merge: bool) -> tuple[int, int]:
         str(seeds),
     ]
     command = [*CHILD, name, "--", *args]
-    done = subprocess.run(command, capture_output=True, check=False)
+    again = work / f"{name}.sh"
+    again.write_text(f'#!/bin/sh\nexec {" ".join(map(shlex.quote, CHILD))} {name} -- "$@"\n')
+    again.chmod(0o755)
+    env = {**os.environ, ARGV0: str(again)}
+    done = subprocess.run(command, capture_output=True, check=False, env=env)
     found = DONE.search(done.stderr)
     runs = int(found[1]) if found else 0
     if done.returncode != 0:
@@ -60,6 +69,7 @@ def fuzz(name: str, seconds: int, work: Path, merge: bool) -> tuple[int, int]:
             [*CHILD, name, "--", "-merge=1", str(seeds), str(scratch)],
             capture_output=True,
             check=False,
+            env=env,
         )
     return done.returncode, runs
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Final
 
 import msgspec
+from ibapi.decoder import Decoder
 
 from publisher.bus.snapshot import LastValueCache, RequestError, build_reply, parse_request
 from publisher.config import load_settings
@@ -25,16 +26,65 @@ from publisher.core.control.requests import Refusal
 from publisher.core.control.requests import parse_request as parse_control
 from publisher.core.schema import SnapshotRefusal, SnapshotReply
 from publisher.errors import ConfigError
-from publisher.gateway.framing import HEADER, MAX_FRAME, FrameBuffer, FramingError
+from publisher.gateway.adapter import Adapter
+from publisher.gateway.framing import (
+    HEADER,
+    MAX_FRAME,
+    FrameBuffer,
+    FramingError,
+    split_message,
+)
 from subscribers.messages import WireError
 from subscribers.wire import decode, format_line, to_jsonable
-from tests.gateway.test_fastpath import CLASSIC, PROTOBUF, RAW_IDS, assert_equivalent
+from tests.gateway.test_fastpath import (
+    CLASSIC,
+    PROTOBUF,
+    RAW_IDS,
+    Call,
+    NoEvents,
+    Recorder,
+    via_fast,
+)
 
 Target = Callable[[bytes], None]
 
 VERSIONS: Final = (CLASSIC, RAW_IDS, PROTOBUF)
 """Server versions the fast path target picks from (its first byte): classic text, raw ids,
 protobuf; each has its own fast path layout."""
+
+
+_DECODERS: dict[int, tuple[Recorder, Decoder]] = {}
+
+
+def via_ibapi(payload: bytes, version: int) -> list[Call] | type[BaseException]:
+    """``tests.gateway.test_fastpath.via_ibapi`` with one ibapi Decoder per version, reused:
+    building a Decoder inspects every EWrapper method (about 5 ms), which would be most of an
+    execution."""
+    entry = _DECODERS.get(version)
+    if entry is None:
+        sink = Recorder()
+        entry = _DECODERS[version] = (sink, Decoder(Adapter(NoEvents(), sink), version))
+    sink, decoder = entry
+    sink.calls = []
+    try:
+        msg_id, body = split_message(payload, version)
+        if msg_id > 200:
+            decoder.processProtoBuf(body, msg_id - 200)
+        else:
+            decoder.interpret(tuple(body.split(b"\0")[:-1]), msg_id)
+    except Exception as exc:
+        return type(exc)
+    return sink.calls
+
+
+def assert_equivalent(payload: bytes, version: int) -> None:
+    """The differential property of ``tests/gateway/test_fastpath.py``: the fast path
+    declines the frame (and calls nothing) or makes exactly ibapi's calls."""
+    handled, calls = via_fast(payload, version)
+    if not handled:
+        assert calls == [], "a declined frame must not reach the sink"
+        return
+    assert via_ibapi(payload, version) == calls, payload
 
 
 def fastpath(data: bytes) -> None:
