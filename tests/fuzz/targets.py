@@ -9,8 +9,10 @@ The same functions are driven by atheris (``python -m tests.fuzz.run``, ``make f
 replayed over the corpus by ``tests/fuzz/test_corpus.py`` in ``make test``.
 """
 
+import atexit
 import contextlib
 import os
+import shutil
 import struct
 import tempfile
 from collections.abc import Callable
@@ -189,6 +191,7 @@ def control_request(data: bytes) -> None:
 
 
 _CONFIG_DIR: Final = Path(tempfile.mkdtemp(prefix="ibpub-fuzz-config-"))
+atexit.register(shutil.rmtree, _CONFIG_DIR, ignore_errors=True)
 
 
 def config(data: bytes) -> None:
