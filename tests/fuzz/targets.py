@@ -9,10 +9,8 @@ The same functions are driven by atheris (``python -m tests.fuzz.run``, ``make f
 replayed over the corpus by ``tests/fuzz/test_corpus.py`` in ``make test``.
 """
 
-import atexit
 import contextlib
 import os
-import shutil
 import struct
 import tempfile
 from collections.abc import Callable
@@ -190,13 +188,9 @@ def control_request(data: bytes) -> None:
         assert request.code and isinstance(request.message, str), request
 
 
-_CONFIG_DIR: Final = Path(tempfile.mkdtemp(prefix="ibpub-fuzz-config-"))
-atexit.register(shutil.rmtree, _CONFIG_DIR, ignore_errors=True)
-
-
 def config(data: bytes) -> None:
     """A configuration file's bytes: Settings, or a ConfigError naming file, key and problem."""
-    path = _CONFIG_DIR / "fuzz.toml"
+    path = Path(tempfile.gettempdir()) / f"ibpub-fuzz-{os.getpid()}.toml"  # removed below
     path.write_bytes(data)
     try:
         load_settings(path, env={})
