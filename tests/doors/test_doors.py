@@ -161,8 +161,8 @@ def test_snapshot_door_refuses_garbage_drops_big_messages_and_outlives_a_flood(
 def test_control_door_refuses_garbage_and_big_requests_and_outlives_a_flood(
     stack: Stack, running: tuple[Publisher, Listener]
 ) -> None:
-    """Garbage and too-large requests get bad_request (counted); during a flood from a client
-    that never reads, another client's request is still answered and ticks carry on."""
+    """Garbage and too-large requests get bad_request (counted), a flood from a client that
+    never reads loses replies (counted), and another client's request is still answered."""
     publisher, listener = running
     context = stack.context
     garbage = control_call(context, publisher.control_endpoint, b"\xc1 not msgpack")
@@ -179,9 +179,14 @@ def test_control_door_refuses_garbage_and_big_requests_and_outlives_a_flood(
     flooder.setsockopt(zmq.RCVBUF, 4096)
     flooder.connect(publisher.control_endpoint)
     try:
-        for _ in range(20_000):
-            flooder.send(msgpack.packb({"v": 1, "op": "list"}))
+        request = msgpack.packb({"v": 1, "op": "list"})
+        for _ in range(100_000):
+            flooder.send(request)
         metrics = publisher.metrics
+        wait_for(
+            lambda: metrics.count(Refused, door="control", reason="slow_client") >= 1,
+            "replies to a client that never reads dropped",
+        )
         assert metrics.count(Refused, door="control", reason="garbage") == 1
         assert metrics.count(Refused, door="control", reason="too_large") == 1
         listing = control_call(
