@@ -1,7 +1,8 @@
 """``ibpub_refused_total{door, reason}``: what each door turned away, counted at scrape time.
 
-The doors (the HTTP server, the snapshot and control sockets) keep plain counts of what they
-refused in a :class:`Tally`; this collector reads them when Prometheus scrapes, so a refusal
+The doors keep plain counts of what they refused: the HTTP server in a :class:`Tally` (its
+handler threads bump it), the snapshot and control sockets in a dict of their own (only the
+service thread touches them); this collector reads them when Prometheus scrapes, so a refusal
 costs one dict increment and the doors need no Prometheus objects. ``door`` is bounded by the
 doors and ``reason`` by the few reasons each door has (``docs/metrics.md``).
 """
