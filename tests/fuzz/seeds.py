@@ -59,6 +59,11 @@ def main() -> None:
     for topic, payload in ((b"AAPL", tick), (b"ibpub", status), (b"ibpub", beat)):
         # the target tries the topic under each prefix: its first byte gives its length
         _write("wire", bytes([len(topic) - 1]) + topic + _pack(payload))
+    topics = [{"topic": "tick.AAPL", "seq": 1, "ticks": [tick]}]
+    reply = {"v": 1, "sid": 5, "ts": 1, "topics": topics}
+    _write("snapshot_reply", _pack(reply))
+    _write("snapshot_reply", _pack({**reply, "states": [status]}))
+    _write("snapshot_reply", _pack({"v": 1, "error": "request is not valid msgpack"}))
     for prefix in ("", "tick.AAPL", "tick."):
         _write("snapshot_request", _pack({"v": 1, "prefix": prefix}))
     aapl = {"symbol": "AAPL", "sec_type": "STK", "exchange": "SMART", "currency": "USD"}

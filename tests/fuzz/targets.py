@@ -35,6 +35,7 @@ from publisher.gateway.framing import (
     split_message,
 )
 from subscribers.messages import WireError
+from subscribers.snapshot import SnapshotError, decode_reply
 from subscribers.wire import decode, format_line, to_jsonable
 from tests.gateway.test_fastpath import (
     CLASSIC,
@@ -161,6 +162,16 @@ def wire(data: bytes) -> None:
         format_line((prefix + topic).decode(), message)
 
 
+def snapshot_reply(data: bytes) -> None:
+    """A snapshot reply as a subscriber receives it: a Snapshot (bad ticks and states dropped
+    and counted) or a SnapshotError, never another exception in the late joiner."""
+    try:
+        snapshot = decode_reply(data)
+    except SnapshotError:
+        return
+    assert snapshot.malformed >= 0, snapshot
+
+
 _CACHE: Final = LastValueCache()
 _CACHE.record("tick.AAPL", {"field": "bid", "seq": 1, "price": 1.0})
 
@@ -205,6 +216,7 @@ TARGETS: Final[dict[str, Target]] = {
     "framing": framing,
     "wire": wire,
     "snapshot_request": snapshot_request,
+    "snapshot_reply": snapshot_reply,
     "control_request": control_request,
     "config": config,
 }
