@@ -67,7 +67,7 @@ clean: ## remove the virtual environment and caches
 FUZZ_SECONDS ?= 30
 CHAOS_SEEDS ?= 50
 SOAK_MINUTES ?= 30
-fuzz: setup ## fuzz each network-facing parser with atheris for FUZZ_SECONDS (30; 3 min in all)
+fuzz: setup ## fuzz each network-facing parser with atheris for FUZZ_SECONDS (30; 3.5 min in all)
 	nice -n 10 $(BIN)/python -m tests.fuzz.run --seconds $(FUZZ_SECONDS)
 
 chaos: setup ## seeded chaos, CHAOS_SEEDS seeds (50) against a real publisher; prints replays
