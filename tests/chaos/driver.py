@@ -44,7 +44,7 @@ from tests.support.stack import Publisher
 RECOVERY: Final = 20.0
 """Seconds within which the gateway state and every instrument must recover after a fault
 (reconnect backoff at most 1 s, probes every 0.3 s, refusals and stalls of at most 2 s)."""
-READY_SLACK: Final = 1.0
+READY_SLACK: Final = 2.0
 DOWN: Final = frozenset({"disconnected", "connecting"})
 DECLARED: Final[dict[str, tuple[str, frozenset[str]]]] = {
     "drop": ("gateway", DOWN),
