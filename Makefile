@@ -61,3 +61,17 @@ format: setup ## apply ruff's formatting and safe fixes
 
 clean: ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Trust (docs/reliability.md): fuzzing, seeded chaos and a soak, each settable.
+.PHONY: fuzz chaos soak
+FUZZ_SECONDS ?= 30
+CHAOS_SEEDS ?= 50
+SOAK_MINUTES ?= 30
+fuzz: setup ## fuzz each network-facing parser with atheris for FUZZ_SECONDS (30; 3.5 min in all)
+	nice -n 10 $(BIN)/python -m tests.fuzz.run --seconds $(FUZZ_SECONDS)
+
+chaos: setup ## seeded chaos, CHAOS_SEEDS seeds (50) against a real publisher; prints replays
+	nice -n 10 $(BIN)/python -m tests.chaos.run --seeds $(CHAOS_SEEDS)
+
+soak: setup ## SOAK_MINUTES (30) at 5k ticks/s, a fault a minute; fails past resource bounds
+	nice -n 10 $(BIN)/python -m tests.chaos.soak --minutes $(SOAK_MINUTES)

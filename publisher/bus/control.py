@@ -74,11 +74,15 @@ class ControlServer:
         self._encode = msgspec.msgpack.Encoder().encode
         self._next = 0
         self._envelopes: dict[int, list[bytes]] = {}
+        self.refused: dict[str, int] = {}
+        """Frames refused by reason (``too_large``, ``garbage``, ``slow_client``, ``overflow``):
+        ibpub_refused_total{door="control"}."""
         self._socket: zmq.Socket[Any] = context.socket(zmq.ROUTER)
         try:
             self._socket.setsockopt(zmq.LINGER, 0)
             self._socket.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
             self._socket.setsockopt(zmq.SNDHWM, SEND_HWM)
+            self._socket.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a full queue tells us (counted)
             if before_bind is not None:
                 before_bind(self._socket)
             self._socket.bind(endpoint)
@@ -118,14 +122,17 @@ class ControlServer:
         self._envelopes[token] = [f.bytes for f in envelope]
         if len(self._envelopes) > MAX_PENDING:
             self._envelopes.pop(next(iter(self._envelopes)))
+            self._refuse("overflow")
         body: object
         if len(last) > MAX_REQUEST_BYTES:
             body = Garbage(f"request too large ({len(last)} bytes; at most {MAX_REQUEST_BYTES})")
+            self._refuse("too_large")
         else:
             try:
                 body = self._decode(last.bytes)
             except (msgspec.DecodeError, ValueError) as exc:
                 body = Garbage(f"not a msgpack map ({exc})")
+                self._refuse("garbage")
         self._handler(token, body, client)
 
     def reply(self, token: int, body: Mapping[str, Any]) -> None:
@@ -137,6 +144,13 @@ class ControlServer:
             self._socket.send_multipart([*envelope, self._encode(body)], zmq.NOBLOCK)
         except zmq.Again:
             log.debug("control reply dropped: the client is not reading")
+            self._refuse("slow_client")
+        except zmq.ZMQError as exc:  # the client has gone (ROUTER_MANDATORY says so)
+            if exc.errno != zmq.EHOSTUNREACH:
+                raise
+
+    def _refuse(self, reason: str) -> None:
+        self.refused[reason] = self.refused.get(reason, 0) + 1
 
     def close(self) -> None:
         self._socket.close(linger=0)

@@ -41,6 +41,16 @@ LINGER_MS: Final = 1000
 Clock = Callable[[], int]
 
 
+MAX_INBOUND_BYTES: Final = 65_536
+"""The largest message a subscriber may send the PUB socket (its subscriptions: topic
+prefixes); a bigger one disconnects that subscriber, so garbage cannot grow our memory."""
+
+
+def _bound_inbound(socket: zmq.Socket[Any]) -> None:
+    """What a peer may send the PUB socket is bounded (ZMQ_MAXMSGSIZE)."""
+    socket.setsockopt(zmq.MAXMSGSIZE, MAX_INBOUND_BYTES)
+
+
 def new_session_id() -> int:
     """A random publisher session id, 0 < sid < 2**63, new at every publisher start."""
     while True:
@@ -78,6 +88,7 @@ class Bus:
         self._socket: zmq.Socket[Any] = context.socket(zmq.PUB)
         self._socket.setsockopt(zmq.SNDHWM, send_hwm)
         self._socket.setsockopt(zmq.LINGER, LINGER_MS)
+        _bound_inbound(self._socket)
         if before_bind is not None:  # options that must precede bind, such as CURVE
             before_bind(self._socket)
         self.endpoints: list[str] = []

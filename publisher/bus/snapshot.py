@@ -48,8 +48,10 @@ TICKS_PER_CALL: Final = 5000
 """A turn stops answering once its replies carried this many ticks (always at least one)."""
 MAX_REQUEST_BYTES: Final = 4096
 """A request is a tiny map; ZeroMQ disconnects a peer that sends a bigger message."""
-SEND_HWM: Final = 1000
-"""Replies queued per client: a client that never reads loses replies, the publisher nothing."""
+SEND_HWM: Final = 16
+"""Replies queued per client: a client that never reads loses replies (counted as
+``slow_client`` refusals), the publisher nothing; a full snapshot can be megabytes, so 16 of
+them bound what one stuck client holds."""
 
 Payload = dict[str, Any]
 Reply = SnapshotReply[Payload] | SnapshotRefusal
@@ -194,6 +196,8 @@ class SnapshotServer:
         self._pack = msgspec.msgpack.Encoder().encode
         self.served = 0
         self.rejected = 0
+        self.refused: dict[str, int] = {}
+        """Requests refused by reason (``malformed``, ``slow_client``): ibpub_refused_total."""
         self.states: Callable[[], list[Any]] | None = None
         """The latest statuses for the reply's ``states`` (the service sets it)."""
         self._socket: zmq.Socket[Any] = context.socket(zmq.ROUTER)
@@ -201,6 +205,7 @@ class SnapshotServer:
             self._socket.setsockopt(zmq.LINGER, 0)
             self._socket.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST_BYTES)
             self._socket.setsockopt(zmq.SNDHWM, SEND_HWM)
+            self._socket.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a full queue tells us (counted)
             if before_bind is not None:
                 before_bind(self._socket)
             self._socket.bind(endpoint)
@@ -252,6 +257,7 @@ class SnapshotServer:
         )
         if isinstance(reply, SnapshotRefusal):
             self.rejected += 1
+            self.refused["malformed"] = self.refused.get("malformed", 0) + 1
             if self.rejected == 1:  # one line, not one per bad client request
                 log.warning("malformed snapshot request", extra={"error": reply.error})
             ticks = 0
@@ -261,9 +267,19 @@ class SnapshotServer:
                 len(topic.ticks) + (0 if topic.book is UNSET else len(topic.book.bids))
                 for topic in reply.topics
             )
-        # ROUTER drops a reply to a peer whose queue is full or gone; it never blocks us.
-        self._socket.send_multipart([*envelope, self._pack(reply)], zmq.NOBLOCK)
+        self._send(envelope, self._pack(reply))
         return ticks
+
+    def _send(self, envelope: list[bytes], data: bytes) -> None:
+        """Send a reply without ever blocking: one for a peer whose queue is full (it does not
+        read) is dropped and counted; one for a peer that has gone is dropped."""
+        try:
+            self._socket.send_multipart([*envelope, data], zmq.NOBLOCK)
+        except zmq.Again:
+            self.refused["slow_client"] = self.refused.get("slow_client", 0) + 1
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EHOSTUNREACH:
+                raise
 
     def close(self) -> None:
         """Close the socket; unsent replies are dropped."""

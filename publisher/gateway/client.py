@@ -206,6 +206,8 @@ class GatewayClient(EClient):  # type: ignore[misc]  # ibapi is untyped
                     self._dispatch(payload)
                 if self._sock is None:  # a callback closed the connection
                     break
+            else:
+                self._frames.raise_if_broken()  # a bad length after good frames
         finally:
             if self._ticks is not None:
                 self._ticks.flush()

@@ -33,12 +33,13 @@ class FramingError(GatewayError):
 class FrameBuffer:
     """A growable receive buffer that yields complete length-prefixed frames."""
 
-    __slots__ = ("_buf", "_end", "_start")
+    __slots__ = ("_broken", "_buf", "_end", "_start")
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         self._buf = bytearray(capacity)
         self._start = 0  # first unconsumed byte
         self._end = 0  # one past the last received byte
+        self._broken: FramingError | None = None  # met after frames this take returned
 
     @property
     def pending(self) -> int:
@@ -64,10 +65,15 @@ class FrameBuffer:
     def take(self) -> list[bytes]:
         """Every complete frame's payload, in order; a partial frame stays for the next read.
 
+        Raises :class:`FramingError` at an impossible length prefix; when complete frames came
+        before it, they are returned first and :meth:`raise_if_broken` (or the next call)
+        raises.
+
         The unread bytes are copied once into an immutable ``bytes`` and each payload is a slice
         of it: the decoders need ``bytes``, and this costs about a third of slicing the
         ``bytearray`` frame by frame.
         """
+        self.raise_if_broken()
         start, end = self._start, self._end
         if end - start < HEADER:
             return []
@@ -82,7 +88,11 @@ class FrameBuffer:
             (length,) = unpack(data, offset)
             if length > MAX_FRAME:
                 self._start = start + offset
-                raise FramingError(length, data[offset : offset + HEADER + 32])
+                broken = FramingError(length, data[offset : offset + HEADER + 32])
+                if payloads:  # hand on the good frames first; raise_if_broken raises
+                    self._broken = broken
+                    return payloads
+                raise broken
             stop = offset + HEADER + length
             if stop > size:
                 if HEADER + length > len(self._buf):
@@ -98,6 +108,11 @@ class FrameBuffer:
         else:
             self._start = start + offset
         return payloads
+
+    def raise_if_broken(self) -> None:
+        """Raise the :class:`FramingError` met after the frames the last :meth:`take` returned."""
+        if self._broken is not None:
+            raise self._broken
 
     def frames(self) -> Iterator[bytes]:
         """Iterate over :meth:`take`."""

@@ -153,12 +153,22 @@ class PublisherService:
             self._wire(behind_after, clock, self._jitter)
             metrics.watch(self)
             self.metrics_server = (
-                MetricsServer(settings.metrics.listen, self.registry, self.readiness)
+                MetricsServer(settings.metrics.listen, self.registry, self.readiness, self._doors())
                 if serve_metrics
                 else None
             )
             undo.pop_all()  # built: run() closes everything when it ends
         log.info("publisher started", extra={"sid": self.bus.sid, "endpoints": self.bus.endpoints})
+
+    def _doors(self) -> dict[str, Callable[[], Mapping[str, int]]]:
+        """The sockets' refusal counts for ``ibpub_refused_total`` (read at scrape time)."""
+        doors: dict[str, Callable[[], Mapping[str, int]]] = {
+            "snapshot": lambda: dict(self.snapshot.refused)
+        }
+        server = self.control.server
+        if server is not None:
+            doors["control"] = lambda: dict(server.refused)
+        return doors
 
     def _bind(self, context: zmq.Context[Any], undo: contextlib.ExitStack) -> None:
         """The bus (PUB) and the snapshot (ROUTER), with CURVE when it is configured."""

@@ -63,3 +63,15 @@ def test_split_message_text_and_binary_ids() -> None:
     """Message ids are text below server version 201 and 4-byte integers from 201."""
     assert split_message(b"1\x006\x001\x00", 200) == (1, b"6\x001\x00")
     assert split_message(b"\x00\x00\x00\xc9proto", 206) == (201, b"proto")
+
+
+def test_frames_before_an_impossible_length_are_returned_first() -> None:
+    """Complete frames read before a corrupt length prefix are handed on, then it raises
+    (found by the framing fuzz target: they used to be dropped with the error)."""
+    buf = FrameBuffer(capacity=1)
+    buf.feed(struct.pack("!I", 0) + struct.pack("!I", 2) + b"ok" + struct.pack("!I", 0x08CE0019))
+    assert buf.take() == [b"", b"ok"]
+    with pytest.raises(FramingError):
+        buf.raise_if_broken()
+    with pytest.raises(FramingError):
+        buf.take()
