@@ -36,6 +36,8 @@ START_TIMEOUT: Final = 60.0
 DECODE_FRAMES: Final = 20_000
 """Frames for the in-process decode timing."""
 REPEATS: Final = 5
+WARM_UP_GRACE: Final = 10.0
+"""Seconds after the first frames were due for all their messages to arrive."""
 DEPTH_SESSION_TIMEOUT: Final = 20.0
 """How long the publisher gets to make its depth requests (it has its contracts by then)."""
 
@@ -142,7 +144,18 @@ def measure(
             try:
                 ibpub = Ibpub(publisher, session.session, sub)
                 run = Run(feed, prepared.callbacks, plan)
-                run.step(ibpub, min(DEPTH_RATE, plan.first_rate), plan.step_seconds)
+                # The first frames by hand: a publisher that publishes no depth at all is told
+                # in seconds, not after every step of the rate search has timed out.
+                warm = min(prepared.count, max(1, int(plan.first_rate * plan.step_seconds)))
+                sub.expect(warm)
+                feed.paced(session.session, plan.first_rate, warm, 0, plan.step_slice)
+                arrival = sub.wait(plan.step_seconds + WARM_UP_GRACE)
+                if not arrival.complete:
+                    error = f"{arrival.received:,} of {warm:,} depth messages on the bus"
+                    return DepthResult(
+                        encoding, fast_decode_us=costs[0], ibapi_decode_us=costs[1], error=error
+                    )
+                run.position = warm % run.frame_count
                 log(f"depth {encoding}: ibpub latency at {DEPTH_RATE:,} frames/s")
                 latency = run.latency(ibpub, publisher, DEPTH_RATE)
                 log(f"depth {encoding}: ibpub sustained rate search")
