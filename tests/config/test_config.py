@@ -118,7 +118,8 @@ def test_demo_example_loads() -> None:
     assert settings.bus.snapshot == "tcp://127.0.0.1:7701"
     assert settings.metrics.listen == "127.0.0.1:9700"
     keys = [spec.key for spec in settings.instruments]
-    assert keys == ["AAPL", "MSFT", "SPY", "QQQ", "ESZ6", "CLF7", "EUR.USD"]
+    assert keys == ["AAPL", "MSFT", "SPY", "QQQ", "ESZ6", "CLF7", "EUR.USD", "AAPL.C230"]
+    assert settings.instruments[0].data == ("l1", "tbt_last", "depth:10", "bars_5s:TRADES")
 
 
 def test_ibpub_example_loads() -> None:
