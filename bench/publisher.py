@@ -50,6 +50,9 @@ def config_text(gateway_port: int, bus_port: int, snapshot_port: int, metrics_po
         "",
         "[metrics]",
         f'listen = "127.0.0.1:{metrics_port}"',
+        "",
+        "[control]",  # its default port may be taken by another publisher on this machine
+        f'listen = "tcp://127.0.0.1:{free_port()}"',
     ]
     for instrument in Catalogue.builtin():
         spec = instrument.spec

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from bench import stages, stats
+from bench import callgrind, stages, stats
 from bench.handles import Feed, HelperError, subscriber
 from bench.publisher import PublisherProcess
 from bench.report import EncodingResult, table, to_json
@@ -48,6 +48,9 @@ counted by a subscriber process on its PUB socket) and to the stock ibapi client
   subscriber (every 8th message).
 - CPU: utime+stime of the whole process (/proc/PID/stat, every thread) over the step or burst,
   per million ticks; peak RSS: VmHWM of the publisher at the end.
+- instructions per frame: callgrind Ir of ibpub's read path and of ibapi's own reader+decoder
+  on the same frames in one process each, (Ir of 2N frames - Ir of N frames) / N after a
+  warm-up, each run twice (bench/callgrind.py); repeatable when the runs agree within 0.5 %.
 - where the time goes: the publisher's read path stage by stage in the benchmark's own
   process, one thread, no subscriber (bench/stages.py): CPU microseconds per frame.
 All ratios compare figures from this one run."""
@@ -64,6 +67,10 @@ def measure_encoding(
     version = ENCODINGS[encoding]
     log(f"{encoding}: stage breakdown in this process ({plan.stage_frames:,} frames)")
     breakdown = stages.measure(version, plan.stage_frames, plan.seed)
+    instructions = None
+    if plan.callgrind_frames and callgrind.available():
+        log(f"{encoding}: callgrind instruction counts ({plan.callgrind_frames:,}-frame segments)")
+        instructions = callgrind.measure(version, plan.callgrind_frames, plan.callgrind_repeats)
     feed = Feed(version)
     try:
         log(f"{encoding}: starting ibpub run against the feeder on port {feed.port}")
@@ -84,6 +91,11 @@ def measure_encoding(
                 latency = tuple(run.latency(ibpub, publisher, r) for r in plan.latency_rates)
                 log(f"{encoding}: ibpub sustained rate search")
                 ibpub_sustained = run.sustained(ibpub, log)
+                ibpub_small = None
+                if plan.small_burst_frames:
+                    log(f"{encoding}: ibpub burst of {plan.small_burst_frames:,} frames")
+                    ibpub_small = run.burst(ibpub, plan.small_burst_frames, publisher=publisher)
+                    log(f"  ibpub drained the burst in {ibpub_small.seconds:.1f} s")
                 log(f"{encoding}: ibpub burst of {plan.burst_frames:,} frames")
                 ibpub_burst = run.burst(ibpub, plan.burst_frames, publisher=publisher)
                 log(f"  ibpub drained the burst in {ibpub_burst.seconds:.1f} s")
@@ -96,6 +108,12 @@ def measure_encoding(
         try:
             stock_sustained = run.sustained(stock, log)
             stock.recover()  # the burst starts on a fresh connection, as ibpub's did
+            stock_small = None
+            if plan.small_burst_frames:
+                log(f"{encoding}: stock ibapi burst of {plan.small_burst_frames:,} frames")
+                stock_small = run.burst(stock, plan.small_burst_frames)
+                log(f"  stock ibapi drained the burst in {stock_small.seconds:.1f} s")
+                stock.recover()
             log(f"{encoding}: stock ibapi burst of {plan.burst_frames:,} frames")
             stock_burst = run.burst(stock, plan.burst_frames)
             log(f"  stock ibapi drained the burst in {stock_burst.seconds:.1f} s")
@@ -115,6 +133,9 @@ def measure_encoding(
         ibpub.lost,
         reconnects,
         breakdown,
+        ibpub_small,
+        stock_small,
+        instructions,
     )
 
 
@@ -132,6 +153,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     default = Plan()
     parser.add_argument("--burst", type=int, default=default.burst_frames, help="burst frames")
+    parser.add_argument(
+        "--small-burst",
+        type=int,
+        default=default.small_burst_frames,
+        help="frames of the second, smaller burst (0: none)",
+    )
+    parser.add_argument(
+        "--callgrind-frames",
+        type=int,
+        default=default.callgrind_frames,
+        help="frames per segment of the callgrind instruction count (0: skip it; about 30-60 s "
+        "per callgrind run, 8 runs)",
+    )
     parser.add_argument(
         "--step-seconds", type=float, default=default.step_seconds, help="length of a paced step"
     )
@@ -164,11 +198,17 @@ def plan_from(args: argparse.Namespace) -> Plan:
             latency_seconds=0.2,
             burst_timeout=60.0,
             stage_frames=2_000,
+            small_burst_frames=1_000,
+            callgrind_frames=0,
         )
     if args.burst < 1 or args.step_seconds <= 0 or args.burst_timeout <= 0:
         raise SystemExit(2)
     return Plan(
-        burst_frames=args.burst, step_seconds=args.step_seconds, burst_timeout=args.burst_timeout
+        burst_frames=args.burst,
+        small_burst_frames=min(args.small_burst, args.burst),
+        step_seconds=args.step_seconds,
+        burst_timeout=args.burst_timeout,
+        callgrind_frames=args.callgrind_frames,
     )
 
 

@@ -119,7 +119,10 @@ def test_a_tiny_run_prints_the_table_and_writes_results(tmp_path: Path) -> None:
     assert "machine: cpus" in out and "method:" in out
     for title in ("classic (server version 200)", "protobuf (server version"):
         assert title in out
-    assert out.count("targets: ") == 2
+    assert "issue 15 targets" in out
+    for n in ("1 burst", "2 sustained", "3 tick-to-publish", "7 instructions"):
+        assert out.count(n) == 2, n  # once per encoding
+    assert "burst of 1,000 frames" in out  # the smaller burst, before the 2,000-frame one
     [result] = tmp_path.glob("bench-*.json")
     document = json.loads(result.read_text())
     assert [r["encoding"] for r in document["results"]] == ["classic", "protobuf"]
@@ -127,6 +130,7 @@ def test_a_tiny_run_prints_the_table_and_writes_results(tmp_path: Path) -> None:
         assert entry["ibpub_lost_ticks"] == 0
         assert entry["ibpub_burst"]["received"] == entry["ibpub_burst"]["ticks"]
         assert entry["stock_burst"]["received"] == entry["stock_burst"]["ticks"]
+        assert entry["ibpub_small_burst"]["received"] == entry["ibpub_small_burst"]["ticks"]
         assert entry["ibpub_sustained"]["steps"] and entry["stock_sustained"]["steps"]
     assert len(list(tmp_path.glob("bench-*.txt"))) == 1
 
