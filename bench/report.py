@@ -8,13 +8,16 @@ from typing import Any, Final
 from bench.callgrind import Instructions, describe
 from bench.scenarios import Drain, Latency, Plan, Sustained
 from bench.stages import Stages
+from bench.subscriber import TARGET as SUBSCRIBER_TARGET
+from bench.subscriber import Rates
+from bench.subscriber import describe as subscriber_describe
 
 BURST_TARGET: Final = 5.0
 SUSTAINED_TARGET: Final = 2.0
 P99_TARGET_SECONDS: Final = 60e-6
 P99_TARGET_RATE: Final = 10_000
 UNMEASURED: Final = (
-    ("4 subscriber library >= 0.8x raw recv_multipart; record >= half", "not measured yet"),
+    ("4b ibsub record writing parquet >= half the raw loop", "not measured yet"),
     ("5 fan-out: 16 subscribers at 10k ticks/s, zero loss; CPU per tick", "not measured yet"),
     ("6 memory: RSS flat within 10 % over 10 min at 20k ticks/s", "not measured yet"),
 )
@@ -203,18 +206,26 @@ def _instructions_verdict(instructions: Instructions | None) -> str:
     )
 
 
-def target_table(results: list[EncodingResult]) -> str:
+def subscriber_verdict(rates: Rates | None) -> str:
+    what = f"4 subscriber library >= {SUBSCRIBER_TARGET:g}x raw recv_multipart, none lost"
+    if rates is None:
+        return f"{what}: not run (--subscriber-frames 0)"
+    return f"{what}: {'PASS' if rates.met else 'MISS'} ({rates.ratio:.2f}x, {rates.gaps} lost)"
+
+
+def target_table(results: list[EncodingResult], subscriber: Rates | None = None) -> str:
     """Every target of issue 15, one line each, with its verdict in each encoding."""
     lines = ["issue 15 targets", "----------------"]
     for result in results:
         for verdict in verdicts(result):
             lines.append(f"{result.encoding:<9} {verdict}")
+    lines.append(f"{'-':<9} {subscriber_verdict(subscriber)}")
     for what, state in UNMEASURED:
         lines.append(f"{'-':<9} {what}: {state}")
     return "\n".join(lines) + "\n"
 
 
-def table(results: list[EncodingResult], plan: Plan) -> str:
+def table(results: list[EncodingResult], plan: Plan, subscriber: Rates | None = None) -> str:
     """The results of every encoding as one aligned text table."""
     lines: list[str] = []
     for result in results:
@@ -243,11 +254,17 @@ def table(results: list[EncodingResult], plan: Plan) -> str:
             *([describe(result.encoding, result.instructions)] if result.instructions else []),
             "",
         ]
-    return "\n".join(lines) + "\n" + target_table(results)
+    if subscriber is not None:
+        lines += [subscriber_describe(subscriber), ""]
+    return "\n".join(lines) + "\n" + target_table(results, subscriber)
 
 
 def to_json(
-    results: list[EncodingResult], plan: Plan, machine: Mapping[str, str], meta: Mapping[str, Any]
+    results: list[EncodingResult],
+    plan: Plan,
+    machine: Mapping[str, str],
+    meta: Mapping[str, Any],
+    subscriber: Rates | None = None,
 ) -> dict[str, Any]:
     """Every figure (including each step of the rate search) for ``bench/results/*.json``."""
 
@@ -269,6 +286,14 @@ def to_json(
         entry["verdicts"] = verdicts(result)
         encodings.append(entry)
     document: dict[str, Any] = clean(
-        {"meta": dict(meta), "machine": dict(machine), "plan": asdict(plan), "results": encodings}
+        {
+            "meta": dict(meta),
+            "machine": dict(machine),
+            "plan": asdict(plan),
+            "results": encodings,
+            "subscriber": None
+            if subscriber is None
+            else asdict(subscriber) | {"ratio": subscriber.ratio},
+        }
     )
     return document

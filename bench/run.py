@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from bench import callgrind, stages, stats
+from bench import subscriber as subscriber_bench
 from bench.handles import Feed, HelperError, subscriber
 from bench.publisher import PublisherProcess
 from bench.report import EncodingResult, table, to_json
@@ -51,6 +52,10 @@ counted by a subscriber process on its PUB socket) and to the stock ibapi client
 - instructions per frame: callgrind Ir of ibpub's read path and of ibapi's own reader+decoder
   on the same frames in one process each, (Ir of 2N frames - Ir of N frames) / N after a
   warm-up, each run twice (bench/callgrind.py); repeatable when the runs agree within 0.5 %.
+- subscriber library: the bus messages of the simulator's frames (captured from the
+  publisher's tick path) replayed over loopback TCP to a raw recv_multipart loop and to the
+  library's receive path (subscribers.intake: decode, validate, session, seq, book), messages
+  per CPU second of the consumer thread, best of 3 each (bench/subscriber.py).
 - where the time goes: the publisher's read path stage by stage in the benchmark's own
   process, one thread, no subscriber (bench/stages.py): CPU microseconds per frame.
 All ratios compare figures from this one run."""
@@ -167,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
         "per callgrind run, 8 runs)",
     )
     parser.add_argument(
+        "--subscriber-frames",
+        type=int,
+        default=default.subscriber_frames,
+        help="frames whose bus messages the subscriber-library section replays (0: skip it)",
+    )
+    parser.add_argument(
         "--step-seconds", type=float, default=default.step_seconds, help="length of a paced step"
     )
     parser.add_argument(
@@ -200,6 +211,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
             stage_frames=2_000,
             small_burst_frames=1_000,
             callgrind_frames=0,
+            subscriber_frames=500,
         )
     if args.burst < 1 or args.step_seconds <= 0 or args.burst_timeout <= 0:
         raise SystemExit(2)
@@ -209,6 +221,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
         step_seconds=args.step_seconds,
         burst_timeout=args.burst_timeout,
         callgrind_frames=args.callgrind_frames,
+        subscriber_frames=args.subscriber_frames,
     )
 
 
@@ -242,19 +255,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                 workdir = Path(tmp) / encoding
                 workdir.mkdir()
                 results.append(measure_encoding(encoding, plan, workdir, _log))
+        rates = None
+        if plan.subscriber_frames:
+            _log(f"subscriber library: {plan.subscriber_frames:,} frames' messages, replayed")
+            rates = subscriber_bench.measure(ENCODINGS["protobuf"], plan.subscriber_frames)
     except (HelperError, RuntimeError, OSError) as exc:
         print(f"error: the benchmark failed: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0
     duration = time.monotonic() - started
-    text = table(results, plan) + f"duration: {duration:.0f} s\n"
+    text = table(results, plan, rates) + f"duration: {duration:.0f} s\n"
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = f"{when:%Y%m%dT%H%M%SZ}"
     meta = {"started": when.isoformat(), "duration_seconds": duration, "encodings": encodings}
     (args.out / f"bench-{stamp}.json").write_text(
-        json.dumps(to_json(results, plan, machine, meta), indent=2) + "\n"
+        json.dumps(to_json(results, plan, machine, meta, rates), indent=2) + "\n"
     )
     (args.out / f"bench-{stamp}.txt").write_text(text)
     print(f"written: {args.out / f'bench-{stamp}.txt'} and .json")

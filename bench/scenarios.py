@@ -125,6 +125,8 @@ class Plan:
     callgrind_frames: int = 300
     """Frames per segment of the callgrind count (:mod:`bench.callgrind`); 0 = not run."""
     callgrind_repeats: int = 2
+    subscriber_frames: int = 20_000
+    """Frames whose bus messages the subscriber-library section replays; 0 = not run."""
 
     def ladder(self) -> list[float]:
         rates: list[float] = []

@@ -122,6 +122,7 @@ def test_a_tiny_run_prints_the_table_and_writes_results(tmp_path: Path) -> None:
     assert "issue 15 targets" in out
     for n in ("1 burst", "2 sustained", "3 tick-to-publish", "7 instructions"):
         assert out.count(n) == 2, n  # once per encoding
+    assert "4 subscriber library" in out and "subscriber library, " in out
     assert "burst of 1,000 frames" in out  # the smaller burst, before the 2,000-frame one
     [result] = tmp_path.glob("bench-*.json")
     document = json.loads(result.read_text())
@@ -132,6 +133,7 @@ def test_a_tiny_run_prints_the_table_and_writes_results(tmp_path: Path) -> None:
         assert entry["stock_burst"]["received"] == entry["stock_burst"]["ticks"]
         assert entry["ibpub_small_burst"]["received"] == entry["ibpub_small_burst"]["ticks"]
         assert entry["ibpub_sustained"]["steps"] and entry["stock_sustained"]["steps"]
+    assert document["subscriber"]["gaps"] == 0 and document["subscriber"]["messages"] > 0
     assert len(list(tmp_path.glob("bench-*.txt"))) == 1
 
 
