@@ -6,6 +6,9 @@ from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 from bench.callgrind import Instructions, describe
+from bench.fanout import FanoutStep
+from bench.fanout import describe as fanout_describe
+from bench.fanout import verdict as fanout_verdict
 from bench.scenarios import Drain, Latency, Plan, Sustained
 from bench.stages import Stages
 from bench.subscriber import TARGET as SUBSCRIBER_TARGET
@@ -18,7 +21,6 @@ P99_TARGET_SECONDS: Final = 60e-6
 P99_TARGET_RATE: Final = 10_000
 UNMEASURED: Final = (
     ("4b ibsub record writing parquet >= half the raw loop", "not measured yet"),
-    ("5 fan-out: 16 subscribers at 10k ticks/s, zero loss; CPU per tick", "not measured yet"),
     ("6 memory: RSS flat within 10 % over 10 min at 20k ticks/s", "not measured yet"),
 )
 """Targets of issue 15 this bench does not measure yet (printed so the table is complete)."""
@@ -43,6 +45,7 @@ class EncodingResult:
     ibpub_small_burst: Drain | None = None
     stock_small_burst: Drain | None = None
     instructions: Instructions | None = None
+    fanout: tuple[FanoutStep, ...] = ()
 
     @property
     def small_burst_ratio(self) -> float:
@@ -191,6 +194,7 @@ def verdicts(result: EncodingResult) -> list[str]:
         f"3 tick-to-publish p99 <= {P99_TARGET_SECONDS * 1e6:g} us at "
         f"{P99_TARGET_RATE / 1000:g}k ticks/s: {mark(p99 <= P99_TARGET_SECONDS)} ({_us(p99)} us)",
         _instructions_verdict(result.instructions),
+        fanout_verdict(result.fanout),
     ]
 
 
@@ -252,6 +256,7 @@ def table(results: list[EncodingResult], plan: Plan, subscriber: Rates | None = 
             f"(ibapi alone {st.ibapi_decode:.1f}), publish {st.publish:.1f}; "
             f"whole read path {st.read_path:.1f}",
             *([describe(result.encoding, result.instructions)] if result.instructions else []),
+            *([fanout_describe(result.fanout)] if result.fanout else []),
             "",
         ]
     if subscriber is not None:

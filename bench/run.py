@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from bench import callgrind, stages, stats
+from bench import callgrind, fanout, stages, stats
 from bench import subscriber as subscriber_bench
 from bench.handles import Feed, HelperError, subscriber
 from bench.publisher import PublisherProcess
@@ -52,6 +52,9 @@ counted by a subscriber process on its PUB socket) and to the stock ibapi client
 - instructions per frame: callgrind Ir of ibpub's read path and of ibapi's own reader+decoder
   on the same frames in one process each, (Ir of 2N frames - Ir of N frames) / N after a
   warm-up, each run twice (bench/callgrind.py); repeatable when the runs agree within 0.5 %.
+- fan-out: 1, 4 and 16 counting subscriber processes on ibpub's bus at 10k ticks/s for a few
+  seconds each; every subscriber must get every tick; publisher CPU (/proc/PID/stat, all
+  threads) per tick published (bench/fanout.py).
 - subscriber library: the bus messages of the simulator's frames (captured from the
   publisher's tick path) replayed over loopback TCP to a raw recv_multipart loop and to the
   library's receive path (subscribers.intake: decode, validate, session, seq, book), messages
@@ -94,6 +97,17 @@ def measure_encoding(
                 run.step(ibpub, WARM_UP_RATE, WARM_UP_SECONDS)
                 log(f"{encoding}: ibpub latency at {plan.latency_rates}")
                 latency = tuple(run.latency(ibpub, publisher, r) for r in plan.latency_rates)
+                fan: tuple[fanout.FanoutStep, ...] = ()
+                if plan.fanout_counts:
+                    log(f"{encoding}: fan-out to {plan.fanout_counts} subscribers")
+                    fan = fanout.measure(
+                        run,
+                        publisher,
+                        session.session,
+                        plan.fanout_seconds,
+                        plan.fanout_counts,
+                        log,
+                    )
                 log(f"{encoding}: ibpub sustained rate search")
                 ibpub_sustained = run.sustained(ibpub, log)
                 ibpub_small = None
@@ -141,6 +155,7 @@ def measure_encoding(
         ibpub_small,
         stock_small,
         instructions,
+        fan,
     )
 
 
@@ -212,6 +227,8 @@ def plan_from(args: argparse.Namespace) -> Plan:
             small_burst_frames=1_000,
             callgrind_frames=0,
             subscriber_frames=500,
+            fanout_counts=(1, 2),
+            fanout_seconds=0.3,
         )
     if args.burst < 1 or args.step_seconds <= 0 or args.burst_timeout <= 0:
         raise SystemExit(2)

@@ -127,6 +127,9 @@ class Plan:
     callgrind_repeats: int = 2
     subscriber_frames: int = 20_000
     """Frames whose bus messages the subscriber-library section replays; 0 = not run."""
+    fanout_counts: tuple[int, ...] = (1, 4, 16)
+    """Subscriber processes of each fan-out step (:mod:`bench.fanout`); () = not run."""
+    fanout_seconds: float = 3.0
 
     def ladder(self) -> list[float]:
         rates: list[float] = []

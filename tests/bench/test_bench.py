@@ -122,6 +122,10 @@ def test_a_tiny_run_prints_the_table_and_writes_results(tmp_path: Path) -> None:
     assert "issue 15 targets" in out
     for n in ("1 burst", "2 sustained", "3 tick-to-publish", "7 instructions"):
         assert out.count(n) == 2, n  # once per encoding
+    assert "fan-out at 10k ticks/s, publisher CPU per tick: 1 subs" in out
+    for entry in json.loads(next(tmp_path.glob("bench-*.json")).read_text())["results"]:
+        assert [f["subscribers"] for f in entry["fanout"]] == [1, 2]
+        assert all(min(f["received"]) == f["ticks"] for f in entry["fanout"])  # none lost
     assert "4 subscriber library" in out and "subscriber library, " in out
     assert "burst of 1,000 frames" in out  # the smaller burst, before the 2,000-frame one
     [result] = tmp_path.glob("bench-*.json")
