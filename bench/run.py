@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from bench import callgrind, fanout, stages, stats
+from bench import callgrind, fanout, soak, stages, stats
 from bench import subscriber as subscriber_bench
 from bench.handles import Feed, HelperError, subscriber
 from bench.publisher import PublisherProcess
@@ -207,6 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="a seconds-long smoke run on tiny inputs (what the test suite runs)",
     )
     parser.add_argument(
+        "--soak",
+        action="store_true",
+        help="only the memory soak: publisher RSS over a run at 20k ticks/s (bench/soak.py)",
+    )
+    parser.add_argument(
+        "--minutes", type=float, default=10.0, help="length of the --soak run (default 10)"
+    )
+    parser.add_argument(
         "--out", type=Path, default=RESULTS_DIR, help="directory for the results files"
     )
     return parser
@@ -247,6 +255,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.tiny and (args.burst < 1 or args.step_seconds <= 0 or args.burst_timeout <= 0):
         parser.error("--burst, --step-seconds and --burst-timeout must be positive")
+    if args.soak:
+        if args.minutes <= 0:
+            parser.error("--minutes must be positive")
+        return soak.main(args.minutes)
     plan = plan_from(args)
     encodings = args.encoding or list(ENCODINGS)
     machine = stats.machine()
