@@ -2,7 +2,9 @@
 
 For each subscriber count: start that many counting subscribers (:mod:`bench.counter`, each its
 own process, each returned once a heartbeat reached it), then the feeder offers
-:data:`RATE` ticks/s (each frame written as it falls due) for a few seconds. Every subscriber
+:data:`RATE` ticks/s for a few seconds, written in 1 ms slices as the sustained steps are (with
+every frame written on its own, the publisher's per-wake-up cost swamps the per-subscriber one:
+34-60 us a tick, falling as subscribers were added, on a loaded machine). Every subscriber
 must receive every tick (zero loss: each one counts the step's ticks). The publisher's CPU per
 tick is utime+stime of the ``ibpub run`` process (``/proc/<pid>/stat``, every thread, so
 ZeroMQ's I/O thread, which does the per-subscriber copies, is in it) over the step, divided by
@@ -76,7 +78,7 @@ def _step(
     for sub in subs:
         sub.expect(ticks)
     cpu = publisher.usage().cpu_seconds
-    sent = run.feed.paced(session, frame_rate, frames, run.position, run.plan.latency_slice)
+    sent = run.feed.paced(session, frame_rate, frames, run.position, run.plan.step_slice)
     run.position = (run.position + frames) % run.frame_count
     received = []
     for sub in subs:
