@@ -37,6 +37,15 @@ class FanoutStep:
     received: tuple[int, ...]
     """Ticks each subscriber received."""
     cpu_seconds: float
+    wall_seconds: float = 0.0
+    idle_cpu_per_second: float = 0.0
+    """The publisher's CPU per second with no ticks, measured once before the steps."""
+
+    @property
+    def net_us_per_tick(self) -> float:
+        """CPU per tick once the idle rate over the step's length is taken off."""
+        net = self.cpu_seconds - self.idle_cpu_per_second * self.wall_seconds
+        return net / self.ticks * 1e6 if self.ticks else 0.0
 
     @property
     def lost(self) -> int:
@@ -56,13 +65,16 @@ def measure(
     log: Callable[[str], None] = lambda message: None,
 ) -> tuple[FanoutStep, ...]:
     steps = []
+    idle_start, cpu_start = time.monotonic(), publisher.usage().cpu_seconds
+    time.sleep(seconds)  # a measurement interval: the publisher's idle CPU rate
+    idle = (publisher.usage().cpu_seconds - cpu_start) / (time.monotonic() - idle_start)
     for count in counts:
         log(f"  fan-out: {count} subscribers at {RATE:,} ticks/s for {seconds:g} s")
         subs: list[Receiver] = []
         try:
             for _ in range(count):
                 subs.append(subscriber(publisher.endpoint))
-            steps.append(_step(run, publisher, session, subs, seconds))
+            steps.append(_step(run, publisher, session, subs, seconds, idle))
         finally:
             for sub in subs:
                 sub.stop()
@@ -70,14 +82,19 @@ def measure(
 
 
 def _step(
-    run: Run, publisher: PublisherProcess, session: int, subs: list[Receiver], seconds: float
+    run: Run,
+    publisher: PublisherProcess,
+    session: int,
+    subs: list[Receiver],
+    seconds: float,
+    idle: float,
 ) -> FanoutStep:
     frame_rate = RATE * run.frame_count / run.callbacks[-1]
     frames = max(1, int(frame_rate * seconds))
     ticks = callbacks_in(run.callbacks, run.position, frames)
     for sub in subs:
         sub.expect(ticks)
-    cpu = publisher.usage().cpu_seconds
+    cpu, began = publisher.usage().cpu_seconds, time.monotonic()
     sent = run.feed.paced(session, frame_rate, frames, run.position, run.plan.step_slice)
     run.position = (run.position + frames) % run.frame_count
     received = []
@@ -85,14 +102,20 @@ def _step(
         waited = max(0.0, (sent.scheduled_end_ns - time.time_ns()) / 1e9) + DRAIN
         received.append(sub.wait(waited).received)
     spent = publisher.usage().cpu_seconds - cpu
-    return FanoutStep(len(subs), ticks, tuple(received), spent)
+    return FanoutStep(len(subs), ticks, tuple(received), spent, time.monotonic() - began, idle)
 
 
 def describe(steps: Sequence[FanoutStep]) -> str:
     parts = [
-        f"{s.subscribers} subs {s.cpu_us_per_tick:.1f} us/tick, lost {s.lost:,}" for s in steps
+        f"{s.subscribers} subs {s.cpu_us_per_tick:.1f} us/tick "
+        f"({s.net_us_per_tick:.1f} less idle), lost {s.lost:,}"
+        for s in steps
     ]
-    return f"fan-out at {RATE / 1000:g}k ticks/s, publisher CPU per tick: " + "; ".join(parts)
+    idle = steps[0].idle_cpu_per_second * 100 if steps else 0.0
+    return (
+        f"fan-out at {RATE / 1000:g}k ticks/s, publisher CPU per tick (idle {idle:.1f} % "
+        "of a CPU): " + "; ".join(parts)
+    )
 
 
 def verdict(steps: Sequence[FanoutStep]) -> str:
