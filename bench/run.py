@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Final
 
 from bench import bridge as bridge_bench
-from bench import depth, stages, stats
+from bench import callgrind, depth, fanout, soak, stages, stats
+from bench import subscriber as subscriber_bench
 from bench.handles import Feed, HelperError, subscriber
 from bench.publisher import PublisherProcess
 from bench.report import EncodingResult, table, to_json
@@ -52,6 +53,16 @@ counted by a subscriber process on its PUB socket) and to the stock ibapi client
   subscriber (every 8th message).
 - CPU: utime+stime of the whole process (/proc/PID/stat, every thread) over the step or burst,
   per million ticks; peak RSS: VmHWM of the publisher at the end.
+- instructions per frame: callgrind Ir of ibpub's read path and of ibapi's own reader+decoder
+  on the same frames in one process each, (Ir of 2N frames - Ir of N frames) / N after a
+  warm-up, each run twice (bench/callgrind.py); repeatable when the runs agree within 0.5 %.
+- fan-out: 1, 4 and 16 counting subscriber processes on ibpub's bus at 10k ticks/s for a few
+  seconds each; every subscriber must get every tick; publisher CPU (/proc/PID/stat, all
+  threads) per tick published (bench/fanout.py).
+- subscriber library: the bus messages of the simulator's frames (captured from the
+  publisher's tick path) replayed over loopback TCP to a raw recv_multipart loop and to the
+  library's receive path (subscribers.intake: decode, validate, session, seq, book), messages
+  per CPU second of the consumer thread, best of 3 each (bench/subscriber.py).
 - where the time goes: the publisher's read path stage by stage in the benchmark's own
   process, one thread, no subscriber (bench/stages.py): CPU microseconds per frame.
 All ratios compare figures from this one run."""
@@ -68,6 +79,10 @@ def measure_encoding(
     version = ENCODINGS[encoding]
     log(f"{encoding}: stage breakdown in this process ({plan.stage_frames:,} frames)")
     breakdown = stages.measure(version, plan.stage_frames, plan.seed)
+    instructions = None
+    if plan.callgrind_frames and callgrind.available():
+        log(f"{encoding}: callgrind instruction counts ({plan.callgrind_frames:,}-frame segments)")
+        instructions = callgrind.measure(version, plan.callgrind_frames, plan.callgrind_repeats)
     feed = Feed(version)
     try:
         log(f"{encoding}: starting ibpub run against the feeder on port {feed.port}")
@@ -86,8 +101,24 @@ def measure_encoding(
                 run.step(ibpub, WARM_UP_RATE, WARM_UP_SECONDS)
                 log(f"{encoding}: ibpub latency at {plan.latency_rates}")
                 latency = tuple(run.latency(ibpub, publisher, r) for r in plan.latency_rates)
+                fan: tuple[fanout.FanoutStep, ...] = ()
+                if plan.fanout_counts:
+                    log(f"{encoding}: fan-out to {plan.fanout_counts} subscribers")
+                    fan = fanout.measure(
+                        run,
+                        publisher,
+                        session.session,
+                        plan.fanout_seconds,
+                        plan.fanout_counts,
+                        log,
+                    )
                 log(f"{encoding}: ibpub sustained rate search")
                 ibpub_sustained = run.sustained(ibpub, log)
+                ibpub_small = None
+                if plan.small_burst_frames:
+                    log(f"{encoding}: ibpub burst of {plan.small_burst_frames:,} frames")
+                    ibpub_small = run.burst(ibpub, plan.small_burst_frames, publisher=publisher)
+                    log(f"  ibpub drained the burst in {ibpub_small.seconds:.1f} s")
                 log(f"{encoding}: ibpub burst of {plan.burst_frames:,} frames")
                 ibpub_burst = run.burst(ibpub, plan.burst_frames, publisher=publisher)
                 log(f"  ibpub drained the burst in {ibpub_burst.seconds:.1f} s")
@@ -100,6 +131,12 @@ def measure_encoding(
         try:
             stock_sustained = run.sustained(stock, log)
             stock.recover()  # the burst starts on a fresh connection, as ibpub's did
+            stock_small = None
+            if plan.small_burst_frames:
+                log(f"{encoding}: stock ibapi burst of {plan.small_burst_frames:,} frames")
+                stock_small = run.burst(stock, plan.small_burst_frames)
+                log(f"  stock ibapi drained the burst in {stock_small.seconds:.1f} s")
+                stock.recover()
             log(f"{encoding}: stock ibapi burst of {plan.burst_frames:,} frames")
             stock_burst = run.burst(stock, plan.burst_frames)
             log(f"  stock ibapi drained the burst in {stock_burst.seconds:.1f} s")
@@ -119,6 +156,10 @@ def measure_encoding(
         ibpub.lost,
         reconnects,
         breakdown,
+        ibpub_small,
+        stock_small,
+        instructions,
+        fan,
     )
 
 
@@ -146,6 +187,25 @@ def build_parser() -> argparse.ArgumentParser:
     default = Plan()
     parser.add_argument("--burst", type=int, default=default.burst_frames, help="burst frames")
     parser.add_argument(
+        "--small-burst",
+        type=int,
+        default=default.small_burst_frames,
+        help="frames of the second, smaller burst (0: none)",
+    )
+    parser.add_argument(
+        "--callgrind-frames",
+        type=int,
+        default=default.callgrind_frames,
+        help="frames per segment of the callgrind instruction count (0: skip it; about 30-60 s "
+        "per callgrind run, 8 runs)",
+    )
+    parser.add_argument(
+        "--subscriber-frames",
+        type=int,
+        default=default.subscriber_frames,
+        help="frames whose bus messages the subscriber-library section replays (0: skip it)",
+    )
+    parser.add_argument(
         "--step-seconds", type=float, default=default.step_seconds, help="length of a paced step"
     )
     parser.add_argument(
@@ -161,6 +221,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--no-depth", action="store_true", help="leave out the depth row (bench/depth.py)"
+    )
+    parser.add_argument(
+        "--soak",
+        action="store_true",
+        help="only the memory soak: publisher RSS over a run at 20k ticks/s (bench/soak.py)",
+    )
+    parser.add_argument(
+        "--minutes", type=float, default=10.0, help="length of the --soak run (default 10)"
     )
     parser.add_argument(
         "--out", type=Path, default=RESULTS_DIR, help="directory for the results files"
@@ -180,11 +248,21 @@ def plan_from(args: argparse.Namespace) -> Plan:
             latency_seconds=0.2,
             burst_timeout=60.0,
             stage_frames=2_000,
+            small_burst_frames=1_000,
+            callgrind_frames=0,
+            subscriber_frames=500,
+            fanout_counts=(1, 2),
+            fanout_seconds=0.3,
         )
     if args.burst < 1 or args.step_seconds <= 0 or args.burst_timeout <= 0:
         raise SystemExit(2)
     return Plan(
-        burst_frames=args.burst, step_seconds=args.step_seconds, burst_timeout=args.burst_timeout
+        burst_frames=args.burst,
+        small_burst_frames=min(args.small_burst, args.burst),
+        step_seconds=args.step_seconds,
+        burst_timeout=args.burst_timeout,
+        callgrind_frames=args.callgrind_frames,
+        subscriber_frames=args.subscriber_frames,
     )
 
 
@@ -193,6 +271,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.tiny and (args.burst < 1 or args.step_seconds <= 0 or args.burst_timeout <= 0):
         parser.error("--burst, --step-seconds and --burst-timeout must be positive")
+    if args.soak:
+        if args.minutes <= 0:
+            parser.error("--minutes must be positive")
+        return soak.main(args.minutes)
     plan = plan_from(args)
     encodings = args.encoding or list(ENCODINGS)
     machine = stats.machine()
@@ -224,6 +306,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 workdir.mkdir()
                 frames = DEPTH_FRAMES_TINY if args.tiny else DEPTH_FRAMES
                 depth_rows.append(depth.measure(encoding, plan, workdir, _log, frames))
+        rates = None
+        if plan.subscriber_frames:
+            _log(f"subscriber library: {plan.subscriber_frames:,} frames' messages, replayed")
+            rates = subscriber_bench.measure(ENCODINGS["protobuf"], plan.subscriber_frames)
     except (HelperError, RuntimeError, OSError) as exc:
         print(f"error: the benchmark failed: {exc}", file=sys.stderr)
         return 1
@@ -231,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     bridge_line = _bridge_row(2_000 if args.tiny else bridge_bench.DEFAULT_MESSAGES)
     duration = time.monotonic() - started
-    text = table(results, plan) + bridge_line
+    text = table(results, plan, rates) + bridge_line
     if depth_rows:
         text += "\n" + depth.table(depth_rows)
     text += f"duration: {duration:.0f} s\n"
@@ -239,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = f"{when:%Y%m%dT%H%M%SZ}"
     meta = {"started": when.isoformat(), "duration_seconds": duration, "encodings": encodings}
-    document = to_json(results, plan, machine, meta)
+    document = to_json(results, plan, machine, meta, rates)
     document["depth"] = [dataclasses.asdict(row) for row in depth_rows]
     (args.out / f"bench-{stamp}.json").write_text(json.dumps(document, indent=2) + "\n")
     (args.out / f"bench-{stamp}.txt").write_text(text)

@@ -99,6 +99,8 @@ class Plan:
     """How much to measure (the defaults are ``make bench``; tests use a tiny plan)."""
 
     burst_frames: int = 500_000
+    small_burst_frames: int = 200_000
+    """A second, smaller burst (the first frames of the same set); 0 = none."""
     step_seconds: float = 2.0
     first_rate: float = 10_000
     rate_factor: float = 1.25
@@ -120,6 +122,14 @@ class Plan:
     seed: int = 1
     stage_frames: int = 50_000
     """Frames for the in-process stage breakdown (:mod:`bench.stages`)."""
+    callgrind_frames: int = 300
+    """Frames per segment of the callgrind count (:mod:`bench.callgrind`); 0 = not run."""
+    callgrind_repeats: int = 2
+    subscriber_frames: int = 20_000
+    """Frames whose bus messages the subscriber-library section replays; 0 = not run."""
+    fanout_counts: tuple[int, ...] = (1, 4, 16)
+    """Subscriber processes of each fan-out step (:mod:`bench.fanout`); () = not run."""
+    fanout_seconds: float = 3.0
 
     def ladder(self) -> list[float]:
         rates: list[float] = []

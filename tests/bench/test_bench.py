@@ -119,7 +119,15 @@ def test_a_tiny_run_prints_the_table_and_writes_results(tmp_path: Path) -> None:
     assert "machine: cpus" in out and "method:" in out
     for title in ("classic (server version 200)", "protobuf (server version"):
         assert title in out
-    assert out.count("targets: ") == 2
+    assert "issue 15 targets" in out
+    for n in ("1 burst", "2 sustained", "3 tick-to-publish", "7 instructions"):
+        assert out.count(n) == 2, n  # once per encoding
+    assert "fan-out at 10k ticks/s, publisher CPU per tick (idle " in out
+    for entry in json.loads(next(tmp_path.glob("bench-*.json")).read_text())["results"]:
+        assert [f["subscribers"] for f in entry["fanout"]] == [1, 2]
+        assert all(min(f["received"]) == f["ticks"] for f in entry["fanout"])  # none lost
+    assert "4 subscriber library" in out and "subscriber library, " in out
+    assert "burst of 1,000 frames" in out  # the smaller burst, before the 2,000-frame one
     [result] = tmp_path.glob("bench-*.json")
     document = json.loads(result.read_text())
     assert [r["encoding"] for r in document["results"]] == ["classic", "protobuf"]
@@ -127,7 +135,9 @@ def test_a_tiny_run_prints_the_table_and_writes_results(tmp_path: Path) -> None:
         assert entry["ibpub_lost_ticks"] == 0
         assert entry["ibpub_burst"]["received"] == entry["ibpub_burst"]["ticks"]
         assert entry["stock_burst"]["received"] == entry["stock_burst"]["ticks"]
+        assert entry["ibpub_small_burst"]["received"] == entry["ibpub_small_burst"]["ticks"]
         assert entry["ibpub_sustained"]["steps"] and entry["stock_sustained"]["steps"]
+    assert document["subscriber"]["gaps"] == 0 and document["subscriber"]["messages"] > 0
     assert len(list(tmp_path.glob("bench-*.txt"))) == 1
     # The depth row: decode costs always; the rest once the publisher publishes depth.
     assert "depth: 10 books x 10 rows a side" in out
