@@ -164,16 +164,21 @@ class BridgeService:
         except (TimeoutError, NatsError, OSError) as exc:
             with contextlib.suppress(Exception):
                 await client.close()
-            raise self._start_error(seen or [exc], source) from None
+            raise self._start_error([*seen, exc], source) from None
         client.options["max_reconnect_attempts"] = -1
         client._error_cb = error  # nats-py keeps the callback here
         self._set_connected(True)
         return client
 
     def _start_error(self, errors: list[Exception], source: str) -> ConfigError:
+        """The start error for every error the first connection met. A refusal of the
+        credentials on any attempt wins: the server then closes the socket, so a later attempt
+        (or the final exception) may only show a reset connection."""
         last = errors[-1]
-        text = str(last).lower()
-        if "authorization" in text or "auth" in type(last).__name__.lower():
+        if any(
+            "authorization" in str(exc).lower() or "auth" in type(exc).__name__.lower()
+            for exc in errors
+        ):
             key = next(
                 (
                     k
