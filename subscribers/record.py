@@ -209,7 +209,7 @@ def run_record(
     try:
         with subscriber, _StopFlag() as flag:
             stopped = (lambda: flag.set) if stop is None else (lambda: flag.set or stop())
-            _record_loop(subscriber, recorder, stopped, now_ns)
+            record_loop(subscriber, recorder, stopped, now_ns)
     except OSError as exc:
         print(f"ibsub: error: cannot write to {options.out}: {exc}", file=err)
         return EXIT_ERROR
@@ -224,12 +224,14 @@ def run_record(
     return EXIT_OK
 
 
-def _record_loop(
+def record_loop(
     subscriber: Subscriber,
     recorder: Recorder,
     stopped: Callable[[], bool],
-    now_ns: Callable[[], int],
+    now_ns: Callable[[], int] = time.time_ns,
 ) -> None:
+    """Write what ``subscriber`` delivers until ``stopped()``, then what it already holds
+    (``ibsub record``'s loop; ``bench/subscriber.py`` times it)."""
     next_flush = time.monotonic() + FLUSH_EVERY
     while not stopped():
         msg = subscriber.recv(timeout=0.2)  # short, so a signal is noticed promptly

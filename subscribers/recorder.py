@@ -24,13 +24,14 @@ import io
 import json
 import os
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Final, Literal, Protocol, TypeAlias
 
 import msgspec
 
 from subscribers.events import Event, Gap, PublisherRestart, PublisherSilent
+from subscribers.schema import TICK_PREFIX
 from subscribers.wire import Bar, Depth, Greeks, Tbt, Tick
 
 Format: TypeAlias = Literal["csv", "jsonl", "parquet"]
@@ -109,6 +110,36 @@ def tick_row(tick: Tick, recv_ns: int) -> Row:
         "mdt": tick.mdt,
         "ts_recv": tick.ts_recv,
     }
+
+
+_TICK_PAD: Final = (None,) * (len(COLUMNS) - 17)
+"""The columns after ``ts_recv`` (a tick row leaves them empty)."""
+
+
+def tick_values(tick: Tick, recv_ns: int) -> tuple[Any, ...]:
+    """:func:`tick_row`'s values in :data:`COLUMNS` order, the absent ones None, except
+    ``value`` as text (as Parquet stores it): a Parquet row with no dict built."""
+    value = tick.value
+    return (
+        "tick",
+        recv_ns,
+        TICK_PREFIX + tick.key,
+        tick.pub,
+        tick.sid,
+        tick.seq,
+        tick.ts,
+        tick.key,
+        tick.conid,
+        tick.field,
+        tick.tick_type,
+        tick.price,
+        tick.size,
+        None if value is None else str(value),
+        tick.attrib,
+        tick.mdt,
+        tick.ts_recv,
+        *_TICK_PAD,
+    )
 
 
 def data_row(msg: Tbt | Depth | Bar | Greeks, recv_ns: int) -> Row:
@@ -257,7 +288,11 @@ def parquet_schema() -> Any:
 
 
 class ParquetWriter:
-    """Parquet through pyarrow, in row groups of :data:`PARQUET_ROW_GROUP` rows."""
+    """Parquet through pyarrow, in row groups of :data:`PARQUET_ROW_GROUP` rows.
+
+    Rows are buffered as tuples in :data:`COLUMNS` order and turned into Arrow columns one
+    column at a time when a group is written (no per-row dict for a tick: see
+    :meth:`write_tick`)."""
 
     def __init__(self, path: Path) -> None:
         pq = _parquet()
@@ -266,21 +301,33 @@ class ParquetWriter:
         self._file: IO[bytes] = open(self._partial, "xb")  # noqa: SIM115  # closed by close()
         self._schema = parquet_schema()
         self._writer = pq.ParquetWriter(self._file, self._schema)
-        self._rows: list[Row] = []
+        self._rows: list[tuple[Any, ...]] = []
         self.size = 0
 
     def write(self, row: Row) -> None:
         value = row.get("value")
         if value is not None:
             row = {**row, "value": str(value)}
-        self._rows.append(row)
-        if len(self._rows) >= PARQUET_ROW_GROUP:
+        self._append(tuple(map(row.get, COLUMNS)))
+
+    def write_tick(self, tick: Tick, recv_ns: int) -> None:
+        """:meth:`write` of :func:`tick_row`, without the dict."""
+        self._append(tick_values(tick, recv_ns))
+
+    def _append(self, values: tuple[Any, ...]) -> None:
+        rows = self._rows
+        rows.append(values)
+        if len(rows) >= PARQUET_ROW_GROUP:
             self._write_group()
 
     def _write_group(self) -> None:
         if self._rows:
-            table = _pyarrow().Table.from_pylist(self._rows, schema=self._schema)
-            self._writer.write_table(table)
+            pa, schema = _pyarrow(), self._schema
+            columns = zip(*self._rows, strict=True)
+            arrays = [
+                pa.array(column, type=f.type) for f, column in zip(schema, columns, strict=True)
+            ]
+            self._writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
             self._rows = []
             self.size = self._file.tell()
 
@@ -302,7 +349,12 @@ _WRITERS: Final[dict[Format, Callable[[Path], RowWriter]]] = {
 
 
 def _utc_day(ns: int) -> date:
-    return datetime.fromtimestamp(ns / 1e9, UTC).date()
+    return datetime.fromtimestamp(ns // 1_000_000_000, UTC).date()
+
+
+def _ns(moment: datetime) -> int:
+    """``moment`` in ns since the epoch, exactly (a UTC midnight: whole seconds)."""
+    return int(moment.timestamp()) * 1_000_000_000
 
 
 class Recorder:
@@ -331,12 +383,21 @@ class Recorder:
         self.gaps = 0
         self.lost = 0
         self._writer: RowWriter | None = None
+        self._parquet: ParquetWriter | None = None
+        """The current writer when it is Parquet's (ticks then skip the row dict)."""
         self._day: date | None = None
+        self._day_ns = (0, 0)
+        """[start, end) of :attr:`_day` in ns since the epoch."""
         directory.mkdir(parents=True, exist_ok=True)
 
     def tick(self, tick: Tick, recv_ns: int) -> None:
         """Record one received tick."""
-        self._write(tick_row(tick, recv_ns), recv_ns)
+        start, end = self._day_ns
+        parquet = self._parquet
+        if parquet is not None and start <= recv_ns < end and parquet.size < self.max_bytes:
+            parquet.write_tick(tick, recv_ns)
+        else:
+            self._write(tick_row(tick, recv_ns), recv_ns)
         self.ticks += 1
 
     def data(self, msg: Tick | Tbt | Depth | Bar | Greeks, recv_ns: int) -> None:
@@ -358,16 +419,18 @@ class Recorder:
             self.lost += event.missing
 
     def _write(self, row: Row, recv_ns: int) -> None:
-        day = _utc_day(recv_ns)
         writer = self._writer
-        if writer is None or day != self._day or writer.size >= self.max_bytes:
-            writer = self._open(day)
+        start, end = self._day_ns
+        if writer is None or not start <= recv_ns < end or writer.size >= self.max_bytes:
+            day = _utc_day(recv_ns)
+            if writer is None or day != self._day or writer.size >= self.max_bytes:
+                writer = self._open(day)
         writer.write(row)
 
     def _open(self, day: date) -> RowWriter:
         if self._writer is not None:
             self._writer.close()
-            self._writer = None
+            self._writer = self._parquet = None
         stem = f"{FILE_PREFIX}-{day:%Y%m%d}-"
         existing = [*self.directory.glob(stem + "*"), *self.directory.glob(f".{stem}*")]
         taken = {p.name.lstrip(".").split(".", 1)[0] for p in existing}
@@ -375,10 +438,13 @@ class Recorder:
         while f"{stem}{number:04d}" in taken:
             number += 1
         path = self.directory / f"{stem}{number:04d}.{self.format}"
-        self._writer = _WRITERS[self.format](path)
+        writer = self._writer = _WRITERS[self.format](path)
+        self._parquet = writer if isinstance(writer, ParquetWriter) else None
         self._day = day
+        midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        self._day_ns = (_ns(midnight), _ns(midnight + timedelta(days=1)))
         self.files.append(path)
-        return self._writer
+        return writer
 
     def flush(self) -> None:
         """Push buffered rows to the operating system (csv, jsonl)."""
@@ -389,4 +455,4 @@ class Recorder:
         """Flush and close the current file (idempotent)."""
         if self._writer is not None:
             self._writer.close()
-            self._writer = None
+            self._writer = self._parquet = None

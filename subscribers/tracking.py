@@ -92,6 +92,16 @@ class SeqTracker:
             return _NEXT
         return self._gap(seq - last_seq - 1)
 
+    def advance(self, topic: str, sid: int, seq: int) -> bool:
+        """Record (``sid``, ``seq``) if it is the next on ``topic`` (the same session, one
+        above the last), as :meth:`observe` would, and say True; else record nothing and say
+        False (the caller then asks :meth:`observe`). The fast path of the common message."""
+        last = self._last.get(topic)
+        if last is None or last[1] != seq - 1 or last[0] != sid:
+            return False
+        self._last[topic] = (sid, seq)
+        return True
+
     def observe_tail(self, topic: str, sid: int, seq: int) -> int:
         """A heartbeat says ``seq`` was the last sent on ``topic``: count and return the
         messages never received (0 when none, or when there is nothing to compare with)."""
