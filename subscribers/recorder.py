@@ -112,13 +112,15 @@ def tick_row(tick: Tick, recv_ns: int) -> Row:
     }
 
 
-_TICK_PAD: Final = (None,) * (len(COLUMNS) - 17)
-"""The columns after ``ts_recv`` (a tick row leaves them empty)."""
+TICK_WIDTH: Final = COLUMNS.index("ts_recv") + 1
+"""A tick row's columns are the first this many of :data:`COLUMNS` (the rest stay empty)."""
+_TICK_PAD: Final = (None,) * (len(COLUMNS) - TICK_WIDTH)
 
 
 def tick_values(tick: Tick, recv_ns: int) -> tuple[Any, ...]:
-    """:func:`tick_row`'s values in :data:`COLUMNS` order, the absent ones None, except
-    ``value`` as text (as Parquet stores it): a Parquet row with no dict built."""
+    """:func:`tick_row`'s values in :data:`COLUMNS` order up to ``ts_recv`` (the first
+    :data:`TICK_WIDTH`; the others are empty), the absent ones None, ``value`` as text (as
+    Parquet stores it): a Parquet row with no dict built."""
     value = tick.value
     return (
         "tick",
@@ -138,7 +140,6 @@ def tick_values(tick: Tick, recv_ns: int) -> tuple[Any, ...]:
         tick.attrib,
         tick.mdt,
         tick.ts_recv,
-        *_TICK_PAD,
     )
 
 
@@ -290,9 +291,10 @@ def parquet_schema() -> Any:
 class ParquetWriter:
     """Parquet through pyarrow, in row groups of :data:`PARQUET_ROW_GROUP` rows.
 
-    Rows are buffered as tuples in :data:`COLUMNS` order and turned into Arrow columns one
-    column at a time when a group is written (no per-row dict for a tick: see
-    :meth:`write_tick`)."""
+    Rows are buffered as tuples in :data:`COLUMNS` order (a tick's only its first
+    :data:`TICK_WIDTH` values: see :meth:`write_tick`) and converted by Arrow in one call per
+    row group, as a struct array whose fields are the columns: no dict per row, and no Python
+    loop over the values."""
 
     def __init__(self, path: Path) -> None:
         pq = _parquet()
@@ -302,12 +304,15 @@ class ParquetWriter:
         self._schema = parquet_schema()
         self._writer = pq.ParquetWriter(self._file, self._schema)
         self._rows: list[tuple[Any, ...]] = []
+        self._wide = False
+        """Whether a buffered row is not a tick's (so has every column)."""
         self.size = 0
 
     def write(self, row: Row) -> None:
         value = row.get("value")
         if value is not None:
             row = {**row, "value": str(value)}
+        self._wide = True
         self._append(tuple(map(row.get, COLUMNS)))
 
     def write_tick(self, tick: Tick, recv_ns: int) -> None:
@@ -321,15 +326,22 @@ class ParquetWriter:
             self._write_group()
 
     def _write_group(self) -> None:
-        if self._rows:
-            pa, schema = _pyarrow(), self._schema
-            columns = zip(*self._rows, strict=True)
-            arrays = [
-                pa.array(column, type=f.type) for f, column in zip(schema, columns, strict=True)
-            ]
-            self._writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
-            self._rows = []
-            self.size = self._file.tell()
+        rows = self._rows
+        if not rows:
+            return
+        pa, schema = _pyarrow(), self._schema
+        fields = list(schema)
+        if self._wide:  # some rows have every column: give the ticks' theirs (empty)
+            rows = [r if len(r) == len(COLUMNS) else r + _TICK_PAD for r in rows]
+        else:
+            fields = fields[:TICK_WIDTH]
+        batch = pa.RecordBatch.from_struct_array(pa.array(rows, type=pa.struct(fields)))
+        columns = batch.columns
+        columns += [pa.nulls(len(rows), type=f.type) for f in list(schema)[len(columns) :]]
+        self._writer.write_table(pa.Table.from_arrays(columns, schema=schema))
+        self._rows = []
+        self._wide = False
+        self.size = self._file.tell()
 
     def flush(self) -> None:
         """Nothing: rows are buffered into row groups until the group is full or on close."""
@@ -394,10 +406,14 @@ class Recorder:
         """Record one received tick."""
         start, end = self._day_ns
         parquet = self._parquet
-        if parquet is not None and start <= recv_ns < end and parquet.size < self.max_bytes:
-            parquet.write_tick(tick, recv_ns)
-        else:
-            self._write(tick_row(tick, recv_ns), recv_ns)
+        if parquet is None or not start <= recv_ns < end or parquet.size >= self.max_bytes:
+            writer = self._writer_for(recv_ns)
+            if not isinstance(writer, ParquetWriter):
+                writer.write(tick_row(tick, recv_ns))
+                self.ticks += 1
+                return
+            parquet = writer
+        parquet.write_tick(tick, recv_ns)
         self.ticks += 1
 
     def data(self, msg: Tick | Tbt | Depth | Bar | Greeks, recv_ns: int) -> None:
@@ -419,13 +435,18 @@ class Recorder:
             self.lost += event.missing
 
     def _write(self, row: Row, recv_ns: int) -> None:
+        self._writer_for(recv_ns).write(row)
+
+    def _writer_for(self, recv_ns: int) -> RowWriter:
+        """The file a row received at ``recv_ns`` goes to (a new one each UTC day and once
+        the current one reaches ``max_bytes``)."""
         writer = self._writer
         start, end = self._day_ns
         if writer is None or not start <= recv_ns < end or writer.size >= self.max_bytes:
             day = _utc_day(recv_ns)
             if writer is None or day != self._day or writer.size >= self.max_bytes:
                 writer = self._open(day)
-        writer.write(row)
+        return writer
 
     def _open(self, day: date) -> RowWriter:
         if self._writer is not None:
