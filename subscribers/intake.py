@@ -98,7 +98,8 @@ class Intake:
         self._on_event = on_event
         self._sids: dict[str, int] = {}
         self._fast_tick = selection.fast_tick
-        self._advance = self.seq.advance
+        self._fast_topics = selection.fast_ticks
+        self._last_seq = self.seq.last_seen
         self._apply = self.book.apply
 
     def stats(self) -> SubscriberStats:
@@ -144,22 +145,22 @@ class Intake:
         call this only when :attr:`ready` is empty). Any other message gives None and changes
         nothing: the caller then takes that full path with the same frames, which reports
         (or delivers) it."""
-        text, key = self._fast_tick(topic)
+        text, key = self._fast_topics.get(topic) or self._fast_tick(topic)
         if not key:
             return None
         try:
             wire = TICK_DECODE(payload)
         except MsgspecError:
             return None
-        sid = wire.sid
-        if self._sids.get(wire.pub) != sid:
+        sid, seq = wire.sid, wire.seq
+        last = self._last_seq.get(text)  # the tracker's: is it the next in the same session?
+        if last is None or last[1] != seq - 1 or last[0] != sid or self._sids.get(wire.pub) != sid:
             return None
         try:
             tick = build_tick(text, key, wire)
         except WireError:
             return None
-        if not self._advance(text, sid, wire.seq):
-            return None
+        self._last_seq[text] = (sid, seq)  # as SeqTracker.observe records a NEXT
         self._apply(key, tick.field, tick.price, tick.size, tick.mdt, tick.ts)
         self.counts["received"] += 1
         return tick

@@ -61,11 +61,11 @@ class Selection:
 
     __slots__ = (
         "_prefix_passes",
-        "_ticks",
         "_wanted",
         "data",
         "exact_bytes",
         "exact_topics",
+        "fast_ticks",
         "only_exact",
         "prefixes",
         "requested",
@@ -89,8 +89,9 @@ class Selection:
         """Data topics always delivered: the exact keys' and the requested instruments'."""
         self._prefix_passes: dict[bytes, bool] = {}
         self._wanted: dict[str, bool] = {}
-        self._ticks: dict[bytes, tuple[str, str]] = {}
-        """:meth:`fast_tick`'s answers (forgotten when the requested topics change)."""
+        self.fast_ticks: dict[bytes, tuple[str, str]] = {}
+        """:meth:`fast_tick`'s answers (forgotten when the requested topics change; read
+        directly on the hot path, falling back to :meth:`fast_tick` when a topic is new)."""
 
     def subscriptions(self) -> list[str]:
         """The caller's own SUB subscriptions: its prefixes, then its exact keys' topics."""
@@ -129,7 +130,7 @@ class Selection:
         """(text, key) of a ``tick.`` topic the caller wants delivered and accounted for (not
         filtered out, tracked); ``("", "")`` for any other topic, or one that is not UTF-8 or
         has no key (those take the full path, which reports them). Remembered per topic."""
-        known = self._ticks.get(topic)
+        known = self.fast_ticks.get(topic)
         if known is not None:
             return known
         answer = _NOT_FAST
@@ -142,7 +143,7 @@ class Selection:
             passes = not exact or topic in exact or self.passes_prefix(topic)
             if text and passes and self.tracks(text):
                 answer = (text, text[len(TICK_PREFIX) :])
-        self._ticks[topic] = answer
+        self.fast_ticks[topic] = answer
         return answer
 
     def grant(self, topics: Iterable[str]) -> list[str]:
@@ -152,7 +153,7 @@ class Selection:
             self.requested.add(topic)
             self.exact_bytes.add(topic.encode())
         self._wanted.clear()
-        self._ticks.clear()
+        self.fast_ticks.clear()
         return joined
 
     def drop(self, topics: Iterable[str]) -> list[str]:
@@ -165,5 +166,5 @@ class Selection:
                 self.exact_bytes.discard(topic.encode())
                 gone.append(topic)
         self._wanted.clear()
-        self._ticks.clear()
+        self.fast_ticks.clear()
         return gone

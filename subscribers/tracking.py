@@ -58,6 +58,9 @@ class SeqTracker:
 
     def __init__(self) -> None:
         self._last: dict[str, tuple[int, int]] = {}
+        self.last_seen = self._last
+        """The last (``sid``, ``seq``) per topic, read-only but for a fast path that records
+        a NEXT itself (:meth:`subscribers.intake.Intake.take`)."""
         self._joined: set[str] = set()
         self.complete_sid: int | None = None
         self.gaps = 0
@@ -91,16 +94,6 @@ class SeqTracker:
         if seq == last_seq + 1:
             return _NEXT
         return self._gap(seq - last_seq - 1)
-
-    def advance(self, topic: str, sid: int, seq: int) -> bool:
-        """Record (``sid``, ``seq``) if it is the next on ``topic`` (the same session, one
-        above the last), as :meth:`observe` would, and say True; else record nothing and say
-        False (the caller then asks :meth:`observe`). The fast path of the common message."""
-        last = self._last.get(topic)
-        if last is None or last[1] != seq - 1 or last[0] != sid:
-            return False
-        self._last[topic] = (sid, seq)
-        return True
 
     def observe_tail(self, topic: str, sid: int, seq: int) -> int:
         """A heartbeat says ``seq`` was the last sent on ``topic``: count and return the
