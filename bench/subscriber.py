@@ -43,7 +43,7 @@ CAPTURE_IDLE: Final = 2.0
 TARGET: Final = 0.8
 RECORD_TARGET: Final = 0.5
 """``ibsub record`` writing Parquet: at least this fraction of the raw loop's rate."""
-REPEATS: Final = 3
+REPEATS: Final = 5
 """Each consumer runs this many times on the stream; its best (least CPU) run counts."""
 RECV_TIMEOUT: Final = 10.0
 """A consumer gives up waiting for the next message after this long (a lost message)."""
