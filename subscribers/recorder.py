@@ -117,32 +117,6 @@ TICK_WIDTH: Final = COLUMNS.index("ts_recv") + 1
 _TICK_PAD: Final = (None,) * (len(COLUMNS) - TICK_WIDTH)
 
 
-def tick_values(tick: Tick, recv_ns: int) -> tuple[Any, ...]:
-    """:func:`tick_row`'s values in :data:`COLUMNS` order up to ``ts_recv`` (the first
-    :data:`TICK_WIDTH`; the others are empty), the absent ones None, ``value`` as text (as
-    Parquet stores it): a Parquet row with no dict built."""
-    value = tick.value
-    return (
-        "tick",
-        recv_ns,
-        TICK_PREFIX + tick.key,
-        tick.pub,
-        tick.sid,
-        tick.seq,
-        tick.ts,
-        tick.key,
-        tick.conid,
-        tick.field,
-        tick.tick_type,
-        tick.price,
-        tick.size,
-        None if value is None else str(value),
-        tick.attrib,
-        tick.mdt,
-        tick.ts_recv,
-    )
-
-
 def data_row(msg: Tbt | Depth | Bar | Greeks, recv_ns: int) -> Row:
     """The row of one tbt, depth, bar or greeks message: ``row`` is its type, each payload key
     its column (keys absent on the wire stay empty)."""
@@ -316,8 +290,34 @@ class ParquetWriter:
         self._append(tuple(map(row.get, COLUMNS)))
 
     def write_tick(self, tick: Tick, recv_ns: int) -> None:
-        """:meth:`write` of :func:`tick_row`, without the dict."""
-        self._append(tick_values(tick, recv_ns))
+        """:meth:`write` of :func:`tick_row` without the dict: its values in :data:`COLUMNS`
+        order up to ``ts_recv`` (the first :data:`TICK_WIDTH`; the others stay empty),
+        ``value`` as text. This runs for every tick recorded."""
+        value = tick.value
+        rows = self._rows
+        rows.append(
+            (
+                "tick",
+                recv_ns,
+                TICK_PREFIX + tick.key,
+                tick.pub,
+                tick.sid,
+                tick.seq,
+                tick.ts,
+                tick.key,
+                tick.conid,
+                tick.field,
+                tick.tick_type,
+                tick.price,
+                tick.size,
+                None if value is None else str(value),
+                tick.attrib,
+                tick.mdt,
+                tick.ts_recv,
+            )
+        )
+        if len(rows) >= PARQUET_ROW_GROUP:
+            self._write_group()
 
     def _append(self, values: tuple[Any, ...]) -> None:
         rows = self._rows
