@@ -52,7 +52,7 @@ from subscribers.selection import DEFAULT_DATA_NAMES, Selection, data_prefixes
 from subscribers.snapshot import DEFAULT_TIMEOUT, SnapshotClient
 from subscribers.states import StateKey
 from subscribers.stats import SubscriberStats as SubscriberStats  # re-exported, as before
-from subscribers.sync import SnapshotSync
+from subscribers.sync import SnapshotSync, SyncState
 from subscribers.wire import HEARTBEAT_PREFIX, STATUS_PREFIX, Heartbeat, Message, Status, WireError
 
 DEFAULT_ENDPOINT: Final = "tcp://127.0.0.1:7700"
@@ -334,6 +334,7 @@ class Subscriber:
         recv = self._socket.recv
         take = self._intake.take
         sync = self._sync
+        live = SyncState.LIVE
         while True:
             if ready:
                 return ready.popleft()
@@ -349,7 +350,7 @@ class Subscriber:
                     body = recv(zmq.NOBLOCK, copy=False)
                     if not body.more:
                         # (a Frame has the buffer protocol, but its stub's __getattr__ hides it)
-                        msg = take(head.bytes, body) if sync.live else None  # type: ignore[arg-type]
+                        msg = take(head.bytes, body) if sync.state is live else None  # type: ignore[arg-type]
                         if msg is not None:  # the common message, already accounted for
                             if self._control_check != math.inf:
                                 self._service_leases(clock())
