@@ -11,8 +11,8 @@ from bench.fanout import describe as fanout_describe
 from bench.fanout import verdict as fanout_verdict
 from bench.scenarios import Drain, Latency, Plan, Sustained
 from bench.stages import Stages
+from bench.subscriber import RECORD_TARGET, Rates
 from bench.subscriber import TARGET as SUBSCRIBER_TARGET
-from bench.subscriber import Rates
 from bench.subscriber import describe as subscriber_describe
 
 BURST_TARGET: Final = 5.0
@@ -217,6 +217,14 @@ def subscriber_verdict(rates: Rates | None) -> str:
     return f"{what}: {'PASS' if rates.met else 'MISS'} ({rates.ratio:.2f}x, {rates.gaps} lost)"
 
 
+def record_verdict(rates: Rates | None) -> str:
+    what = f"4b ibsub record (parquet) >= {RECORD_TARGET:g}x raw recv_multipart, none lost"
+    if rates is None:
+        return f"{what}: not run (--subscriber-frames 0)"
+    verdict = "PASS" if rates.record_met else "MISS"
+    return f"{what}: {verdict} ({rates.record_ratio:.2f}x, {rates.record_lost} lost)"
+
+
 def target_table(results: list[EncodingResult], subscriber: Rates | None = None) -> str:
     """Every target of issue 15, one line each, with its verdict in each encoding."""
     lines = ["issue 15 targets", "----------------"]
@@ -224,6 +232,7 @@ def target_table(results: list[EncodingResult], subscriber: Rates | None = None)
         for verdict in verdicts(result):
             lines.append(f"{result.encoding:<9} {verdict}")
     lines.append(f"{'-':<9} {subscriber_verdict(subscriber)}")
+    lines.append(f"{'-':<9} {record_verdict(subscriber)}")
     for what, state in UNMEASURED:
         lines.append(f"{'-':<9} {what}: {state}")
     return "\n".join(lines) + "\n"
@@ -298,7 +307,8 @@ def to_json(
             "results": encodings,
             "subscriber": None
             if subscriber is None
-            else asdict(subscriber) | {"ratio": subscriber.ratio},
+            else asdict(subscriber)
+            | {"ratio": subscriber.ratio, "record_ratio": subscriber.record_ratio},
         }
     )
     return document

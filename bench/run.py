@@ -60,9 +60,10 @@ counted by a subscriber process on its PUB socket) and to the stock ibapi client
   seconds each; every subscriber must get every tick; publisher CPU (/proc/PID/stat, all
   threads) per tick published (bench/fanout.py).
 - subscriber library: the bus messages of the simulator's frames (captured from the
-  publisher's tick path) replayed over loopback TCP to a raw recv_multipart loop and to the
-  library's receive path (subscribers.intake: decode, validate, session, seq, book), messages
-  per CPU second of the consumer thread, best of 3 each (bench/subscriber.py).
+  publisher's tick path) queued over loopback TCP, then drained by a raw recv_multipart loop,
+  by a Subscriber's recv() (decode, validate, session, seq, book) and by ibsub record's loop
+  writing Parquet, messages per CPU second of the consumer thread, best of 5 each
+  (bench/subscriber.py).
 - where the time goes: the publisher's read path stage by stage in the benchmark's own
   process, one thread, no subscriber (bench/stages.py): CPU microseconds per frame.
 All ratios compare figures from this one run."""

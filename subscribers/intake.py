@@ -10,7 +10,9 @@ time of arrival is passed in), so a test drives it with plain frames.
 
 from collections import deque
 from collections.abc import Callable
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+from msgspec import MsgspecError
 
 from subscribers.book import Book
 from subscribers.depth import DepthBook, Row
@@ -30,6 +32,7 @@ from subscribers.states import StateTable
 from subscribers.stats import SubscriberStats
 from subscribers.tracking import SeqResult, SeqStatus, SeqTracker
 from subscribers.wire import (
+    TICK_DECODE,
     Bar,
     DataMessage,
     Depth,
@@ -41,8 +44,12 @@ from subscribers.wire import (
     Tick,
     UnknownTypeError,
     WireError,
+    build_tick,
 )
 from subscribers.wire import decode as decode_message
+
+if TYPE_CHECKING:  # anything with the buffer protocol: bytes, a zmq.Frame (no copy)
+    from typing_extensions import Buffer
 
 _DATA_PREFIXES: Final = tuple(p.encode() for p in DATA_PREFIXES)
 
@@ -90,6 +97,10 @@ class Intake:
         self._tracks = selection.tracks
         self._on_event = on_event
         self._sids: dict[str, int] = {}
+        self._fast_tick = selection.fast_tick
+        self._fast_topics = selection.fast_ticks
+        self._last_seq = self.seq.last_seen
+        self._apply = self.book.apply
 
     def stats(self) -> SubscriberStats:
         """The counters as they are now."""
@@ -125,6 +136,34 @@ class Intake:
         except WireError as exc:
             self._count_malformed(exc)
             return None
+
+    def take(self, topic: bytes, payload: "Buffer") -> Tick | None:
+        """The common message, all at once: a valid tick on a topic the caller wants, of its
+        publisher's known session and next in its topic's sequence, decoded, sequence-checked,
+        applied to the book and counted, as :meth:`decode`, :meth:`note_session` and
+        :meth:`process` would; it is returned, not queued (the caller delivers it now, so
+        call this only when :attr:`ready` is empty). Any other message gives None and changes
+        nothing: the caller then takes that full path with the same frames, which reports
+        (or delivers) it."""
+        text, key = self._fast_topics.get(topic) or self._fast_tick(topic)
+        if not key:
+            return None
+        try:
+            wire = TICK_DECODE(payload)
+        except MsgspecError:
+            return None
+        sid, seq = wire.sid, wire.seq
+        last = self._last_seq.get(text)  # the tracker's: is it the next in the same session?
+        if last is None or last[1] != seq - 1 or last[0] != sid or self._sids.get(wire.pub) != sid:
+            return None
+        try:
+            tick = build_tick(text, key, wire)
+        except WireError:
+            return None
+        self._last_seq[text] = (sid, seq)  # as SeqTracker.observe records a NEXT
+        self._apply(key, tick.field, tick.price, tick.size, tick.mdt, tick.ts)
+        self.counts["received"] += 1
+        return tick
 
     def _count_malformed(self, error: WireError) -> None:
         self.counts["malformed"] += 1

@@ -34,6 +34,8 @@ EXIT_ERROR: Final = 1
 EXIT_USAGE: Final = 2
 FLUSH_EVERY: Final = 1.0
 """Seconds between flushes of csv/jsonl files to the operating system."""
+BATCH: Final = 1000
+"""Messages written between two looks at the stop flag and the flush clock."""
 DRAIN_LIMIT: Final = 1_000_000
 """At most this many queued messages are drained at shutdown (bounds the exit time)."""
 _SUFFIXES: Final = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
@@ -209,7 +211,7 @@ def run_record(
     try:
         with subscriber, _StopFlag() as flag:
             stopped = (lambda: flag.set) if stop is None else (lambda: flag.set or stop())
-            _record_loop(subscriber, recorder, stopped, now_ns)
+            record_loop(subscriber, recorder, stopped, now_ns)
     except OSError as exc:
         print(f"ibsub: error: cannot write to {options.out}: {exc}", file=err)
         return EXIT_ERROR
@@ -224,27 +226,39 @@ def run_record(
     return EXIT_OK
 
 
-def _record_loop(
+def record_loop(
     subscriber: Subscriber,
     recorder: Recorder,
     stopped: Callable[[], bool],
-    now_ns: Callable[[], int],
+    now_ns: Callable[[], int] = time.time_ns,
 ) -> None:
+    """Write what ``subscriber`` delivers until ``stopped()``, then what it already holds
+    (``ibsub record``'s loop; ``bench/subscriber.py`` times it). ``stopped`` and the flush
+    clock are looked at once per batch of up to :data:`BATCH` messages already received."""
+    recv, tick, data = subscriber.recv, recorder.tick, recorder.data
     next_flush = time.monotonic() + FLUSH_EVERY
     while not stopped():
-        msg = subscriber.recv(timeout=0.2)  # short, so a signal is noticed promptly
-        if isinstance(msg, _DATA):
-            recorder.data(msg, now_ns())
+        msg = recv(0.2)  # short, so a signal is noticed promptly
+        written = 0
+        while msg is not None:  # then what has already arrived, up to a batch
+            if type(msg) is Tick:
+                tick(msg, now_ns())
+            elif isinstance(msg, _DATA):
+                data(msg, now_ns())
+            written += 1
+            if written >= BATCH:
+                break
+            msg = recv(0)
         if time.monotonic() >= next_flush:
             recorder.flush()
             next_flush = time.monotonic() + FLUSH_EVERY
     # Stopping: write what has already reached this process, then close the file.
     for _ in range(DRAIN_LIMIT):
-        msg = subscriber.recv(timeout=0)
+        msg = recv(0)
         if msg is None:
             break
         if isinstance(msg, _DATA):
-            recorder.data(msg, now_ns())
+            data(msg, now_ns())
 
 
 def main_record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

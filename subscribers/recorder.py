@@ -24,13 +24,14 @@ import io
 import json
 import os
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Final, Literal, Protocol, TypeAlias
 
 import msgspec
 
 from subscribers.events import Event, Gap, PublisherRestart, PublisherSilent
+from subscribers.schema import TICK_PREFIX
 from subscribers.wire import Bar, Depth, Greeks, Tbt, Tick
 
 Format: TypeAlias = Literal["csv", "jsonl", "parquet"]
@@ -109,6 +110,11 @@ def tick_row(tick: Tick, recv_ns: int) -> Row:
         "mdt": tick.mdt,
         "ts_recv": tick.ts_recv,
     }
+
+
+TICK_WIDTH: Final = COLUMNS.index("ts_recv") + 1
+"""A tick row's columns are the first this many of :data:`COLUMNS` (the rest stay empty)."""
+_TICK_PAD: Final = (None,) * (len(COLUMNS) - TICK_WIDTH)
 
 
 def data_row(msg: Tbt | Depth | Bar | Greeks, recv_ns: int) -> Row:
@@ -257,7 +263,12 @@ def parquet_schema() -> Any:
 
 
 class ParquetWriter:
-    """Parquet through pyarrow, in row groups of :data:`PARQUET_ROW_GROUP` rows."""
+    """Parquet through pyarrow, in row groups of :data:`PARQUET_ROW_GROUP` rows.
+
+    Rows are buffered as tuples in :data:`COLUMNS` order (a tick's only its first
+    :data:`TICK_WIDTH` values: see :meth:`write_tick`) and converted by Arrow in one call per
+    row group, as a struct array whose fields are the columns: no dict per row, and no Python
+    loop over the values."""
 
     def __init__(self, path: Path) -> None:
         pq = _parquet()
@@ -266,23 +277,71 @@ class ParquetWriter:
         self._file: IO[bytes] = open(self._partial, "xb")  # noqa: SIM115  # closed by close()
         self._schema = parquet_schema()
         self._writer = pq.ParquetWriter(self._file, self._schema)
-        self._rows: list[Row] = []
+        self._rows: list[tuple[Any, ...]] = []
+        self._wide = False
+        """Whether a buffered row is not a tick's (so has every column)."""
         self.size = 0
 
     def write(self, row: Row) -> None:
         value = row.get("value")
         if value is not None:
             row = {**row, "value": str(value)}
-        self._rows.append(row)
-        if len(self._rows) >= PARQUET_ROW_GROUP:
+        self._wide = True
+        self._append(tuple(map(row.get, COLUMNS)))
+
+    def write_tick(self, tick: Tick, recv_ns: int) -> None:
+        """:meth:`write` of :func:`tick_row` without the dict: its values in :data:`COLUMNS`
+        order up to ``ts_recv`` (the first :data:`TICK_WIDTH`; the others stay empty),
+        ``value`` as text. This runs for every tick recorded."""
+        value = tick.value
+        rows = self._rows
+        rows.append(
+            (
+                "tick",
+                recv_ns,
+                TICK_PREFIX + tick.key,
+                tick.pub,
+                tick.sid,
+                tick.seq,
+                tick.ts,
+                tick.key,
+                tick.conid,
+                tick.field,
+                tick.tick_type,
+                tick.price,
+                tick.size,
+                None if value is None else str(value),
+                tick.attrib,
+                tick.mdt,
+                tick.ts_recv,
+            )
+        )
+        if len(rows) >= PARQUET_ROW_GROUP:
+            self._write_group()
+
+    def _append(self, values: tuple[Any, ...]) -> None:
+        rows = self._rows
+        rows.append(values)
+        if len(rows) >= PARQUET_ROW_GROUP:
             self._write_group()
 
     def _write_group(self) -> None:
-        if self._rows:
-            table = _pyarrow().Table.from_pylist(self._rows, schema=self._schema)
-            self._writer.write_table(table)
-            self._rows = []
-            self.size = self._file.tell()
+        rows = self._rows
+        if not rows:
+            return
+        pa, schema = _pyarrow(), self._schema
+        fields = list(schema)
+        if self._wide:  # some rows have every column: give the ticks' theirs (empty)
+            rows = [r if len(r) == len(COLUMNS) else r + _TICK_PAD for r in rows]
+        else:
+            fields = fields[:TICK_WIDTH]
+        batch = pa.RecordBatch.from_struct_array(pa.array(rows, type=pa.struct(fields)))
+        columns = batch.columns
+        columns += [pa.nulls(len(rows), type=f.type) for f in list(schema)[len(columns) :]]
+        self._writer.write_table(pa.Table.from_arrays(columns, schema=schema))
+        self._rows = []
+        self._wide = False
+        self.size = self._file.tell()
 
     def flush(self) -> None:
         """Nothing: rows are buffered into row groups until the group is full or on close."""
@@ -302,7 +361,12 @@ _WRITERS: Final[dict[Format, Callable[[Path], RowWriter]]] = {
 
 
 def _utc_day(ns: int) -> date:
-    return datetime.fromtimestamp(ns / 1e9, UTC).date()
+    return datetime.fromtimestamp(ns // 1_000_000_000, UTC).date()
+
+
+def _ns(moment: datetime) -> int:
+    """``moment`` in ns since the epoch, exactly (a UTC midnight: whole seconds)."""
+    return int(moment.timestamp()) * 1_000_000_000
 
 
 class Recorder:
@@ -331,12 +395,25 @@ class Recorder:
         self.gaps = 0
         self.lost = 0
         self._writer: RowWriter | None = None
+        self._parquet: ParquetWriter | None = None
+        """The current writer when it is Parquet's (ticks then skip the row dict)."""
         self._day: date | None = None
+        self._day_ns = (0, 0)
+        """[start, end) of :attr:`_day` in ns since the epoch."""
         directory.mkdir(parents=True, exist_ok=True)
 
     def tick(self, tick: Tick, recv_ns: int) -> None:
         """Record one received tick."""
-        self._write(tick_row(tick, recv_ns), recv_ns)
+        start, end = self._day_ns
+        parquet = self._parquet
+        if parquet is None or not start <= recv_ns < end or parquet.size >= self.max_bytes:
+            writer = self._writer_for(recv_ns)
+            if not isinstance(writer, ParquetWriter):
+                writer.write(tick_row(tick, recv_ns))
+                self.ticks += 1
+                return
+            parquet = writer
+        parquet.write_tick(tick, recv_ns)
         self.ticks += 1
 
     def data(self, msg: Tick | Tbt | Depth | Bar | Greeks, recv_ns: int) -> None:
@@ -358,16 +435,23 @@ class Recorder:
             self.lost += event.missing
 
     def _write(self, row: Row, recv_ns: int) -> None:
-        day = _utc_day(recv_ns)
+        self._writer_for(recv_ns).write(row)
+
+    def _writer_for(self, recv_ns: int) -> RowWriter:
+        """The file a row received at ``recv_ns`` goes to (a new one each UTC day and once
+        the current one reaches ``max_bytes``)."""
         writer = self._writer
-        if writer is None or day != self._day or writer.size >= self.max_bytes:
-            writer = self._open(day)
-        writer.write(row)
+        start, end = self._day_ns
+        if writer is None or not start <= recv_ns < end or writer.size >= self.max_bytes:
+            day = _utc_day(recv_ns)
+            if writer is None or day != self._day or writer.size >= self.max_bytes:
+                writer = self._open(day)
+        return writer
 
     def _open(self, day: date) -> RowWriter:
         if self._writer is not None:
             self._writer.close()
-            self._writer = None
+            self._writer = self._parquet = None
         stem = f"{FILE_PREFIX}-{day:%Y%m%d}-"
         existing = [*self.directory.glob(stem + "*"), *self.directory.glob(f".{stem}*")]
         taken = {p.name.lstrip(".").split(".", 1)[0] for p in existing}
@@ -375,10 +459,13 @@ class Recorder:
         while f"{stem}{number:04d}" in taken:
             number += 1
         path = self.directory / f"{stem}{number:04d}.{self.format}"
-        self._writer = _WRITERS[self.format](path)
+        writer = self._writer = _WRITERS[self.format](path)
+        self._parquet = writer if isinstance(writer, ParquetWriter) else None
         self._day = day
+        midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        self._day_ns = (_ns(midnight), _ns(midnight + timedelta(days=1)))
         self.files.append(path)
-        return self._writer
+        return writer
 
     def flush(self) -> None:
         """Push buffered rows to the operating system (csv, jsonl)."""
@@ -389,4 +476,4 @@ class Recorder:
         """Flush and close the current file (idempotent)."""
         if self._writer is not None:
             self._writer.close()
-            self._writer = None
+            self._writer = self._parquet = None

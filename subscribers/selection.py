@@ -33,6 +33,8 @@ DATA_NAMES: Final[dict[str, str]] = {
 """The names ``Subscriber(data=...)`` takes and the topic prefix each stands for (the topic
 prefix without its dot, or the data kind's family: ``l1`` for ``tick``, ``bars`` for ``bar``)."""
 DEFAULT_DATA_NAMES: Final = ("tick",)
+_TICK_BYTES: Final = TICK_PREFIX.encode()
+_NOT_FAST: Final = ("", "")
 
 
 def data_prefixes(names: Iterable[str]) -> tuple[str, ...]:
@@ -63,6 +65,7 @@ class Selection:
         "data",
         "exact_bytes",
         "exact_topics",
+        "fast_ticks",
         "only_exact",
         "prefixes",
         "requested",
@@ -86,6 +89,9 @@ class Selection:
         """Data topics always delivered: the exact keys' and the requested instruments'."""
         self._prefix_passes: dict[bytes, bool] = {}
         self._wanted: dict[str, bool] = {}
+        self.fast_ticks: dict[bytes, tuple[str, str]] = {}
+        """:meth:`fast_tick`'s answers (forgotten when the requested topics change; read
+        directly on the hot path, falling back to :meth:`fast_tick` when a topic is new)."""
 
     def subscriptions(self) -> list[str]:
         """The caller's own SUB subscriptions: its prefixes, then its exact keys' topics."""
@@ -120,6 +126,26 @@ class Selection:
             self._wanted[topic] = wanted
         return wanted
 
+    def fast_tick(self, topic: bytes) -> tuple[str, str]:
+        """(text, key) of a ``tick.`` topic the caller wants delivered and accounted for (not
+        filtered out, tracked); ``("", "")`` for any other topic, or one that is not UTF-8 or
+        has no key (those take the full path, which reports them). Remembered per topic."""
+        known = self.fast_ticks.get(topic)
+        if known is not None:
+            return known
+        answer = _NOT_FAST
+        if topic.startswith(_TICK_BYTES) and len(topic) > len(_TICK_BYTES):
+            try:
+                text = topic.decode("utf-8")
+            except UnicodeDecodeError:
+                text = ""
+            exact = self.exact_bytes  # as the intake's filter: exact topics, or a prefix's
+            passes = not exact or topic in exact or self.passes_prefix(topic)
+            if text and passes and self.tracks(text):
+                answer = (text, text[len(TICK_PREFIX) :])
+        self.fast_ticks[topic] = answer
+        return answer
+
     def grant(self, topics: Iterable[str]) -> list[str]:
         """Add the topics of an instrument granted on demand; those not already requested."""
         joined = [topic for topic in dict.fromkeys(topics) if topic not in self.requested]
@@ -127,6 +153,7 @@ class Selection:
             self.requested.add(topic)
             self.exact_bytes.add(topic.encode())
         self._wanted.clear()
+        self.fast_ticks.clear()
         return joined
 
     def drop(self, topics: Iterable[str]) -> list[str]:
@@ -139,4 +166,5 @@ class Selection:
                 self.exact_bytes.discard(topic.encode())
                 gone.append(topic)
         self._wanted.clear()
+        self.fast_ticks.clear()
         return gone

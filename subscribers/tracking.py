@@ -58,6 +58,9 @@ class SeqTracker:
 
     def __init__(self) -> None:
         self._last: dict[str, tuple[int, int]] = {}
+        self.last_seen = self._last
+        """The last (``sid``, ``seq``) per topic, read-only but for a fast path that records
+        a NEXT itself (:meth:`subscribers.intake.Intake.take`)."""
         self._joined: set[str] = set()
         self.complete_sid: int | None = None
         self.gaps = 0

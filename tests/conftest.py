@@ -50,6 +50,7 @@ UNIT = frozenset(
         "subscribers/test_control.py",
         "subscribers/test_data_kinds.py",
         "subscribers/test_depth.py",
+        "subscribers/test_intake_fast.py",
         "subscribers/test_kinds.py",
         "subscribers/test_recorder.py",
         "subscribers/test_snapshot_client.py",

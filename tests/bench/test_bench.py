@@ -127,6 +127,7 @@ def test_a_tiny_run_prints_the_table_and_writes_results(tmp_path: Path) -> None:
         assert [f["subscribers"] for f in entry["fanout"]] == [1, 2]
         assert all(min(f["received"]) == f["ticks"] for f in entry["fanout"])  # none lost
     assert "4 subscriber library" in out and "subscriber library, " in out
+    assert "4b ibsub record (parquet)" in out and "ibsub record --format parquet, " in out
     assert "burst of 1,000 frames" in out  # the smaller burst, before the 2,000-frame one
     [result] = tmp_path.glob("bench-*.json")
     document = json.loads(result.read_text())
@@ -138,6 +139,7 @@ def test_a_tiny_run_prints_the_table_and_writes_results(tmp_path: Path) -> None:
         assert entry["ibpub_small_burst"]["received"] == entry["ibpub_small_burst"]["ticks"]
         assert entry["ibpub_sustained"]["steps"] and entry["stock_sustained"]["steps"]
     assert document["subscriber"]["gaps"] == 0 and document["subscriber"]["messages"] > 0
+    assert document["subscriber"]["record_lost"] == 0 and document["subscriber"]["record"] > 0
     assert len(list(tmp_path.glob("bench-*.txt"))) == 1
     # The depth row: decode costs always; the rest once the publisher publishes depth.
     assert "depth: 10 books x 10 rows a side" in out

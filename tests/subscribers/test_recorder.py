@@ -190,3 +190,45 @@ def test_every_data_kind_is_a_row_with_its_own_columns(tmp_path: Path, fmt: Form
     assert got_greeks["theta"] in ("", None) and got_greeks["field"] == "model_option"
     assert got_bar["topic"] == "bar.AAPL" and got_bar["recv_ns"] in (DAY1, str(DAY1))
     assert recorder.ticks == 5
+
+
+def test_parquet_row_groups_hold_what_the_row_dicts_say(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ticks are buffered as tuples and other rows as every column, converted per row group:
+    the file equals the row dicts (tick_row, data_row, event_row) converted one by one, for
+    groups of ticks only and of mixed rows alike."""
+    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]  # no type information
+
+    from subscribers import recorder as module
+    from tests.subscribers.test_data_kinds import depth
+
+    monkeypatch.setattr(module, "PARQUET_ROW_GROUP", 4)
+    recorder = Recorder(tmp_path, "parquet")
+    expected: list[dict[str, Any]] = []
+    ticks = [
+        tick(1),
+        tick(2, kind="size", price=None, attrib=None, size=3.0),
+        tick(3, kind="value", price=None, attrib=None, value=7),
+        tick(4, kind="price", price=None),
+        tick(5, kind="value", price=None, attrib=None, value="x"),
+    ]
+    for n, item in enumerate(ticks * 2):
+        recorder.tick(item, DAY1 + n)
+        expected.append(module.tick_row(item, DAY1 + n))
+        if n in (6, 8):  # a gap, and a depth change, in later groups
+            gap = Gap("tick.AAPL", 5, 2, 4, "seq")
+            recorder.event(gap, DAY1 + n)
+            expected.append(module.event_row(gap, DAY1 + n) or {})
+            msg = decode(*depth("AAPL", n, 0, "insert", "bid", 189.5, 3.0, "ARCA"))
+            assert not isinstance(msg, Tick | Status | Heartbeat)
+            recorder.data(msg, DAY1 + n)
+            expected.append(module.data_row(msg, DAY1 + n))
+    recorder.close()
+    for row in expected:
+        if row.get("value") is not None:
+            row["value"] = str(row["value"])
+    file = pq.ParquetFile(recorder.files[0])
+    assert file.num_row_groups > 3
+    table = pq.read_table(recorder.files[0])
+    assert table.equals(pa.Table.from_pylist(expected, schema=module.parquet_schema()))
