@@ -2,7 +2,8 @@
 
 It runs in its own process (:func:`serve`), single-threaded around one ``selectors`` loop, and
 speaks just enough of the TWS API (through the simulator's protocol module) for both clients:
-the handshake, startApi, contract details from the simulator's catalogue, reqMktData (whose
+the handshake, startApi, contract details from the simulator's catalogue (widened with
+synthetic stocks on :class:`Widen`), reqMktData (whose
 request ids the frames then carry), reqCurrentTime (the publisher's liveness probe), reqIds.
 
 Tick frames are sent on command from the benchmark, either as one burst (everything queued at
@@ -22,6 +23,7 @@ from multiprocessing.connection import Connection
 from typing import Final
 
 from bench import depth_frames
+from bench.universe import synthetic_stocks
 from publisher.sim import Catalogue, Encoder
 from publisher.sim.burst import FrameSet, chunks, generate
 from publisher.sim.catalogue import Instrument
@@ -87,6 +89,14 @@ class Paced:
 
 
 @dataclass(frozen=True, slots=True)
+class Widen:
+    """Serve ``count`` more contracts (:func:`bench.universe.synthetic_stocks`) to clients that
+    connect from now on; the reply is how many contracts the feeder then knows."""
+
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class Status:
     """Ask for the connected sessions."""
 
@@ -135,7 +145,7 @@ class Sent:
     """Most tick bytes waiting in the feeder because the socket would not take them."""
 
 
-Command = Prepare | Burst | Paced | Status | Stop
+Command = Prepare | Burst | Paced | Status | Stop | Widen
 
 
 # -- one client connection --------------------------------------------------------------------
@@ -430,6 +440,9 @@ class Feeder:
             self._start_run(command)
         elif isinstance(command, Stop):
             self._stopping = True
+        elif isinstance(command, Widen):
+            self._catalogue = Catalogue.builtin().merged(synthetic_stocks(command.count))
+            self._control.send(len(self._catalogue))
 
     def _start_run(self, command: Burst | Paced) -> None:
         session = self._sessions.get(command.session)

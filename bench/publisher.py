@@ -20,7 +20,9 @@ from typing import IO, Final
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from publisher.config import DEFAULT_MAX_LINES
 from publisher.sim import Catalogue
+from publisher.sim.catalogue import Instrument
 
 STOP_TIMEOUT: Final = 20.0
 CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
@@ -34,11 +36,17 @@ def free_port() -> int:
 
 
 def config_text(
-    gateway_port: int, bus_port: int, snapshot_port: int, metrics_port: int, depth_books: int = 0
+    gateway_port: int,
+    bus_port: int,
+    snapshot_port: int,
+    metrics_port: int,
+    depth_books: int = 0,
+    instruments: Sequence[Instrument] = (),
 ) -> str:
     """A publisher configuration with every non-option instrument of the simulator's catalogue,
     or with
-    ``depth_books`` of them, each with ``data = ["depth:10"]`` and nothing else."""
+    ``depth_books`` of them, each with ``data = ["depth:10"]`` and nothing else, or with
+    ``instruments`` (and ``gateway.max_lines`` raised to their number if above the default)."""
     lines = [
         "[publisher]",
         'name = "bench"',
@@ -48,6 +56,7 @@ def config_text(
         f"port = {gateway_port}",
         "client_id = 7",
         *([f"max_depth = {depth_books}"] if depth_books else []),
+        *([f"max_lines = {len(instruments)}"] if len(instruments) > DEFAULT_MAX_LINES else []),
         "",
         "[bus]",
         f'pub = ["tcp://127.0.0.1:{bus_port}"]',
@@ -61,7 +70,8 @@ def config_text(
     ]
     # The catalogue's options (added with the data kinds) are left out: the bench's universe
     # stays the stocks, futures and FX it has always measured.
-    instruments = [i for i in Catalogue.builtin() if i.spec.sec_type != "OPT"]
+    if not instruments:
+        instruments = [i for i in Catalogue.builtin() if i.spec.sec_type != "OPT"]
     for instrument in instruments[:depth_books] if depth_books else instruments:
         spec = instrument.spec
         key = spec.local_symbol.replace(" ", "")
@@ -102,12 +112,18 @@ def process_usage(pid: int) -> Usage:
 class PublisherProcess:
     """One ``ibpub run`` child, stopped with SIGTERM (and killed if it will not stop)."""
 
-    def __init__(self, gateway_port: int, workdir: Path, depth_books: int = 0) -> None:
+    def __init__(
+        self,
+        gateway_port: int,
+        workdir: Path,
+        depth_books: int = 0,
+        instruments: Sequence[Instrument] = (),
+    ) -> None:
         self.bus_port = free_port()
         self.metrics_port = free_port()
         config = workdir / "ibpub.toml"
         ports = (gateway_port, self.bus_port, free_port(), self.metrics_port)
-        config.write_text(config_text(*ports, depth_books=depth_books))
+        config.write_text(config_text(*ports, depth_books=depth_books, instruments=instruments))
         self.log_path = workdir / "ibpub.log"
         self._log: IO[bytes] = self.log_path.open("wb")
         ibpub = Path(sys.executable).parent / "ibpub"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Final
 
 from bench import bridge as bridge_bench
-from bench import callgrind, depth, fanout, soak, stages, stats
+from bench import callgrind, depth, fanout, soak, stages, stats, universe
 from bench import subscriber as subscriber_bench
 from bench.handles import Feed, HelperError, subscriber
 from bench.publisher import PublisherProcess
@@ -232,6 +232,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--minutes", type=float, default=10.0, help="length of the --soak run (default 10)"
     )
     parser.add_argument(
+        "--wide-minutes",
+        type=float,
+        default=None,
+        help=f"length of --soak's second run, with --instruments instruments (default "
+        f"{soak.WIDE_MINUTES:g}, at most --minutes)",
+    )
+    parser.add_argument(
+        "--instruments",
+        type=int,
+        default=universe.WIDE,
+        help=f"instruments of --soak's second run (default {universe.WIDE:,}; 0 skips it)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=RESULTS_DIR, help="directory for the results files"
     )
     return parser
@@ -275,7 +288,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.soak:
         if args.minutes <= 0:
             parser.error("--minutes must be positive")
-        return soak.main(args.minutes)
+        if args.wide_minutes is not None and args.wide_minutes <= 0:
+            parser.error("--wide-minutes must be positive")
+        if args.instruments and args.instruments < len(universe.served()):
+            parser.error(f"--instruments must be 0 or at least {len(universe.served())}")
+        try:
+            return soak.main(args.minutes, args.wide_minutes, args.instruments, args.out)
+        except (HelperError, RuntimeError, OSError) as exc:
+            print(f"error: the soak failed: {exc}", file=sys.stderr)
+            return 1
     plan = plan_from(args)
     encodings = args.encoding or list(ENCODINGS)
     machine = stats.machine()
@@ -318,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     bridge_line = _bridge_row(2_000 if args.tiny else bridge_bench.DEFAULT_MESSAGES)
     duration = time.monotonic() - started
-    text = table(results, plan, rates) + bridge_line
+    text = table(results, plan, rates, soak.latest_lines(args.out)) + bridge_line
     if depth_rows:
         text += "\n" + depth.table(depth_rows)
     text += f"duration: {duration:.0f} s\n"
