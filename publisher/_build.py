@@ -92,6 +92,7 @@ def _compile(workdir: Path) -> None:
 
 def build() -> str:
     """Build the extensions in place; returns the one line to print."""
+    clean()  # whatever happens next, no extension of an earlier build stays in use
     cc = compiler()
     if cc is None:
         return f"{PREFIX} skipped, no C compiler found: the pure-Python modules run"
@@ -100,7 +101,6 @@ def build() -> str:
             f"{PREFIX} skipped, Python's C headers (Python.h) are missing "
             "(python3.11-dev): the pure-Python modules run"
         )
-    clean()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ibpub-mypyc-") as tmp:
         workdir = Path(tmp)
