@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # The list is publisher/compiled.py's MODULES (tests/compiled/test_build.py checks they agree).
 COMPILED_SOURCES := $(addprefix publisher/,gateway/framing.py gateway/fastsize.py \
 	gateway/fastpath_kinds.py gateway/fastpath.py core/normalise.py core/kindpath.py \
-	core/tickpath.py bus/publish.py)
+	core/tickpath.py bus/publish.py observability/histogram.py)
 COMPILED_STAMP := $(VENV)/.compiled
 
 .DEFAULT_GOAL := help

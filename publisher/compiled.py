@@ -39,6 +39,7 @@ MODULES: Final = (
     "publisher.core.kindpath",
     "publisher.core.tickpath",
     "publisher.bus.publish",
+    "publisher.observability.histogram",
 )
 """The read path's modules that mypyc compiles (one build: calls between them are native)."""
 

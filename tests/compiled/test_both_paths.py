@@ -26,6 +26,7 @@ SHARED = (
     "tests/core/test_tickpath.py",
     "tests/core/test_kindpath.py",
     "tests/bus/test_publish.py",
+    "tests/observability/test_histogram.py",
 )
 """The tests of the compiled modules that compare them with a reference (ibapi, msgpack)."""
 
