@@ -5,10 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The compiled hot path (docs/performance.md): mypyc compiles these modules in place when a C
 # compiler is present (publisher/_build.py; it never fails the setup: without one the .py run).
-# The list is publisher/compiled.py's MODULES (tests/compiled/test_build.py checks they agree).
+# The list is publisher/compiled.py's MODULES (tests/compiled/test_in_use.py checks they agree).
 COMPILED_SOURCES := $(addprefix publisher/,gateway/framing.py gateway/fastsize.py \
-	gateway/fastpath_kinds.py gateway/fastpath.py core/normalise.py core/kindpath.py \
-	core/tickpath.py bus/publish.py observability/histogram.py)
+	gateway/fastpath_kinds.py gateway/fastpath.py core/normalise.py core/instruments.py \
+	core/kindpath.py core/tickpath.py bus/publish.py observability/histogram.py)
 COMPILED_STAMP := $(VENV)/.compiled
 
 .DEFAULT_GOAL := help

@@ -104,10 +104,13 @@ def build() -> str:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ibpub-mypyc-") as tmp:
         workdir = Path(tmp)
+        # This very package in the child (not another checkout's, through the editable install).
+        path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
         with LOG.open("wb") as log:
             done = subprocess.run(
                 [sys.executable, "-m", "publisher._build", "--compile", str(workdir)],
                 cwd=workdir,  # keeps setuptools from reading the project's pyproject.toml
+                env=dict(os.environ, PYTHONPATH=path),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 check=False,
@@ -129,7 +132,7 @@ def _last_line(log: Path) -> str:
     lines = [line.strip() for line in log.read_text(errors="replace").splitlines()]
     errors = [line for line in lines if "error" in line.lower()]
     found = errors[0] if errors else next((line for line in reversed(lines) if line), "")
-    return found[:200] or "no output"
+    return found[:200] or "no extension was produced"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -36,6 +36,7 @@ MODULES: Final = (
     "publisher.gateway.fastpath_kinds",
     "publisher.gateway.fastpath",
     "publisher.core.normalise",
+    "publisher.core.instruments",
     "publisher.core.kindpath",
     "publisher.core.tickpath",
     "publisher.bus.publish",
