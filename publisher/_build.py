@@ -105,12 +105,12 @@ def build() -> str:
     with tempfile.TemporaryDirectory(prefix="ibpub-mypyc-") as tmp:
         workdir = Path(tmp)
         # This very package in the child (not another checkout's, through the editable install).
-        path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+        pythonpath = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
         with LOG.open("wb") as log:
             done = subprocess.run(
                 [sys.executable, "-m", "publisher._build", "--compile", str(workdir)],
                 cwd=workdir,  # keeps setuptools from reading the project's pyproject.toml
-                env=dict(os.environ, PYTHONPATH=path),
+                env=dict(os.environ, PYTHONPATH=pythonpath),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 check=False,
