@@ -3,6 +3,13 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The compiled hot path (docs/performance.md): mypyc compiles these modules in place when a C
+# compiler is present (publisher/_build.py; it never fails the setup: without one the .py run).
+# The list is publisher/compiled.py's MODULES (tests/compiled/test_in_use.py checks they agree).
+COMPILED_SOURCES := $(addprefix publisher/,gateway/framing.py gateway/fastsize.py \
+	gateway/fastpath_kinds.py gateway/fastpath.py core/normalise.py core/instruments.py \
+	core/kindpath.py core/tickpath.py bus/publish.py observability/histogram.py)
+COMPILED_STAMP := $(VENV)/.compiled
 
 .DEFAULT_GOAL := help
 .PHONY: help setup run test test-unit lint format bench system-deps clean
@@ -10,13 +17,17 @@ STAMP := $(VENV)/.installed
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: $(STAMP) ## create .venv and install ibpub with its dev tools (quick when nothing changed)
+setup: $(STAMP) $(COMPILED_STAMP) ## create .venv, install ibpub with its dev tools, compile the hot path (quick when nothing changed)
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python >= 3.11 is required)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(COMPILED_STAMP): $(STAMP) $(COMPILED_SOURCES) publisher/compiled.py publisher/_build.py
+	@$(BIN)/python -m publisher._build
 	@touch $@
 
 run: setup ## run the demo: simulated IB Gateway + publisher + live quote view (Ctrl-C stops)
@@ -59,8 +70,9 @@ format: setup ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix publisher subscribers tests bench
 	$(BIN)/ruff format publisher subscribers tests bench
 
-clean: ## remove the virtual environment and caches
+clean: ## remove the virtual environment, caches and the compiled hot path
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -f publisher/_compiled__mypyc.*.so $(patsubst %.py,%.*.so,$(COMPILED_SOURCES))
 
 # Trust (docs/reliability.md): fuzzing, seeded chaos and a soak, each settable.
 .PHONY: fuzz chaos soak

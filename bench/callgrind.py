@@ -19,7 +19,10 @@ costs 5 % shows even when wall-clock figures wobble by 30 %. The method:
   (as ``EReader`` does) and ``EClient.run``'s decode step (``read_fields`` + ``Decoder.interpret``
   or ``processProtoBuf``) into callbacks that only count. No threads and no queue: it is the
   decoder's cost, the floor under any stock client;
-* each worker runs twice; the figure is repeatable when both runs agree within 0.5 %.
+* each worker runs twice; the figure is repeatable when both runs agree within 0.5 %;
+* compiled vs pure: when the read path runs compiled (:mod:`publisher.compiled`), the ``ibpub``
+  worker also runs with ``IBPUB_PURE=1`` (the same frames through the pure-Python modules),
+  and each worker reports which path it ran.
 """
 
 import argparse
@@ -43,6 +46,8 @@ WARM_UP: Final = 500
 REPEATABLE_WITHIN: Final = 0.005
 IMPLEMENTATIONS: Final = ("ibpub", "stock")
 TOTALS: Final = re.compile(rb"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
+PATH_LINE: Final = "read path: "
+"""The worker's first line of output: :func:`publisher.compiled.status` of its process."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +80,22 @@ class Instructions:
     server_version: int
     ibpub: Count
     stock: Count
+    pure: Count | None = None
+    """ibpub's read path with ``IBPUB_PURE=1`` (None: the compiled path was not in use)."""
+    read_path: str = ""
+    """Which read path the ``ibpub`` runs used (:func:`publisher.compiled.status`)."""
 
     @property
     def ratio(self) -> float:
         """How many times fewer instructions per frame ibpub needs (stock / ibpub)."""
         return self.stock.per_frame / self.ibpub.per_frame if self.ibpub.per_frame else 0.0
+
+    @property
+    def compiled_gain(self) -> float:
+        """How many times fewer instructions the compiled read path needs (pure / compiled)."""
+        if self.pure is None or not self.ibpub.per_frame:
+            return 0.0
+        return self.pure.per_frame / self.ibpub.per_frame
 
 
 def available() -> bool:
@@ -191,6 +207,9 @@ def _builtin_req_ids() -> list[int]:
 
 def worker(implementation: str, version: int, frames_file: Path, frames: int) -> None:
     """Warm-up, dump, segment A (N frames), dump, segment B (2N frames), dump."""
+    from publisher import compiled
+
+    print(PATH_LINE + compiled.status(), flush=True)
     blob = frames_file.read_bytes()
     offsets = [0]
     while offsets[-1] < len(blob):
@@ -224,11 +243,24 @@ def write_frames(version: int, frames: int, path: Path, seed: int = 7) -> None:
     path.write_bytes(generate(version, req_ids, instruments, WARM_UP + 3 * frames, seed).blob)
 
 
-def run_once(implementation: str, version: int, frames_file: Path, frames: int) -> float:
-    """One callgrind run of the worker: Ir per frame."""
+def run_once(
+    implementation: str, version: int, frames_file: Path, frames: int, *, pure: bool = False
+) -> float:
+    """One callgrind run of the worker: Ir per frame (``pure``: with ``IBPUB_PURE=1``)."""
+    return run_reporting(implementation, version, frames_file, frames, pure=pure)[0]
+
+
+def run_reporting(
+    implementation: str, version: int, frames_file: Path, frames: int, *, pure: bool = False
+) -> tuple[float, str]:
+    """One callgrind run of the worker: Ir per frame and the read path it ran."""
+    from publisher.compiled import PURE_ENV
+
     with tempfile.TemporaryDirectory(prefix="ibpub-callgrind-") as tmp:
         out = Path(tmp) / "cg.out"
         env = dict(os.environ, PYTHONHASHSEED="0")
+        if pure:
+            env[PURE_ENV] = "1"
         command = [
             VALGRIND,
             "--tool=callgrind",
@@ -250,7 +282,11 @@ def run_once(implementation: str, version: int, frames_file: Path, frames: int) 
                 f"callgrind worker {implementation} failed ({done.returncode}): "
                 + done.stderr.decode(errors="replace")[-500:]
             )
-        return per_frame(totals(Path(tmp), out.name), frames)
+        lines = done.stdout.decode(errors="replace").splitlines()
+        path = next((line[len(PATH_LINE) :] for line in lines if line.startswith(PATH_LINE)), "")
+        if pure and not path.startswith("pure"):
+            raise RuntimeError(f"callgrind worker with {PURE_ENV}=1 ran {path!r}")
+        return per_frame(totals(Path(tmp), out.name), frames), path
 
 
 def measure(version: int, frames: int, repeats: int = 2) -> Instructions:
@@ -258,15 +294,23 @@ def measure(version: int, frames: int, repeats: int = 2) -> Instructions:
     with tempfile.TemporaryDirectory(prefix="ibpub-callgrind-frames-") as tmp:
         frames_file = Path(tmp) / "frames.bin"
         write_frames(version, frames, frames_file)
-        counts = {
-            impl: Count(
-                impl,
-                frames,
-                tuple(run_once(impl, version, frames_file, frames) for _ in range(repeats)),
-            )
+        reported = {
+            impl: [run_reporting(impl, version, frames_file, frames) for _ in range(repeats)]
             for impl in IMPLEMENTATIONS
         }
-    return Instructions(version, counts["ibpub"], counts["stock"])
+        counts = {
+            impl: Count(impl, frames, tuple(ir for ir, _ in runs))
+            for impl, runs in reported.items()
+        }
+        # Compiled vs pure on the same frames, when the compiled path is what ibpub ran.
+        path = reported["ibpub"][0][1]
+        pure = None
+        if path.startswith("compiled"):
+            runs = tuple(
+                run_once("ibpub", version, frames_file, frames, pure=True) for _ in range(repeats)
+            )
+            pure = Count("ibpub-pure", frames, runs)
+    return Instructions(version, counts["ibpub"], counts["stock"], pure, path)
 
 
 def describe(encoding: str, result: Instructions) -> str:
@@ -282,6 +326,24 @@ def describe(encoding: str, result: Instructions) -> str:
         f"stock decoder {result.stock.per_frame:,.0f} (runs {runs(result.stock)}), "
         f"ratio {result.ratio:.2f}x; "
         + ("repeatable (runs within 0.5 %)" if same else "NOT repeatable (runs differ > 0.5 %)")
+        + "\n"
+        + compiled_vs_pure(encoding, result)
+    )
+
+
+def compiled_vs_pure(encoding: str, result: Instructions) -> str:
+    """The "compiled vs pure" line: instructions per frame of both read paths, or which ran."""
+    if result.pure is None:
+        return (
+            f"compiled vs pure (callgrind Ir per frame), {encoding}: not compared, the read path "
+            f"ran {result.read_path or 'pure Python'}"
+        )
+    runs = "/".join(f"{r:,.0f}" for r in result.pure.runs)
+    return (
+        f"compiled vs pure (callgrind Ir per frame), {encoding}: compiled "
+        f"{result.ibpub.per_frame:,.0f} ({result.read_path}), pure Python "
+        f"{result.pure.per_frame:,.0f} (runs {runs}): {result.compiled_gain:.2f}x fewer "
+        f"instructions compiled"
     )
 
 

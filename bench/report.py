@@ -10,7 +10,7 @@ from bench.fanout import FanoutStep
 from bench.fanout import describe as fanout_describe
 from bench.fanout import verdict as fanout_verdict
 from bench.scenarios import Drain, Latency, Plan, Sustained
-from bench.stages import Stages
+from bench.stages import Stages, compiled_vs_pure
 from bench.subscriber import RECORD_TARGET, Rates
 from bench.subscriber import TARGET as SUBSCRIBER_TARGET
 from bench.subscriber import describe as subscriber_describe
@@ -276,6 +276,7 @@ def table(
             f"framing {st.framing:.2f}, decode {st.fast_decode:.1f} "
             f"(ibapi alone {st.ibapi_decode:.1f}), publish {st.publish:.1f}; "
             f"whole read path {st.read_path:.1f}",
+            compiled_vs_pure(result.encoding, st),
             *([describe(result.encoding, result.instructions)] if result.instructions else []),
             *([fanout_describe(result.fanout)] if result.fanout else []),
             "",

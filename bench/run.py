@@ -23,6 +23,7 @@ from bench.publisher import PublisherProcess
 from bench.report import EncodingResult, table, to_json
 from bench.scenarios import Plan, Run
 from bench.targets import Ibpub, Stock
+from publisher import compiled
 from publisher.sim.burst import ENCODINGS
 
 RESULTS_DIR: Final = Path(__file__).parent / "results"
@@ -304,6 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     when = datetime.now(UTC)
     print(f"ibpub benchmark, {when:%Y-%m-%d %H:%M} UTC")
     print("machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()))
+    print("read path: " + compiled.status())  # compiled (mypyc) or pure Python, and why
     print(
         METHOD.format(
             step=plan.step_seconds,

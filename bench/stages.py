@@ -13,10 +13,19 @@ of a few runs, microseconds per frame):
 
 No subscriber and no other process take part, so this is the floor of the publisher's own cost;
 the end-to-end figures add ZeroMQ's I/O thread, the subscriber and the scheduler.
+
+Compiled vs pure: when this process runs the compiled read path (:mod:`publisher.compiled`),
+:func:`measure` also measures every stage in a child process with ``IBPUB_PURE=1``
+(``python -m bench.stages VERSION COUNT SEED`` prints the stages as JSON), on the same frames.
 """
 
+import dataclasses
+import json
+import os
 import socket
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +35,7 @@ import zmq
 from ibapi.decoder import Decoder
 from prometheus_client import CollectorRegistry
 
+from publisher import compiled
 from publisher.bus.publish import Bus
 from publisher.config import InstrumentSpec
 from publisher.core.instruments import SUBSCRIBED, Instrument
@@ -54,6 +64,10 @@ class Stages:
     fast_decode: float
     publish: float
     read_path: float
+    read_path_kind: str = ""
+    """Which read path ran (:func:`publisher.compiled.status`)."""
+    pure: "Stages | None" = None
+    """The same stages with ``IBPUB_PURE=1`` (None: the compiled path was not in use)."""
 
 
 class _Nothing:
@@ -165,8 +179,54 @@ def _read_path(frames: FrameSet, context: zmq.Context[Any], req_ids: list[int]) 
         bus.close()
 
 
-def measure(version: int, count: int = 50_000, seed: int = 7) -> Stages:
-    """Every stage for ``count`` frames at one server version."""
+def measure(version: int, count: int = 50_000, seed: int = 7, compare: bool = True) -> Stages:
+    """Every stage for ``count`` frames at one server version (and with ``compare``, the pure
+    modules' stages too, when this process runs the compiled ones)."""
+    result = dataclasses.replace(_measure(version, count, seed), read_path_kind=compiled.status())
+    if compare and result.read_path_kind.startswith("compiled"):
+        result = dataclasses.replace(result, pure=measure_pure(version, count, seed))
+    return result
+
+
+def measure_pure(version: int, count: int, seed: int) -> Stages:
+    """The stages in a child process running the pure-Python modules (``IBPUB_PURE=1``)."""
+    command = [sys.executable, "-m", "bench.stages", str(version), str(count), str(seed)]
+    env = dict(os.environ, **{compiled.PURE_ENV: "1"})
+    done = subprocess.run(command, env=env, capture_output=True, check=False, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.stages with IBPUB_PURE=1 failed: {done.stderr[-500:]}")
+    fields = json.loads(done.stdout)
+    fields.pop("pure", None)
+    result = Stages(**fields)
+    if not result.read_path_kind.startswith("pure"):
+        raise RuntimeError(f"bench.stages with IBPUB_PURE=1 ran {result.read_path_kind!r}")
+    return result
+
+
+def compiled_vs_pure(encoding: str, stages: Stages) -> str:
+    """The "compiled vs pure" line of the stage breakdown (CPU us per frame, this machine)."""
+    pure = stages.pure
+    if pure is None:
+        return (
+            f"compiled vs pure (us of CPU per frame), {encoding}: not compared, the read path "
+            f"ran {stages.read_path_kind or 'pure Python'}"
+        )
+
+    def pair(name: str, ours: float, theirs: float) -> str:
+        gain = theirs / ours if ours > 0 else float("nan")
+        return f"{name} {ours:.2f} vs {theirs:.2f} ({gain:.2f}x)"
+
+    return f"compiled vs pure (us of CPU per frame), {encoding}: " + ", ".join(
+        [
+            pair("framing", stages.framing, pure.framing),
+            pair("decode", stages.fast_decode, pure.fast_decode),
+            pair("publish", stages.publish, pure.publish),
+            pair("whole read path", stages.read_path, pure.read_path),
+        ]
+    )
+
+
+def _measure(version: int, count: int, seed: int) -> Stages:
     instruments = list(Catalogue.builtin())
     req_ids = list(range(1001, 1001 + len(instruments)))
     frames = generate(version, req_ids, instruments, count, seed)
@@ -191,3 +251,14 @@ def measure(version: int, count: int = 50_000, seed: int = 7) -> Stages:
     finally:
         context.term()
     return Stages(count, framing, ibapi, fast, decode_and_publish - fast, read_path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.stages VERSION COUNT SEED``: the stages of this process, as JSON."""
+    version, count, seed = (int(a) for a in (sys.argv[1:] if argv is None else argv))
+    print(json.dumps(dataclasses.asdict(measure(version, count, seed, compare=False))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -29,6 +29,7 @@ UNIT = frozenset(
         "bridge/test_copier.py",
         "bridge/test_settings.py",
         "bus/test_publish.py",
+        "compiled/test_in_use.py",
         "fuzz/test_corpus.py",
         "bus/test_snapshot_cache.py",
         "bus/test_snapshot_server.py",

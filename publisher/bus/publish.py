@@ -34,7 +34,9 @@ __all__ = ["LINGER_MS", "SCHEMA_VERSION", "Bus", "Clock", "new_session_id"]
 log = logging.getLogger(__name__)
 
 _SNDMORE: Final = zmq.SNDMORE
-_send_frame: Final = zmq.backend.Socket.send
+# Not Final: a compiled (mypyc) module would bind a Final at build time, and the tests catch the
+# frames here (tests/bus/test_publish.py); a plain global stays looked up at each call.
+_send_frame = zmq.backend.Socket.send
 LINGER_MS: Final = 1000
 """How long closing the PUB socket may wait to flush queued messages (bounded shutdown)."""
 

@@ -31,6 +31,7 @@ from publisher import __version__
 from publisher.bus.curve import BusSecurity
 from publisher.bus.publish import SCHEMA_VERSION, Bus
 from publisher.bus.snapshot import SnapshotServer
+from publisher.compiled import status
 from publisher.config import Settings
 from publisher.core.instruments import STREAMING, ContractMatch, Instrument
 from publisher.core.stale import StalePolicy
@@ -158,7 +159,11 @@ class PublisherService:
                 else None
             )
             undo.pop_all()  # built: run() closes everything when it ends
-        log.info("publisher started", extra={"sid": self.bus.sid, "endpoints": self.bus.endpoints})
+        log.info(
+            "publisher started",
+            # read_path: the compiled (mypyc) hot path or the pure-Python one, and why.
+            extra={"sid": self.bus.sid, "endpoints": self.bus.endpoints, "read_path": status()},
+        )
 
     def _doors(self) -> dict[str, Callable[[], Mapping[str, int]]]:
         """The sockets' refusal counts for ``ibpub_refused_total`` (read at scrape time)."""

@@ -117,6 +117,8 @@ def test_a_tiny_run_prints_the_table_and_writes_results(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout
     assert "machine: cpus" in out and "method:" in out
+    assert "read path: compiled (mypyc)" in out or "read path: pure Python: " in out
+    assert out.count("compiled vs pure (us of CPU per frame)") == 2  # once per encoding
     for title in ("classic (server version 200)", "protobuf (server version"):
         assert title in out
     assert "issue 15 targets" in out
