@@ -36,7 +36,7 @@ DEPTH_FRAMES_TINY: Final = 2_000
 
 METHOD: Final = """\
 method: a feeder process speaks the TWS handshake over loopback TCP and sends pre-generated
-frames (the simulator's seeded random walk over its 9 instruments, encoded by the simulator's
+frames (the simulator's seeded random walk over the 144 instruments subscribed, encoded by its
 encoder: classic text at server version 200, protobuf at the installed ibapi's maximum). The
 same frames, in the same order, go to `ibpub run` (a child process, default configuration,
 counted by a subscriber process on its PUB socket) and to the stock ibapi client (EClient.connect
