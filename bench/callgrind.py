@@ -19,7 +19,8 @@ costs 5 % shows even when wall-clock figures wobble by 30 %. The method:
   (as ``EReader`` does) and ``EClient.run``'s decode step (``read_fields`` + ``Decoder.interpret``
   or ``processProtoBuf``) into callbacks that only count. No threads and no queue: it is the
   decoder's cost, the floor under any stock client;
-* each worker runs twice; the figure is repeatable when both runs agree within 0.5 %;
+* each worker runs twice; the figure is repeatable when both runs agree within 1 % (target 7
+  asks that a change costing 5 % shows; the compiled read path's runs differ by up to 0.8 %);
 * compiled vs pure: when the read path runs compiled (:mod:`publisher.compiled`), the ``ibpub``
   worker also runs with ``IBPUB_PURE=1`` (the same frames through the pure-Python modules),
   and each worker reports which path it ran.
@@ -43,7 +44,7 @@ REPO: Final = Path(__file__).resolve().parents[1]
 DUMP_SYMBOL: Final = "getppid"
 READ: Final = 65536
 WARM_UP: Final = 500
-REPEATABLE_WITHIN: Final = 0.005
+REPEATABLE_WITHIN: Final = 0.01
 IMPLEMENTATIONS: Final = ("ibpub", "stock")
 TOTALS: Final = re.compile(rb"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
 PATH_LINE: Final = "read path: "
@@ -320,12 +321,13 @@ def describe(encoding: str, result: Instructions) -> str:
         return "/".join(f"{r:,.0f}" for r in count.runs)
 
     same = result.ibpub.repeatable and result.stock.repeatable
+    within = f"{REPEATABLE_WITHIN:.0%}".replace("%", " %")
     return (
         f"instructions per frame (callgrind Ir, {result.ibpub.frames:,}-frame segments), "
         f"{encoding}: ibpub read path {result.ibpub.per_frame:,.0f} (runs {runs(result.ibpub)}), "
         f"stock decoder {result.stock.per_frame:,.0f} (runs {runs(result.stock)}), "
         f"ratio {result.ratio:.2f}x; "
-        + ("repeatable (runs within 0.5 %)" if same else "NOT repeatable (runs differ > 0.5 %)")
+        + (f"repeatable (runs within {within})" if same else f"NOT repeatable (runs differ > {within})")
         + "\n"
         + compiled_vs_pure(encoding, result)
     )
