@@ -327,7 +327,7 @@ def describe(encoding: str, result: Instructions) -> str:
         f"{encoding}: ibpub read path {result.ibpub.per_frame:,.0f} (runs {runs(result.ibpub)}), "
         f"stock decoder {result.stock.per_frame:,.0f} (runs {runs(result.stock)}), "
         f"ratio {result.ratio:.2f}x; "
-        + (f"repeatable (runs within {within})" if same else f"NOT repeatable (runs differ > {within})")
+        + (f"repeatable (runs within {within})" if same else f"NOT repeatable (differ > {within})")
         + "\n"
         + compiled_vs_pure(encoding, result)
     )
