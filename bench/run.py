@@ -56,7 +56,7 @@ counted by a subscriber process on its PUB socket) and to the stock ibapi client
   per million ticks; peak RSS: VmHWM of the publisher at the end.
 - instructions per frame: callgrind Ir of ibpub's read path and of ibapi's own reader+decoder
   on the same frames in one process each, (Ir of 2N frames - Ir of N frames) / N after a
-  warm-up, each run twice (bench/callgrind.py); repeatable when the runs agree within 0.5 %.
+  warm-up, each run twice (bench/callgrind.py); repeatable when the runs agree within 1 %.
 - fan-out: 1, 4 and 16 counting subscriber processes on ibpub's bus at 10k ticks/s for a few
   seconds each; every subscriber must get every tick; publisher CPU (/proc/PID/stat, all
   threads) per tick published (bench/fanout.py).
