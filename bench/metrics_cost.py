@@ -46,6 +46,9 @@ class _Nothing:
     def observe(self, amount: float) -> None:
         pass
 
+    def observe_many(self, amount: float, count: int) -> None:
+        pass
+
 
 def _tick_path(context: zmq.Context[Any], *, metrics: bool) -> tuple[TickPath, Callable[[], None]]:
     """A TickPath on a fresh PUB socket, with real or no-op metrics; returns (path, close)."""

@@ -48,7 +48,7 @@ I/O thread to wake once per batch, few enough to hold the first of them about a 
 class Observer(Protocol):
     """A histogram: ``ibpub_tick_latency_seconds``."""
 
-    def observe(self, amount: float) -> None: ...
+    def observe_many(self, amount: float, count: int) -> None: ...
 
 
 class Counter(Protocol):
@@ -120,7 +120,7 @@ class TickPath:
         self._queued_recv = 0
         # The last-value cache (publisher/bus/snapshot.py) keeps each payload exactly as sent.
         self._record_last = record_last or _discard
-        self._observe = latency.observe
+        self._observe_many = latency.observe_many
         self._receive_time = receive_time
         self._on_ticking = on_ticking
         self._tick_messages = tick_messages
@@ -288,10 +288,7 @@ class TickPath:
         self._send_bus_queue()
         count = self._queued
         if count:
-            latency = (time.time_ns() - self._queued_recv) * 1e-9
-            observe = self._observe
-            for _ in range(count):
-                observe(latency)
+            self._observe_many((time.time_ns() - self._queued_recv) * 1e-9, count)
             self._queued = 0
 
     def flush(self) -> None:

@@ -52,6 +52,13 @@ class FastHistogram(Collector):
         self._counts[bisect_left(self._bounds, amount)] += 1
         self._sum += amount
 
+    def observe_many(self, amount: float, count: int) -> None:
+        """Count ``count`` observations of the same ``amount`` at once (the ticks of one batch
+        share their latency): the buckets and count of ``count`` :meth:`observe` calls, and
+        their sum up to float rounding."""
+        self._counts[bisect_left(self._bounds, amount)] += count
+        self._sum += amount * count
+
     def collect(self) -> Iterable[Metric]:
         counts = list(self._counts)
         total = self._sum

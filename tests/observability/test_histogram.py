@@ -35,6 +35,27 @@ def test_exposition_matches_prometheus_histogram(values: list[float]) -> None:
     assert exposition(ours) == exposition(theirs)
 
 
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([0.0, *LATENCY_BUCKETS, 1e-5, 0.3, 10.0]), st.integers(0, 200)),
+        max_size=20,
+    )
+)
+def test_observe_many_counts_as_that_many_observations(batches: list[tuple[float, int]]) -> None:
+    """A batch's shared latency counted at once: the same buckets and count as one observe
+    per tick, and the same sum up to float rounding."""
+    many, one = CollectorRegistry(), CollectorRegistry()
+    fast = FastHistogram("x_seconds", "Help.", LATENCY_BUCKETS, many)
+    reference = FastHistogram("x_seconds", "Help.", LATENCY_BUCKETS, one)
+    for value, count in batches:
+        fast.observe_many(value, count)
+        for _ in range(count):
+            reference.observe(value)
+    assert exposition(many)[:-1] == exposition(one)[:-1]  # every line but the sum, last
+    summed = "x_seconds_sum"
+    assert many.get_sample_value(summed) == pytest.approx(one.get_sample_value(summed))
+
+
 def test_a_value_on_a_bound_counts_in_that_bucket() -> None:
     """le is inclusive: an observation equal to a bound lands in that bound's bucket."""
     registry = CollectorRegistry()
